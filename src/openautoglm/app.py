@@ -1,0 +1,296 @@
+"""The facade: ``AutoGLM`` wires settings, model, tools, planner, executor and store together.
+
+The CLI and the gateway are thin shells over this class; so is a user's own Python.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import Settings, load_settings
+from .engine import Approver, Executor, StepResult, StepStatus
+from .errors import AutoGLMError, ClarificationNeeded, PlanError, PlanValidationError
+from .events import Event, EventEmitter, EventKind, EventSink
+from .models.base import ChatModel
+from .plan import Plan, RetryPolicy, parse_plan, validate_plan
+from .planning.aggregate import aggregate
+from .planning.base import Planner, PlanningContext
+from .store import Store
+from .tools.base import Tool, ToolRegistry
+from .tools.builtin import builtin_tools
+
+
+@dataclass
+class RunResult:
+    task_id: str
+    status: str  # succeeded | partial | failed | needs_input
+    answer: str
+    plan: Plan | None = None
+    steps: list[StepResult] = field(default_factory=list)
+    question: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task_id": self.task_id,
+            "status": self.status,
+            "answer": self.answer,
+            "question": self.question,
+            "plan": self.plan.dump() if self.plan else None,
+            "steps": [s.summary() for s in self.steps],
+        }
+
+
+def new_task_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+class AutoGLM:
+    def __init__(
+        self,
+        *,
+        settings: Settings | None = None,
+        model: ChatModel | None = None,
+        tools: Iterable[Tool | Callable[..., Any]] | ToolRegistry | None = None,
+        store: Store | None = None,
+        planner: Planner | None = None,
+        approver: Approver | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        self._model = model
+        self._store = store
+        self._planner = planner
+        self.approver = approver
+        self._extra_tools = tools
+        self._tools: ToolRegistry | None = None
+
+    @classmethod
+    def from_config(cls, path: str | Path | None = None, **kwargs: Any) -> AutoGLM:
+        settings = load_settings(path)
+        return cls(settings=settings, **kwargs)
+
+    # -- collaborators, built on first use so that `autoglm tools` never loads a model ----------------------
+
+    @property
+    def model(self) -> ChatModel:
+        if self._model is None:
+            from .models.factory import build_model
+
+            self._model = build_model(self.settings)
+        return self._model
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.settings.db_url)
+        return self._store
+
+    @property
+    def tools(self) -> ToolRegistry:
+        if self._tools is None:
+            registry = ToolRegistry(builtin_tools(_LazyModel(self), self.settings))
+            extra = self._extra_tools
+            for item in (extra if extra is not None else []):
+                registry.add(item, replace=True)
+            self._tools = registry
+        return self._tools
+
+    @property
+    def planner(self) -> Planner:
+        if self._planner is None:
+            from .planning import choose_planner
+
+            self._planner = choose_planner(self.settings, self.model)
+        return self._planner
+
+    @property
+    def executor(self) -> Executor:
+        return Executor(
+            self.tools,
+            default_timeout_s=self.settings.timeout_seconds,
+            default_retry=RetryPolicy(attempts=1 + self.settings.retries),
+            approver=self.approver,
+            max_concurrency=self.settings.max_concurrency,
+        )
+
+    # -- the public verbs -------------------------------------------------------------------------------------
+
+    def planning_context(self, emit: Callable[..., Any] | None = None,
+                         history: list[Any] | None = None) -> PlanningContext:
+        return PlanningContext(tools=self.tools, model=self.model, emit=emit or (lambda *a, **k: None),
+                               history=history or [], default_city=self.settings.default_city)
+
+    async def plan(self, request: str, session_id: str | None = None) -> Plan:
+        request = _clean_request(request)
+        return await self.planner.plan(request, self.planning_context())
+
+    async def run(
+        self,
+        request: str,
+        session_id: str | None = None,
+        owner: str | None = None,
+        on_event: EventSink | None = None,
+        task_id: str | None = None,
+    ) -> RunResult:
+        """Plan ``request``, execute the plan, answer; every stage recorded under the returned task id."""
+        request = _clean_request(request)
+        task_id = task_id or new_task_id()
+        emitter = self._emitter(task_id, on_event)
+        self.store.create_task(task_id, request, owner=owner, session_id=session_id)
+        emitter.emit(EventKind.TASK_STARTED, request=request, session_id=session_id)
+        context = self.planning_context(lambda kind, **data: emitter.emit(kind, **data))
+        try:
+            plan = await self.planner.plan(request, context)
+        except ClarificationNeeded as need:
+            emitter.emit(EventKind.CLARIFICATION, question=need.question, missing=need.missing)
+            self.store.update_task(task_id, status="needs_input", answer=need.question)
+            return RunResult(task_id, "needs_input", need.question, question=need.question)
+        except AutoGLMError as exc:
+            return self._failed(task_id, emitter, exc)
+        emitter.emit(EventKind.PLAN_MADE, plan=plan.dump(), planner=self.planner.name)
+        return await self._execute(task_id, plan, emitter, {}, owner, session_id)
+
+    async def execute(
+        self,
+        plan: Plan | Mapping[str, Any] | str | Path,
+        inputs: Mapping[str, Any] | None = None,
+        owner: str | None = None,
+        on_event: EventSink | None = None,
+    ) -> RunResult:
+        """Run a plan given as a Plan, a dict, or a path to a JSON plan or YAML workflow."""
+        from .workflow import load_plan
+
+        parsed = load_plan(plan) if isinstance(plan, str | Path) else parse_plan(plan)
+        # A plan written by a person is rejected before any task exists: the mistake is theirs to fix.
+        validate_plan(parsed, self.tools.schemas(), dict(inputs or {}))
+        task_id = new_task_id()
+        emitter = self._emitter(task_id, on_event)
+        self.store.create_task(task_id, parsed.description or parsed.name, owner=owner)
+        emitter.emit(EventKind.TASK_STARTED, request=parsed.name or "plan", inputs=dict(inputs or {}))
+        emitter.emit(EventKind.PLAN_MADE, plan=parsed.dump(), planner="given")
+        return await self._execute(task_id, parsed, emitter, dict(inputs or {}), owner, None)
+
+    async def resume(self, task_id: str, on_event: EventSink | None = None) -> RunResult:
+        """Continue an interrupted task from its log: finished steps keep their results, the rest run."""
+        task = self.store.get_task(task_id)
+        events = self.store.events(task_id)
+        plan_events = [e for e in events if e.kind == EventKind.PLAN_MADE]
+        if not plan_events:
+            raise PlanValidationError([f"task {task_id} never got a plan; run it again instead"])
+        plan = parse_plan(plan_events[-1].data["plan"])
+        inputs = next((e.data.get("inputs") or {} for e in events if e.kind == EventKind.TASK_STARTED), {})
+        done: dict[str, StepResult] = {}
+        for e in events:
+            if e.kind == EventKind.STEP_FINISHED and e.step_id:
+                done[e.step_id] = StepResult(e.step_id, e.data.get("uses", ""), StepStatus.SUCCEEDED,
+                                             output=e.data.get("output"), attempts=e.data.get("attempts", 1),
+                                             node=e.data.get("node"), finished_at=e.ts)
+        emitter = self._emitter(task_id, on_event, seq=events[-1].seq if events else 0)
+        emitter.emit(EventKind.TASK_STARTED, resumed=True, steps_done=sorted(done))
+        self.store.update_task(task_id, status="running")
+        return await self._execute(task_id, plan, emitter, inputs, task.owner, task.session_id, done)
+
+    async def call_tool(self, name: str, args: Mapping[str, Any], owner: str | None = None) -> Any:
+        """Run one tool directly, as a one-step plan, so the call is in the trace like any other."""
+        from .errors import ToolError
+        from .plan import Step
+
+        self.tools.get(name)  # an unknown name fails here, with suggestions
+        result = await self.execute(Plan(steps=[Step(id="call", uses=name, with_=dict(args))]), owner=owner)
+        step = result.steps[0]
+        if step.status != StepStatus.SUCCEEDED:
+            raise ToolError(step.error or f"{name} failed")
+        return step.output
+
+    def describe_models(self) -> list[dict[str, Any]]:
+        """Each model node and its state, for `autoglm models` and `GET /v1/models`."""
+        describe = getattr(self.model, "describe", None)
+        if callable(describe):
+            return list(describe())
+        m = self.model
+        return [{"name": m.name, "type": type(m).__name__, "capabilities": sorted(m.capabilities),
+                 "json_schema": m.supports_json_schema, "can_plan": m.can_plan, "state": "ready"}]
+
+    def trace(self, task_id: str, owner: str | None = None) -> list[Event]:
+        self.store.get_task(task_id, owner=owner)
+        return self.store.events(task_id)
+
+    async def aclose(self) -> None:
+        if self._model is not None:
+            await self._model.aclose()
+        if self._store is not None:
+            self._store.close()
+
+    async def __aenter__(self) -> AutoGLM:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- internals --------------------------------------------------------------------------------------------
+
+    def _emitter(self, task_id: str, on_event: EventSink | None, seq: int = 0) -> EventEmitter:
+        sinks: list[EventSink] = [self.store.append]
+        if on_event is not None:
+            sinks.append(on_event)
+        return EventEmitter(task_id, sinks, seq=seq)
+
+    async def _execute(
+        self,
+        task_id: str,
+        plan: Plan,
+        emitter: EventEmitter,
+        inputs: dict[str, Any],
+        owner: str | None,
+        session_id: str | None,
+        done: dict[str, StepResult] | None = None,
+    ) -> RunResult:
+        self.store.update_task(task_id, plan=plan.dump())
+        try:
+            results = await self.executor.run(plan, emitter, inputs, session_id=session_id, done=done)
+        except AutoGLMError as exc:
+            result = self._failed(task_id, emitter, exc)
+            result.plan = plan
+            return result
+        steps = [results[s.id] for s in plan.steps]
+        answer = aggregate(plan, steps, self.tools)
+        ok = [s for s in steps if s.status == StepStatus.SUCCEEDED]
+        status = "succeeded" if len(ok) == len(steps) else ("partial" if ok else "failed")
+        emitter.emit(EventKind.ANSWER, answer=answer, status=status)
+        emitter.emit(EventKind.TASK_FINISHED, status=status)
+        self.store.update_task(task_id, status=status, answer=answer)
+        self.store.flush()
+        return RunResult(task_id, status, answer, plan, steps)
+
+    def _failed(self, task_id: str, emitter: EventEmitter, exc: AutoGLMError) -> RunResult:
+        emitter.emit(EventKind.TASK_FAILED, error=str(exc), error_type=type(exc).__name__)
+        self.store.update_task(task_id, status="failed", error=str(exc))
+        self.store.flush()
+        return RunResult(task_id, "failed", f"failed: {exc}")
+
+
+def _clean_request(request: str) -> str:
+    text = " ".join((request or "").split())
+    if not text:
+        raise PlanError("the request is empty: say what you want done")
+    if len(text) > 20_000:
+        raise PlanError(f"the request is {len(text)} characters long; the limit is 20000")
+    return text
+
+
+class _LazyModel(ChatModel):
+    """Stands in for the app's model inside tools, so listing tools never loads model weights."""
+
+    def __init__(self, app: AutoGLM) -> None:
+        self._app = app
+        self.name = "model"
+
+    async def complete(self, request: Any) -> Any:
+        return await self._app.model.complete(request)
+
+    async def stream(self, request: Any) -> Any:
+        async for piece in self._app.model.stream(request):
+            yield piece

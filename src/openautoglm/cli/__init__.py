@@ -1,0 +1,238 @@
+"""The ``autoglm`` command: a thin shell over :class:`openautoglm.AutoGLM`.
+
+A user's mistake ends in one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from ..app import AutoGLM, RunResult
+from ..errors import AutoGLMError
+from ..events import Event
+from .render import print_plan, print_trace, progress_printer
+
+app = typer.Typer(
+    name="autoglm",
+    help="Open-AutoGLM: plan a request into steps, run them in parallel on models and tools, answer with a trace.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+tools_app = typer.Typer(help="List and call tools.", invoke_without_command=True)
+app.add_typer(tools_app, name="tools")
+
+T = TypeVar("T")
+ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="autoglm.yaml to read")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
+
+
+def fail(message: str, code: int = 2) -> None:
+    typer.echo(f"autoglm: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def make_app(config: Path | None, **overrides: Any) -> AutoGLM:
+    from ..config import load_settings
+
+    settings = load_settings(config, **{k: v for k, v in overrides.items() if v is not None})
+    return AutoGLM(settings=settings, approver=_interactive_approver())
+
+
+def _interactive_approver() -> Any:
+    """Ask at the terminal before a tool with side effects runs; with no terminal, nobody can approve."""
+    if not sys.stdin.isatty():
+        return None
+
+    async def approve(tool: Any, args: dict[str, Any], ctx: Any) -> bool:
+        prompt = f"Allow {tool.name} with {json.dumps(args, ensure_ascii=False)[:300]}?"
+        return await asyncio.to_thread(typer.confirm, prompt, default=False, err=True)
+
+    return approve
+
+
+def run_async(factory: Callable[[], Coroutine[Any, Any, T]], glm: AutoGLM | None = None) -> T:
+    async def main() -> T:
+        try:
+            return await factory()
+        finally:
+            if glm is not None:
+                await glm.aclose()
+
+    return asyncio.run(main())
+
+
+@app.command()
+def run(
+    request: Annotated[str, typer.Argument(help="what you want done, in Chinese or English")],
+    json_out: JsonFlag = False,
+    model: Annotated[str | None, typer.Option("--model", "-m", help="model provider: local, a node, a URL")] = None,
+    session: Annotated[str | None, typer.Option("--session", "-s", help="session id, for follow-ups")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no live progress on stderr")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Plan REQUEST, run the plan, print the answer."""
+    glm = make_app(config, model_provider=model)
+    on_event = None if (json_out or quiet) else progress_printer()
+    result: RunResult = run_async(lambda: glm.run(request, session_id=session, on_event=on_event), glm)
+    if json_out:
+        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2, default=str))
+    else:
+        typer.echo(result.answer)
+        typer.echo(f"(task {result.task_id}: {result.status}; `autoglm trace {result.task_id}` shows every step)",
+                   err=True)
+    if result.status == "failed":
+        raise typer.Exit(1)
+
+
+@app.command()
+def plan(
+    request: Annotated[str, typer.Argument(help="what you want done")],
+    json_out: JsonFlag = False,
+    model: Annotated[str | None, typer.Option("--model", "-m")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Print the plan for REQUEST without running it."""
+    glm = make_app(config, model_provider=model)
+    result = run_async(lambda: glm.plan(request), glm)
+    if json_out:
+        typer.echo(json.dumps(result.dump(), ensure_ascii=False, indent=2))
+    else:
+        print_plan(result)
+
+
+@app.command("exec")
+def exec_(
+    file: Annotated[Path, typer.Argument(help="a plan (.json) or workflow (.yaml)")],
+    inputs: Annotated[str | None, typer.Option("--inputs", help="workflow inputs as a JSON object")] = None,
+    json_out: JsonFlag = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Run a plan or workflow file."""
+    values = _json_object(inputs, "--inputs") if inputs else {}
+    glm = make_app(config)
+    on_event = None if (json_out or quiet) else progress_printer()
+    result = run_async(lambda: glm.execute(file, inputs=values, on_event=on_event), glm)
+    if json_out:
+        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2, default=str))
+    else:
+        typer.echo(result.answer)
+        typer.echo(f"(task {result.task_id}: {result.status})", err=True)
+    if result.status == "failed":
+        raise typer.Exit(1)
+
+
+@app.command()
+def trace(
+    task_id: Annotated[str, typer.Argument(help="the id `autoglm run` printed")],
+    json_out: JsonFlag = False,
+    config: ConfigOption = None,
+) -> None:
+    """Print the audit trail of a task."""
+    glm = make_app(config)
+    try:
+        events: list[Event] = glm.trace(task_id)
+    finally:
+        glm.store.close()
+    if json_out:
+        typer.echo(json.dumps([e.to_dict() for e in events], ensure_ascii=False, indent=2, default=str))
+    else:
+        print_trace(task_id, events)
+
+
+@app.command()
+def resume(task_id: Annotated[str, typer.Argument()], json_out: JsonFlag = False, config: ConfigOption = None) -> None:
+    """Continue an interrupted task: finished steps keep their results, the rest run."""
+    glm = make_app(config)
+    result = run_async(lambda: glm.resume(task_id, on_event=None if json_out else progress_printer()), glm)
+    if json_out:
+        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2, default=str))
+    else:
+        typer.echo(result.answer)
+
+
+@tools_app.callback()
+def tools_list(ctx: typer.Context, json_out: JsonFlag = False, config: ConfigOption = None) -> None:
+    """List every tool with its source, schema and permissions."""
+    if ctx.invoked_subcommand is not None:
+        return
+    glm = make_app(config)
+    specs = glm.tools.specs()
+    if json_out:
+        typer.echo(json.dumps([s.model_dump() for s in specs], ensure_ascii=False, indent=2))
+        return
+    for s in specs:
+        flags = []
+        if s.side_effects:
+            flags.append("side effects: needs approval")
+        if s.roles is not None:
+            flags.append("roles: " + ",".join(s.roles))
+        args = ", ".join(s.parameters.get("properties", {}))
+        typer.echo(f"{s.name}({args})  [{s.source}]{'  ' + '; '.join(flags) if flags else ''}")
+        typer.echo(f"    {s.description}")
+
+
+@tools_app.command("call")
+def tools_call(
+    name: Annotated[str, typer.Argument(help="tool name, as `autoglm tools` lists it")],
+    args: Annotated[str, typer.Option("--args", help="arguments as a JSON object")] = "{}",
+    config: ConfigOption = None,
+) -> None:
+    """Run one tool directly and print its result as JSON."""
+    values = _json_object(args, "--args")
+    glm = make_app(config)
+    result = run_async(lambda: glm.call_tool(name, values), glm)
+    typer.echo(json.dumps(result, ensure_ascii=False, indent=2, default=str))
+
+
+@app.command()
+def models(json_out: JsonFlag = False, config: ConfigOption = None) -> None:
+    """List the configured model nodes."""
+    glm = make_app(config)
+    rows = glm.describe_models()
+    if json_out:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
+        return
+    for row in rows:
+        typer.echo("  ".join(f"{k}={v}" for k, v in row.items()))
+
+
+def _json_object(text: str, option: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        fail(f"{option} is not valid JSON: {exc.msg} at column {exc.colno}")
+    if not isinstance(value, dict):
+        fail(f"{option} must be a JSON object like '{{\"name\": \"value\"}}'")
+    return value
+
+
+def main() -> None:
+    try:
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except AutoGLMError as exc:
+        typer.echo(f"autoglm: error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("autoglm: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # click's own usage errors and aborts
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(1)
+        raise

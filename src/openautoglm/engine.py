@@ -1,0 +1,304 @@
+"""The executor: runs a validated Plan, step by step, as soon as each step's inputs are ready.
+
+There is no level-by-level barrier: when a step finishes, each dependent whose last dependency that was starts at
+once. Each step has a timeout and a retry policy with exponential backoff. A step that fails for good marks every
+step downstream of it skipped, with the reason; the rest of the plan goes on. Every start, retry, result, denial
+and skip is an event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from .errors import AutoGLMError, PlanError, StepTimeout, ToolError, ToolPermissionError
+from .events import EventEmitter, EventKind
+from .plan import Plan, RetryPolicy, Step, is_truthy, render, resolve, step_dependencies, validate_plan
+from .tools.base import Tool, ToolContext, ToolRegistry
+
+PREVIEW_CHARS = 2000
+
+
+class StepStatus(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass
+class StepResult:
+    id: str
+    uses: str
+    status: StepStatus = StepStatus.PENDING
+    output: Any = None
+    error: str | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+    attempts: int = 0
+    node: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "uses": self.uses,
+            "status": str(self.status),
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "attempts": self.attempts,
+            "node": self.node,
+            "error": self.error,
+        }
+
+
+Approver = Callable[[Tool, dict[str, Any], ToolContext], Awaitable[bool]]
+
+
+def preview(value: Any, limit: int = PREVIEW_CHARS) -> str:
+    text = render(value)
+    return text if len(text) <= limit else text[:limit] + f"... [{len(text) - limit} more characters]"
+
+
+@dataclass
+class Executor:
+    tools: ToolRegistry
+    default_timeout_s: float = 30.0
+    default_retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(attempts=2, backoff_s=0.5))
+    approver: Approver | None = None
+    max_concurrency: int | None = None
+    sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
+    clock: Callable[[], float] = time.time
+
+    async def run(
+        self,
+        plan: Plan,
+        emitter: EventEmitter,
+        inputs: Mapping[str, Any] | None = None,
+        role: str = "admin",
+        session_id: str | None = None,
+        done: Mapping[str, StepResult] | None = None,
+    ) -> dict[str, StepResult]:
+        """Run ``plan``; ``done`` holds results of steps already finished (when resuming), which are not rerun."""
+        inputs = {name: spec.default for name, spec in plan.inputs.items() if spec.default is not None} | dict(
+            inputs or {}
+        )
+        validate_plan(plan, self.tools.schemas(), inputs)
+        return await _Run(self, plan, emitter, inputs, role, session_id, dict(done or {})).go()
+
+
+class _Run:
+    """The state of one plan's execution."""
+
+    def __init__(
+        self,
+        executor: Executor,
+        plan: Plan,
+        emitter: EventEmitter,
+        inputs: dict[str, Any],
+        role: str,
+        session_id: str | None,
+        done: dict[str, StepResult],
+    ) -> None:
+        self.x = executor
+        self.plan = plan
+        self.emitter = emitter
+        self.inputs = inputs
+        self.role = role
+        self.session_id = session_id
+        self.steps = {s.id: s for s in plan.steps}
+        self.results = {s.id: done.get(s.id) or StepResult(s.id, s.uses) for s in plan.steps}
+        self.outputs: dict[str, Any] = {
+            sid: r.output for sid, r in self.results.items() if r.status == StepStatus.SUCCEEDED
+        }
+        deps = {sid: step_dependencies(step) for sid, step in self.steps.items()}
+        self.waiting_on = {sid: {d for d in ds if d not in self.outputs} for sid, ds in deps.items()}
+        self.dependents: dict[str, list[str]] = {sid: [] for sid in self.steps}
+        for sid, ds in deps.items():
+            for d in ds:
+                self.dependents[d].append(sid)
+        self.unfinished = sum(1 for r in self.results.values() if r.status == StepStatus.PENDING)
+        self.all_done = asyncio.Event()
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.limit = asyncio.Semaphore(executor.max_concurrency) if executor.max_concurrency else None
+
+    async def go(self) -> dict[str, StepResult]:
+        if self.unfinished == 0:
+            return self.results
+        for sid, result in self.results.items():
+            if result.status == StepStatus.PENDING and not self.waiting_on[sid]:
+                self.start(sid)
+        try:
+            await self.all_done.wait()
+        finally:
+            for task in self.tasks:
+                task.cancel()
+        return self.results
+
+    def start(self, sid: str) -> None:
+        task = asyncio.create_task(self.run_step(self.steps[sid]), name=f"step:{sid}")
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def finish(self, sid: str) -> None:
+        self.unfinished -= 1
+        result = self.results[sid]
+        for dep in self.dependents[sid]:
+            if self.results[dep].status != StepStatus.PENDING:
+                continue
+            if result.status == StepStatus.SUCCEEDED:
+                self.waiting_on[dep].discard(sid)
+                if not self.waiting_on[dep]:
+                    self.start(dep)
+            else:
+                why = f"needs '{sid}', which {'failed' if result.status == StepStatus.FAILED else 'was skipped'}"
+                self.skip(dep, why)
+        if self.unfinished == 0:
+            self.all_done.set()
+
+    def skip(self, sid: str, reason: str) -> None:
+        result = self.results[sid]
+        result.status = StepStatus.SKIPPED
+        result.error = reason
+        self.emitter.emit(EventKind.STEP_SKIPPED, sid, uses=result.uses, reason=reason)
+        self.finish(sid)
+
+    async def run_step(self, step: Step) -> None:
+        if self.limit is not None:
+            async with self.limit:
+                await self._run_step(step)
+        else:
+            await self._run_step(step)
+
+    async def _run_step(self, step: Step) -> None:
+        result = self.results[step.id]
+        try:
+            if step.when is not None and not is_truthy(resolve(step.when, self.outputs, self.inputs)):
+                self.skip(step.id, f"condition {step.when!r} is false")
+                return
+        except PlanError as exc:
+            self.fail(step, exc, attempts=0)
+            return
+        result.status = StepStatus.RUNNING
+        result.started_at = self.x.clock()
+        try:
+            result.output = await self.attempt_all(step, result)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.fail(step, exc, attempts=result.attempts)
+            return
+        result.status = StepStatus.SUCCEEDED
+        result.finished_at = self.x.clock()
+        self.outputs[step.id] = result.output
+        self.emitter.emit(
+            EventKind.STEP_FINISHED, step.id, uses=step.uses, attempts=result.attempts, node=result.node,
+            duration_s=round(result.finished_at - result.started_at, 6), output=_storable(result.output),
+        )
+        self.finish(step.id)
+
+    def fail(self, step: Step, exc: BaseException, attempts: int) -> None:
+        result = self.results[step.id]
+        result.status = StepStatus.FAILED
+        result.error = describe(exc)
+        result.finished_at = self.x.clock()
+        self.emitter.emit(EventKind.STEP_FAILED, step.id, uses=step.uses, error=result.error,
+                          error_type=type(exc).__name__, attempts=attempts)
+        self.finish(step.id)
+
+    async def attempt_all(self, step: Step, result: StepResult) -> Any:
+        tool = self.x.tools.get(step.uses)
+        policy = step.retry or self.x.default_retry
+        timeout = step.timeout_s or tool.timeout_s or self.x.default_timeout_s
+        args = tool.validate(resolve(step.with_, self.outputs, self.inputs))
+        ctx = ToolContext(self.emitter.task_id, step.id, self._step_emit(step.id), self.role, self.session_id,
+                          approver=self.x.approver)
+        self.emitter.emit(EventKind.STEP_STARTED, step.id, uses=step.uses, args=_storable(args),
+                          timeout_s=timeout, attempts_allowed=policy.attempts)
+        await self.authorize(tool, args, ctx)
+        attempt = 0
+        while True:
+            attempt += 1
+            result.attempts = attempt
+            ctx.attempt = attempt
+            try:
+                async with asyncio.timeout(timeout):
+                    output = await tool(args, ctx)
+            except TimeoutError:
+                error: Exception = StepTimeout(f"step '{step.id}' timed out after {timeout:g}s")
+            except AutoGLMError as exc:
+                error = exc
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a tool's own bug or an I/O error: retry if policy allows
+                error = exc
+            else:
+                if isinstance(output, ToolOutput):
+                    result.node = output.node
+                    output = output.value
+                return output
+            retryable = getattr(error, "retryable", not isinstance(error, AutoGLMError))
+            if not retryable or attempt >= policy.attempts:
+                raise error
+            delay = policy.delay_before(attempt + 1)
+            self.emitter.emit(EventKind.STEP_RETRY, step.id, attempt=attempt + 1, delay_s=delay,
+                              error=describe(error), error_type=type(error).__name__)
+            await self.x.sleep(delay)
+
+    async def authorize(self, tool: Tool, args: dict[str, Any], ctx: ToolContext) -> None:
+        if tool.roles is not None and ctx.role not in tool.roles:
+            self.emitter.emit(EventKind.TOOL_DENIED, ctx.step_id, tool=tool.name, reason=f"role '{ctx.role}'")
+            raise ToolPermissionError(f"role '{ctx.role}' may not call {tool.name}")
+        if tool.side_effects:
+            approved = bool(self.x.approver and await self.x.approver(tool, args, ctx))
+            self.emitter.emit(EventKind.APPROVAL, ctx.step_id, tool=tool.name, approved=approved,
+                              approver="none" if self.x.approver is None else "configured")
+            if not approved:
+                raise ToolPermissionError(
+                    f"{tool.name} has side effects and was not approved"
+                    + ("" if self.x.approver else " (no approver is configured: run interactively or grant it)")
+                )
+
+    def _step_emit(self, step_id: str) -> Callable[..., Any]:
+        def emit(kind: str, **data: Any) -> Any:
+            return self.emitter.emit(kind, step_id, **data)
+
+        return emit
+
+
+@dataclass(frozen=True, slots=True)
+class ToolOutput:
+    """What a tool returns when it has more to say than its value: the model node that served it."""
+
+    value: Any
+    node: str | None = None
+
+
+def describe(exc: BaseException) -> str:
+    if isinstance(exc, AutoGLMError | ToolError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _storable(value: Any) -> Any:
+    """A JSON-friendly form of a value for the event log (large values cut down to a preview)."""
+    from pydantic import BaseModel
+
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
+    text = render(value)
+    if len(text) > 200_000:
+        return {"preview": preview(value), "truncated": True}
+    if isinstance(value, str | int | float | bool | type(None) | list | dict):
+        import json
+
+        try:
+            json.dumps(value, ensure_ascii=False)
+            return value
+        except (TypeError, ValueError):
+            pass
+    return text

@@ -1,0 +1,137 @@
+"""One exception tree for the whole project.
+
+Every error a user can meet derives from :class:`AutoGLMError`; its message says what is wrong and, where it
+can, what to do about it. The CLI prints ``str(error)`` on one line; the gateway maps ``http_status`` and
+``error_type`` to its JSON error body.
+
+::
+
+    AutoGLMError
+    ├── ConfigError                  bad autoglm.yaml / AUTOGLM_* value, missing optional dependency
+    ├── PlanError                    a plan that cannot run
+    │   ├── PlanValidationError      cycle, unknown step/tool/reference, arguments that do not fit the schema
+    │   └── ClarificationNeeded      the request lacks something only the user can supply
+    ├── ToolError                    a tool could not do its job
+    │   ├── ToolNotFound
+    │   ├── ToolArgumentError        arguments rejected by the tool's schema
+    │   ├── ToolPermissionError      role not allowed, approval denied, SQL write refused
+    │   └── UnsafeTargetError        outbound address or path outside what is allowed (SSRF, traversal)
+    ├── StepTimeout                  a step ran past its timeout
+    ├── ModelError                   a model node failed
+    │   ├── ModelUnavailable         connection refused, timeout, 5xx: retryable elsewhere
+    │   ├── ModelResponseError       malformed or unusable output, 4xx: not retryable
+    │   └── NoNodeAvailable          nothing in the pool can serve the capability
+    ├── StoreError                   persistence failed
+    │   └── NotFound                 no such task / session / node / key
+    └── AuthError                    missing or bad credentials (401)
+        └── ForbiddenError           authenticated but not allowed (403)
+"""
+
+from __future__ import annotations
+
+
+class AutoGLMError(Exception):
+    """Root of every error Open-AutoGLM raises on purpose."""
+
+    http_status = 500
+    error_type = "internal_error"
+    retryable = False
+
+
+class ConfigError(AutoGLMError):
+    http_status = 400
+    error_type = "config_error"
+
+
+class PlanError(AutoGLMError):
+    http_status = 400
+    error_type = "plan_error"
+
+
+class PlanValidationError(PlanError):
+    """A plan failed validation; ``problems`` lists each finding in words."""
+
+    error_type = "invalid_plan"
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("invalid plan: " + "; ".join(self.problems))
+
+
+class ClarificationNeeded(PlanError):
+    """The request cannot be planned without an answer from the user."""
+
+    error_type = "clarification_needed"
+
+    def __init__(self, question: str, missing: list[str] | None = None) -> None:
+        self.question = question
+        self.missing = list(missing or [])
+        super().__init__(question)
+
+
+class ToolError(AutoGLMError):
+    http_status = 502
+    error_type = "tool_error"
+
+
+class ToolNotFound(ToolError):
+    http_status = 404
+    error_type = "tool_not_found"
+
+
+class ToolArgumentError(ToolError):
+    http_status = 400
+    error_type = "invalid_arguments"
+
+
+class ToolPermissionError(ToolError):
+    http_status = 403
+    error_type = "permission_denied"
+
+
+class UnsafeTargetError(ToolPermissionError):
+    error_type = "unsafe_target"
+
+
+class StepTimeout(AutoGLMError):
+    http_status = 504
+    error_type = "timeout"
+    retryable = True
+
+
+class ModelError(AutoGLMError):
+    http_status = 502
+    error_type = "model_error"
+
+
+class ModelUnavailable(ModelError):
+    retryable = True
+    error_type = "model_unavailable"
+
+
+class ModelResponseError(ModelError):
+    error_type = "model_response_error"
+
+
+class NoNodeAvailable(ModelError):
+    http_status = 503
+    error_type = "no_node_available"
+
+
+class StoreError(AutoGLMError):
+    error_type = "store_error"
+
+
+class NotFound(StoreError):
+    http_status = 404
+    error_type = "not_found"
+
+
+class AuthError(AutoGLMError):
+    http_status = 401
+    error_type = "authentication_error"
+
+
+class ForbiddenError(AuthError):
+    http_status = 403
+    error_type = "permission_denied"

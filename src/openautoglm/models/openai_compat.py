@@ -1,0 +1,115 @@
+"""Any OpenAI-compatible server (vLLM, llama.cpp server, Ollama, the GLM open platform) through the ``openai`` SDK.
+
+The SDK's own retries are off: the router is the only retry loop, so one call never multiplies upstream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import openai
+
+from ..errors import ModelResponseError, ModelUnavailable
+from .base import ChatModel, ChatRequest, ChatResponse
+
+
+class OpenAICompatibleModel(ChatModel):
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key: str | None = None,
+        name: str | None = None,
+        timeout_s: float = 60.0,
+        supports_json_schema: bool = True,
+        can_plan: bool = True,
+        capabilities: frozenset[str] | set[str] | None = None,
+    ) -> None:
+        self.name = name or model
+        self.base_url = base_url
+        self.model = model
+        self.supports_json_schema = supports_json_schema
+        self.can_plan = can_plan
+        if capabilities:
+            self.capabilities = frozenset(capabilities)
+        self.client = openai.AsyncOpenAI(base_url=base_url, api_key=api_key or "not-needed", max_retries=0,
+                                         timeout=timeout_s)
+
+    def _arguments(self, request: ChatRequest) -> dict[str, Any]:
+        args: dict[str, Any] = {
+            "model": self.model,
+            "messages": [m.model_dump() for m in request.messages],
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "top_p": request.top_p,
+        }
+        if request.stop:
+            args["stop"] = request.stop
+        if request.seed is not None:
+            args["seed"] = request.seed
+        if request.json_schema is not None and self.supports_json_schema:
+            args["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "output", "schema": request.json_schema},
+            }
+        return args
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        try:
+            out = await self.client.chat.completions.create(**self._arguments(request))
+        except Exception as exc:
+            raise translate_error(self.name, exc) from exc
+        choices = getattr(out, "choices", None)
+        if not choices or choices[0].message is None:
+            raise ModelUnavailable(f"node '{self.name}' answered without a choice")
+        usage = out.usage
+        return ChatResponse(
+            text=choices[0].message.content or "",
+            model=out.model or self.model,
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else 0,
+            finish_reason=choices[0].finish_reason or "stop",
+            node=self.name,
+        )
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[str]:
+        received = 0
+        finished = False
+        try:
+            stream = await self.client.chat.completions.create(stream=True, **self._arguments(request))
+            async for chunk in stream:
+                if not chunk.choices:
+                    continue
+                choice = chunk.choices[0]
+                if choice.delta and choice.delta.content:
+                    received += 1
+                    yield choice.delta.content
+                if choice.finish_reason:
+                    finished = True
+        except Exception as exc:
+            raise translate_error(self.name, exc, after_chunks=received) from exc
+        if not finished:
+            raise ModelUnavailable(f"stream from node '{self.name}' ended without finishing after {received} chunks")
+
+    async def aclose(self) -> None:
+        await self.client.close()
+
+
+def translate_error(node: str, exc: Exception, after_chunks: int = 0) -> Exception:
+    """Map SDK errors onto retryable (:class:`ModelUnavailable`) and final (:class:`ModelResponseError`)."""
+    where = f"node '{node}'" + (f" (stream broke after {after_chunks} chunks)" if after_chunks else "")
+    if isinstance(exc, openai.APITimeoutError):
+        return ModelUnavailable(f"{where} timed out")
+    if isinstance(exc, openai.APIConnectionError):
+        return ModelUnavailable(f"{where} is unreachable: {exc}")
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        if status == 429 or status >= 500:
+            return ModelUnavailable(f"{where} answered {status}")
+        error = ModelResponseError(f"{where} refused the request ({status}): {exc.message}")
+        error.http_status = 502
+        return error
+    if isinstance(exc, (ValueError, KeyError, TypeError, openai.APIResponseValidationError)):
+        return ModelUnavailable(f"{where} sent a malformed response: {exc}")
+    return exc

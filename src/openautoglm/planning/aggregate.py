@@ -1,0 +1,30 @@
+"""One answer from the step results, saying which step each part came from."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ..engine import StepResult, StepStatus
+from ..plan import Plan, render
+from ..tools.base import ToolRegistry
+
+
+def aggregate(plan: Plan, results: Iterable[StepResult], tools: ToolRegistry | None = None) -> str:
+    """Each finished step's result in plan order, tagged with its step id; then what is missing and why."""
+    by_id = {r.id: r for r in results}
+    parts: list[str] = []
+    missing: list[str] = []
+    for step in plan.steps:
+        result = by_id.get(step.id)
+        if result is None:
+            continue
+        if result.status == StepStatus.SUCCEEDED:
+            text = (tools.get(step.uses).summarize(result.output) if tools and step.uses in tools
+                    else render(result.output))
+            parts.append(f"[{step.id}] {text.strip()}")
+        else:
+            missing.append(f"[{step.id}] {step.uses} {result.status}: {result.error}")
+    answer = "\n".join(parts)
+    if missing:
+        answer += ("\n" if answer else "") + "Missing:\n" + "\n".join(missing)
+    return answer

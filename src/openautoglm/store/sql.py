@@ -1,0 +1,224 @@
+"""Persistence through SQLAlchemy: SQLite (WAL) by default, PostgreSQL when ``database_url`` says so.
+
+Events are appended from the hot path of the executor, so :meth:`Store.append` only enqueues; one writer thread
+inserts them in batches. :meth:`Store.flush` waits until everything appended so far is on disk; reads flush first,
+so a reader always sees its own writes.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import structlog
+from sqlalchemy import Engine, create_engine, event, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from ..errors import NotFound, StoreError
+from ..events import Event
+from . import schema
+
+log = structlog.get_logger(__name__)
+
+_FLUSH = object()
+BATCH = 1000
+
+
+@dataclass
+class TaskRecord:
+    id: str
+    request: str | None
+    status: str
+    owner: str | None
+    session_id: str | None
+    plan: dict[str, Any] | None
+    answer: str | None
+    error: str | None
+    created_at: float
+    updated_at: float
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+class Store:
+    def __init__(self, url: str, create: bool = True, engine: Engine | None = None) -> None:
+        self.url = url
+        try:
+            self.engine = engine or make_engine(url)
+            if create:
+                schema.metadata.create_all(self.engine)
+        except SQLAlchemyError as exc:
+            raise StoreError(f"cannot open the database {_safe(url)}: {exc.__class__.__name__}: {exc}") from exc
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._writer_error: Exception | None = None
+        self._writer = threading.Thread(target=self._write_loop, name="autoglm-event-writer", daemon=True)
+        self._writer.start()
+        self._closed = False
+
+    @classmethod
+    def in_memory(cls) -> Store:
+        """A private SQLite database in memory, for tests and one-off runs."""
+        from sqlalchemy.pool import StaticPool
+
+        engine = create_engine("sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool)
+        return cls("sqlite://", engine=engine)
+
+    # -- events -----------------------------------------------------------------------------------------------
+
+    def append(self, ev: Event) -> None:
+        self._queue.put(ev)
+
+    def flush(self, timeout: float = 30.0) -> None:
+        done = threading.Event()
+        self._queue.put((_FLUSH, done))
+        if not done.wait(timeout):
+            raise StoreError(f"the event log did not flush within {timeout:g}s")
+        if self._writer_error is not None:
+            error, self._writer_error = self._writer_error, None
+            raise StoreError(f"could not write events: {error}") from error
+
+    def _write_loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            batch: list[Event] = []
+            waiters: list[threading.Event] = []
+            stop = False
+            while True:
+                if isinstance(item, Event):
+                    batch.append(item)
+                elif isinstance(item, tuple):
+                    waiters.append(item[1])
+                elif item is None:
+                    stop = True
+                    break
+                if len(batch) >= BATCH:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            if batch:
+                self._insert(batch)
+            for waiter in waiters:
+                waiter.set()
+            if stop:
+                return
+
+    def _insert(self, batch: list[Event]) -> None:
+        rows = [{"task_id": e.task_id, "seq": e.seq, "kind": e.kind, "ts": e.ts, "step_id": e.step_id,
+                 "data": e.data} for e in batch]
+        for attempt in range(5):
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(insert(schema.events), rows)
+                return
+            except OperationalError as exc:  # locked or busy database: wait and try again
+                if attempt == 4:
+                    self._writer_error = exc
+                    log.error("event_write_failed", error=str(exc), events=len(rows))
+                    return
+                time.sleep(0.05 * 2**attempt)
+            except SQLAlchemyError as exc:
+                self._writer_error = exc
+                log.error("event_write_failed", error=str(exc), events=len(rows))
+                return
+
+    def events(self, task_id: str, after_seq: int = 0) -> list[Event]:
+        self.flush()
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(schema.events)
+                .where(schema.events.c.task_id == task_id, schema.events.c.seq > after_seq)
+                .order_by(schema.events.c.seq)
+            ).all()
+        return [Event(r.task_id, r.seq, r.kind, r.ts, r.step_id, r.data or {}) for r in rows]
+
+    def last_seq(self, task_id: str) -> int:
+        evs = self.events(task_id)
+        return evs[-1].seq if evs else 0
+
+    # -- tasks ------------------------------------------------------------------------------------------------
+
+    def create_task(self, task_id: str, request: str | None, owner: str | None = None,
+                    session_id: str | None = None, status: str = "running") -> None:
+        now = time.time()
+        with self._write() as conn:
+            conn.execute(insert(schema.tasks).values(
+                id=task_id, request=request, status=status, owner=owner, session_id=session_id,
+                created_at=now, updated_at=now))
+
+    def update_task(self, task_id: str, **fields: Any) -> None:
+        fields["updated_at"] = time.time()
+        with self._write() as conn:
+            conn.execute(update(schema.tasks).where(schema.tasks.c.id == task_id).values(**fields))
+
+    def get_task(self, task_id: str, owner: str | None = None) -> TaskRecord:
+        query = select(schema.tasks).where(schema.tasks.c.id == task_id)
+        if owner is not None:
+            query = query.where(schema.tasks.c.owner == owner)
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        if row is None:
+            raise NotFound(f"no task '{task_id}'; `autoglm trace` needs an id printed by `autoglm run`")
+        return TaskRecord(**row._mapping)
+
+    def list_tasks(self, owner: str | None = None, limit: int = 50) -> list[TaskRecord]:
+        query = select(schema.tasks).order_by(schema.tasks.c.created_at.desc()).limit(limit)
+        if owner is not None:
+            query = query.where(schema.tasks.c.owner == owner)
+        with self.engine.connect() as conn:
+            return [TaskRecord(**row._mapping) for row in conn.execute(query)]
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database write failed: {exc.__class__.__name__}: {exc}") from exc
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self.flush()
+        self._queue.put(None)
+        self._writer.join(timeout=10)
+        self.engine.dispose()
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparseable URL has no password we could hide
+        return "<database url>"
