@@ -19,10 +19,7 @@ def load_plan(source: str | Path) -> Plan:
     text = path.read_text(encoding="utf-8")
     data: Any
     try:
-        if path.suffix.lower() in (".yaml", ".yml"):
-            data = yaml.safe_load(text)
-        else:
-            data = json.loads(text)
+        data = yaml.safe_load(text) if path.suffix.lower() in (".yaml", ".yml") else json.loads(text)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
         raise PlanValidationError([f"{path.name} cannot be parsed: {exc}"]) from exc
     return parse_plan(data)

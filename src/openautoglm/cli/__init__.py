@@ -215,6 +215,13 @@ def _json_object(text: str, option: str) -> dict[str, Any]:
     return value
 
 
+# Sub-commands of the other rooms. Each lives in its own module (cli/kb.py, cli/keys.py, ...) that defines a
+# typer app or command and imports `make_app`/`run_async`/`fail` from here; register it below with one line.
+# (Imported at the bottom because those modules import this one.)
+# --- sub-commands ---
+# --- end sub-commands ---
+
+
 def main() -> None:
     try:
         code = app(standalone_mode=False)

@@ -176,7 +176,7 @@ class FunctionTool(Tool):
                 continue
             default = ... if param.default is inspect.Parameter.empty else param.default
             fields[pname] = (annotation, Field(default, description=param_docs.get(pname)))
-        self._model: type[BaseModel] = create_model(  # type: ignore[call-overload]
+        self._model: type[BaseModel] = create_model(
             f"{self.name.replace('.', '_').replace('-', '_')}_args",
             __config__=ConfigDict(extra="forbid"),
             **fields,
