@@ -223,6 +223,11 @@ def _json_object(text: str, option: str) -> dict[str, Any]:
 
 
 def main() -> None:
+    import os
+
+    from ..logs import configure_logging
+
+    configure_logging(os.environ.get("AUTOGLM_LOG_LEVEL", "WARNING"))
     try:
         code = app(standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)

@@ -70,8 +70,10 @@ class Store:
         self.url = url
         try:
             self.engine = engine or make_engine(url)
-            if create:
-                schema.metadata.create_all(self.engine)
+            if create:  # migrations, not create_all: an existing database is upgraded in place
+                from .migrations import upgrade
+
+                upgrade(self.engine)
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot open the database {_safe(url)}: {exc.__class__.__name__}: {exc}") from exc
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -141,14 +143,22 @@ class Store:
                 return
             except OperationalError as exc:  # locked or busy database: wait and try again
                 if attempt == 4:
-                    self._writer_error = exc
-                    log.error("event_write_failed", error=str(exc), events=len(rows))
+                    self._fail_write(exc, len(rows))
                     return
                 time.sleep(0.05 * 2**attempt)
+            except SQLAlchemyError:
+                break
+        # One bad row (a duplicate sequence number, say) must not take the rest of its batch with it.
+        for row in rows:
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(insert(schema.events), [row])
             except SQLAlchemyError as exc:
-                self._writer_error = exc
-                log.error("event_write_failed", error=str(exc), events=len(rows))
-                return
+                self._fail_write(exc, 1)
+
+    def _fail_write(self, exc: Exception, count: int) -> None:
+        self._writer_error = exc
+        log.error("event_write_failed", error=str(exc), events=count)
 
     def events(self, task_id: str, after_seq: int = 0) -> list[Event]:
         self.flush()

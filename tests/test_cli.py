@@ -1,0 +1,102 @@
+"""The `autoglm` command as a person uses it: real processes, one-line errors, non-zero exits."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+AUTOGLM = str(Path(sys.executable).with_name("autoglm"))
+
+
+def autoglm(*args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([AUTOGLM, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd,
+                          env=os.environ.copy(), stdin=subprocess.DEVNULL)
+
+
+def write(path: Path, data: object) -> Path:
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+def test_exec_with_a_cycle_names_it_on_one_line(tmp_path: Path) -> None:
+    plan = write(tmp_path / "cycle.json", {"steps": [
+        {"id": "draft", "uses": "llm.generate", "with": {"prompt": "${review.output}"}},
+        {"id": "review", "uses": "llm.generate", "with": {"prompt": "${draft.output}"}},
+    ]})
+    line = one_error_line(autoglm("exec", str(plan)))
+    assert "cycle" in line and "draft" in line and "review" in line
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["run", ""], "request is empty"),
+        (["run", "   "], "request is empty"),
+        (["exec", "/nonexistent/plan.json"], "no plan file"),
+        (["trace", "0000deadbeef"], "no task"),
+        (["tools", "call", "no.such.tool"], "no tool named"),
+        (["tools", "call", "llm.generate", "--args", "{oops"], "--args is not valid JSON"),
+        (["run", "hi", "--model", "/nonexistent/model.gguf"], "model_provider"),
+    ],
+)
+def test_user_mistakes_are_one_line_errors(args: list[str], expected: str) -> None:
+    assert expected in one_error_line(autoglm(*args))
+
+
+def test_invalid_plan_file_content(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json", encoding="utf-8")
+    assert "cannot be parsed" in one_error_line(autoglm("exec", str(bad)))
+    unknown = write(tmp_path / "unknown.json", {"steps": [{"id": "a", "uses": "no.such", "with": {}}]})
+    assert "unknown tool 'no.such'" in one_error_line(autoglm("exec", str(unknown)))
+
+
+def test_bad_config_file_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "autoglm.yaml").write_text("timeout_seconds: -3\n", encoding="utf-8")
+    line = one_error_line(autoglm("tools", cwd=tmp_path))
+    assert "autoglm.yaml" in line and "timeout_seconds" in line
+
+
+def test_tools_json_lists_schemas() -> None:
+    result = autoglm("tools", "--json")
+    assert result.returncode == 0, result.stderr
+    tools = {t["name"]: t for t in json.loads(result.stdout)}
+    generate = tools["llm.generate"]
+    assert {"name", "description", "parameters", "source", "side_effects", "roles"} <= set(generate)
+    assert generate["parameters"]["required"] == ["prompt"]
+
+
+@pytest.mark.model
+def test_exec_and_trace_with_the_embedded_model(tmp_path: Path) -> None:
+    plan = write(tmp_path / "plan.json", {"steps": [
+        {"id": "greet", "uses": "llm.generate", "with": {"prompt": "Say hello in one short sentence.",
+                                                         "max_tokens": 16}},
+    ]})
+    result = autoglm("exec", str(plan), "--json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["status"] == "succeeded" and out["answer"].startswith("[greet]")
+    step = out["steps"][0]
+    assert step["node"] == "local" and step["attempts"] == 1 and step["finished_at"] > step["started_at"]
+    trace = autoglm("trace", out["task_id"], "--json")
+    kinds = [e["kind"] for e in json.loads(trace.stdout)]
+    for kind in ("task.started", "plan.made", "step.started", "model.prompt", "model.completion",
+                 "step.finished", "answer", "task.finished"):
+        assert kind in kinds
+    completion = next(e for e in json.loads(trace.stdout) if e["kind"] == "model.completion")
+    assert completion["data"]["completion_tokens"] > 0
+    tree = autoglm("trace", out["task_id"])
+    assert "step greet" in tree.stdout and "model.completion" in tree.stdout
