@@ -64,7 +64,7 @@ async def test_a_step_starts_when_its_own_dependencies_finish_not_a_whole_level(
         {"id": "slow", "uses": "test.sleep", "with": {"seconds": 0.4, "value": "s"}},
         {"id": "after_fast", "uses": "test.echo", "with": {"text": "${fast.output}!"}},
     ]})
-    events, emitter = collect()
+    _, emitter = collect()
     results = await Executor(registry()).run(plan, emitter)
     assert results["after_fast"].output == {"text": "f!", "length": 2}
     # after_fast ran while slow was still running: no barrier between "levels"
