@@ -7,6 +7,7 @@ from .engine import Executor, StepResult, StepStatus
 from .errors import AutoGLMError
 from .events import Event, EventKind
 from .models import ChatModel, ChatRequest, ChatResponse, ScriptedModel
+from .node import Node
 from .plan import Plan, RetryPolicy, Step, parse_plan, validate_plan
 from .tools import Tool, ToolContext, ToolRegistry, tool
 
@@ -19,6 +20,7 @@ __all__ = [
     "Event",
     "EventKind",
     "Executor",
+    "Node",
     "Plan",
     "RetryPolicy",
     "RunResult",

@@ -15,13 +15,18 @@ from .config import Settings, load_settings
 from .engine import Approver, Executor, StepResult, StepStatus
 from .errors import AutoGLMError, ClarificationNeeded, PlanError, PlanValidationError
 from .events import Event, EventEmitter, EventKind, EventSink
-from .models.base import ChatModel
+from .memory.kb import KnowledgeBase
+from .memory.kb.tools import LazyKnowledgeBase
+from .memory.sessions import ModelSummarizer, Sessions, SessionTurn, Summarizer
+from .models.base import ChatModel, reporting_model_events
 from .plan import Plan, RetryPolicy, parse_plan, validate_plan
 from .planning.aggregate import aggregate
 from .planning.base import Planner, PlanningContext
 from .store import Store
 from .tools.base import Tool, ToolRegistry
 from .tools.builtin import builtin_tools
+from .tools.mcp_client import MCPToolset
+from .tools.workflows import WorkflowRegistry, check_inputs
 
 
 @dataclass
@@ -66,6 +71,10 @@ class AutoGLM:
         self.approver = approver
         self._extra_tools = tools
         self._tools: ToolRegistry | None = None
+        self._workflows: WorkflowRegistry | None = None
+        self._mcp: MCPToolset | None = None
+        self._sessions: Sessions | None = None
+        self._knowledge = LazyKnowledgeBase(lambda: KnowledgeBase.from_settings(self.settings))
 
     @classmethod
     def from_config(cls, path: str | Path | None = None, **kwargs: Any) -> AutoGLM:
@@ -91,12 +100,39 @@ class AutoGLM:
     @property
     def tools(self) -> ToolRegistry:
         if self._tools is None:
-            registry = ToolRegistry(builtin_tools(_LazyModel(self), self.settings))
+            registry = ToolRegistry(builtin_tools(_LazyModel(self), self.settings, knowledge=self._knowledge))
+            for workflow_tool in self.workflows.tools(lambda: self.executor, self.settings.timeout_seconds):
+                registry.add(workflow_tool, replace=True)
             extra = self._extra_tools
             for item in (extra if extra is not None else []):
                 registry.add(item, replace=True)
             self._tools = registry
         return self._tools
+
+    @property
+    def workflows(self) -> WorkflowRegistry:
+        """The YAML workflows in ``workflows_dir`` (each is also the tool ``workflow.<name>``)."""
+        if self._workflows is None:
+            self._workflows = WorkflowRegistry.from_settings(self.settings)
+        return self._workflows
+
+    async def load_tools(self) -> ToolRegistry:
+        """The registry, with the tools that take I/O to discover: MCP servers connect on the first call."""
+        registry = self.tools
+        if self.settings.mcp_servers:
+            if self._mcp is None or not self._mcp.usable():  # a new event loop needs new connections
+                self._mcp = MCPToolset(self.settings.mcp_servers)
+            toolset = self._mcp
+            try:
+                loaded = await toolset.load()  # once; concurrent callers wait for the first
+            except BaseException:
+                self._mcp = None  # closed by load(); the next call tries again
+                raise
+            for mcp_tool in loaded:
+                # Tools given in code win over a server's; a server's replace its own from an older connection.
+                if mcp_tool.name not in registry or registry.get(mcp_tool.name).source == mcp_tool.source:
+                    registry.add(mcp_tool, replace=True)
+        return registry
 
     @property
     def planner(self) -> Planner:
@@ -105,6 +141,18 @@ class AutoGLM:
 
             self._planner = choose_planner(self.settings, self.model)
         return self._planner
+
+    @property
+    def sessions(self) -> Sessions:
+        """Conversations by session id (memory/sessions.py), in the app's store."""
+        if self._sessions is None:
+            self._sessions = Sessions(self.store)
+        return self._sessions
+
+    @property
+    def knowledge(self) -> KnowledgeBase:
+        """The knowledge base (memory/kb/): ``add``, ``search``, ``documents``, ``remove``; opened on first use."""
+        return self._knowledge()
 
     @property
     def executor(self) -> Executor:
@@ -125,7 +173,8 @@ class AutoGLM:
 
     async def plan(self, request: str, session_id: str | None = None) -> Plan:
         request = _clean_request(request)
-        return await self.planner.plan(request, self.planning_context())
+        await self.load_tools()
+        return await self.planner.plan(request, self.planning_context(history=self.sessions.history(session_id)))
 
     async def run(
         self,
@@ -134,24 +183,36 @@ class AutoGLM:
         owner: str | None = None,
         on_event: EventSink | None = None,
         task_id: str | None = None,
+        role: str = "admin",
     ) -> RunResult:
-        """Plan ``request``, execute the plan, answer; every stage recorded under the returned task id."""
+        """Plan ``request``, execute the plan, answer; every stage recorded under the returned task id.
+
+        ``role`` is the caller's (the gateway passes its principal's): tools restricted to other roles are denied."""
         request = _clean_request(request)
+        await self.load_tools()
         task_id = task_id or new_task_id()
         emitter = self._emitter(task_id, on_event)
         self.store.create_task(task_id, request, owner=owner, session_id=session_id)
         emitter.emit(EventKind.TASK_STARTED, request=request, session_id=session_id)
-        context = self.planning_context(lambda kind, **data: emitter.emit(kind, **data))
+        history = self.sessions.history(session_id, owner) if session_id else []
+        context = self.planning_context(lambda kind, **data: emitter.emit(kind, **data), history=history)
         try:
-            plan = await self.planner.plan(request, context)
+            with reporting_model_events(context.emit):  # a routed planner call's attempts land in the trace
+                plan = await self.planner.plan(request, context)
         except ClarificationNeeded as need:
             emitter.emit(EventKind.CLARIFICATION, question=need.question, missing=need.missing)
             self.store.update_task(task_id, status="needs_input", answer=need.question)
-            return RunResult(task_id, "needs_input", need.question, question=need.question)
+            result = RunResult(task_id, "needs_input", need.question, question=need.question)
+            await self._remember(session_id, owner, request, result, emitter, missing=need.missing)
+            return result
         except AutoGLMError as exc:
-            return self._failed(task_id, emitter, exc)
+            result = self._failed(task_id, emitter, exc)
+            await self._remember(session_id, owner, request, result, emitter)
+            return result
         emitter.emit(EventKind.PLAN_MADE, plan=plan.dump(), planner=self.planner.name)
-        return await self._execute(task_id, plan, emitter, {}, owner, session_id)
+        result = await self._execute(task_id, plan, emitter, {}, owner, session_id, role=role)
+        await self._remember(session_id, owner, request, result, emitter)
+        return result
 
     async def execute(
         self,
@@ -159,19 +220,23 @@ class AutoGLM:
         inputs: Mapping[str, Any] | None = None,
         owner: str | None = None,
         on_event: EventSink | None = None,
+        task_id: str | None = None,
+        role: str = "admin",
     ) -> RunResult:
         """Run a plan given as a Plan, a dict, or a path to a JSON plan or YAML workflow."""
         from .workflow import load_plan
 
+        await self.load_tools()
         parsed = load_plan(plan) if isinstance(plan, str | Path) else parse_plan(plan)
         # A plan written by a person is rejected before any task exists: the mistake is theirs to fix.
         validate_plan(parsed, self.tools.schemas(), dict(inputs or {}))
-        task_id = new_task_id()
+        check_inputs(parsed, dict(inputs or {}))  # the types its `inputs:` declare
+        task_id = task_id or new_task_id()
         emitter = self._emitter(task_id, on_event)
         self.store.create_task(task_id, parsed.description or parsed.name, owner=owner)
         emitter.emit(EventKind.TASK_STARTED, request=parsed.name or "plan", inputs=dict(inputs or {}))
         emitter.emit(EventKind.PLAN_MADE, plan=parsed.dump(), planner="given")
-        return await self._execute(task_id, parsed, emitter, dict(inputs or {}), owner, None)
+        return await self._execute(task_id, parsed, emitter, dict(inputs or {}), owner, None, role=role)
 
     async def resume(self, task_id: str, on_event: EventSink | None = None) -> RunResult:
         """Continue an interrupted task from its log: finished steps keep their results, the rest run."""
@@ -198,7 +263,7 @@ class AutoGLM:
         from .errors import ToolError
         from .plan import Step
 
-        self.tools.get(name)  # an unknown name fails here, with suggestions
+        (await self.load_tools()).get(name)  # an unknown name fails here, with suggestions
         result = await self.execute(Plan(steps=[Step(id="call", uses=name, with_=dict(args))]), owner=owner)
         step = result.steps[0]
         if step.status != StepStatus.SUCCEEDED:
@@ -219,6 +284,11 @@ class AutoGLM:
         return self.store.events(task_id)
 
     async def aclose(self) -> None:
+        if self._knowledge.opened is not None:
+            self._knowledge.opened.close()
+        if self._mcp is not None:
+            await self._mcp.aclose()
+            self._mcp = None
         if self._model is not None:
             await self._model.aclose()
         if self._store is not None:
@@ -247,10 +317,11 @@ class AutoGLM:
         owner: str | None,
         session_id: str | None,
         done: dict[str, StepResult] | None = None,
+        role: str = "admin",
     ) -> RunResult:
         self.store.update_task(task_id, plan=plan.dump())
         try:
-            results = await self.executor.run(plan, emitter, inputs, session_id=session_id, done=done)
+            results = await self.executor.run(plan, emitter, inputs, role=role, session_id=session_id, done=done)
         except AutoGLMError as exc:
             result = self._failed(task_id, emitter, exc)
             result.plan = plan
@@ -264,6 +335,24 @@ class AutoGLM:
         self.store.update_task(task_id, status=status, answer=answer)
         self.store.flush()
         return RunResult(task_id, status, answer, plan, steps)
+
+    async def _remember(self, session_id: str | None, owner: str | None, request: str, result: RunResult,
+                        emitter: EventEmitter, missing: list[str] | None = None) -> None:
+        """Add the finished run to its session (a clarifying question too: the next request answers it)."""
+        if not session_id:
+            return
+        turn = SessionTurn(request=request, answer=result.answer, status=result.status, question=result.question,
+                           missing=list(missing or []), plan=result.plan.dump() if result.plan else None,
+                           task_id=result.task_id)
+        self.sessions.append(session_id, turn, owner=owner)
+        # Only a model that can plan writes summaries; the small embedded one would garble them, so truncate.
+        summarizer: Summarizer | None = None
+        if self._model is not None and self._model.can_plan:
+            summarizer = ModelSummarizer(self._model, emit=lambda kind, **data: emitter.emit(kind, **data))
+        if await self.sessions.compact(session_id, summarizer):
+            emitter.emit("session.compacted", session_id=session_id,
+                         summarizer="model" if summarizer else "truncate")
+        self.store.flush()
 
     def _failed(self, task_id: str, emitter: EventEmitter, exc: AutoGLMError) -> RunResult:
         emitter.emit(EventKind.TASK_FAILED, error=str(exc), error_type=type(exc).__name__)
@@ -294,3 +383,8 @@ class _LazyModel(ChatModel):
     async def stream(self, request: Any) -> Any:
         async for piece in self._app.model.stream(request):
             yield piece
+
+    @property
+    def resolved(self) -> ChatModel:
+        """The app's real model (loading it): for tools that adapt to what the model can do."""
+        return self._app.model

@@ -11,10 +11,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from .embeddings import EmbeddingsConfig
 from .errors import ConfigError
+from .memory.kb.config import KnowledgeConfig
 
 CONFIG_FILE = "autoglm.yaml"
 
@@ -37,6 +39,104 @@ class NodeConfig(BaseModel):
     timeout_s: float = Field(default=60.0, gt=0)
 
 
+class RouteConfig(BaseModel):
+    """How the router serves one capability: strategy, retries on other nodes, then the fallback chain."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    strategy: Literal["weighted", "least_inflight", "hash", "cost"] = "weighted"
+    retries: int = Field(default=1, ge=0, le=10, description="tries on other nodes of the same capability")
+    fallbacks: list[str] = Field(default_factory=list, description="capabilities or node names tried next, in order")
+
+
+class RouterSettings(BaseModel):
+    """The pool of model nodes (used when ``nodes`` is set or nodes register). In autoglm.yaml under ``router:``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    routes: dict[str, RouteConfig] = Field(default_factory=dict, description="per capability; others use `default`")
+    default: RouteConfig = Field(default_factory=RouteConfig)
+    breaker_failures: int = Field(default=5, ge=1, description="consecutive failures that open a node's breaker")
+    breaker_cooldown_s: float = Field(default=30.0, gt=0, description="before a half-open probe call")
+    probe_interval_s: float | None = Field(default=30.0, gt=0, description="active health probes; null: off")
+    node_ttl_s: float = Field(default=30.0, gt=0, description="a registered node silent this long leaves the pool")
+    cache_ttl_s: float = Field(default=86400.0, gt=0)
+    cache_nondeterministic: bool = Field(default=False, description="also cache temperature>0 calls without a seed")
+
+
+class GatewaySettings(BaseModel):
+    """The gateway (``autoglm serve``): credentials, limits, telemetry. In autoglm.yaml under ``gateway:``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    jwt_algorithms: list[str] = Field(default_factory=lambda: ["RS256"],
+                                      description="accepted JWT algorithms; the token header never chooses")
+    jwt_key: str | None = Field(default=None, description="HS* secret, or RS*/ES* public key (PEM text or a path)")
+    jwt_issuer: str = "openautoglm"
+    jwt_audience: str = "openautoglm-gateway"
+    rate_limit_per_minute: float = Field(default=600, gt=0, description="per API key or token subject")
+    rate_limit_burst: int = Field(default=60, ge=1)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_concurrent_requests: int = Field(default=256, ge=1)
+    max_running_tasks: int = Field(default=16, ge=1, description="tasks beyond this wait in a queue")
+    request_timeout_s: float = Field(default=120.0, gt=0, description="until the response starts")
+    otlp_endpoint: str | None = Field(default=None, description="OTLP/HTTP traces endpoint, e.g. http://collector:4318")
+
+
+class MCPServerConfig(BaseModel):
+    """An MCP server whose tools become ``<name>.<tool>``: a command run over stdio, or a streamable HTTP ``url``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+    command: str | None = None
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict, description="added to a minimal inherited environment")
+    cwd: str | None = None
+    url: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict, description="sent with every HTTP request")
+    timeout_s: float = Field(default=30.0, gt=0, description="per tool call")
+    connect_timeout_s: float = Field(default=30.0, gt=0)
+    side_effects: bool | None = Field(default=None, description="override the server's readOnlyHint annotations")
+    roles: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> MCPServerConfig:
+        if bool(self.command) == bool(self.url):
+            raise ValueError(f"MCP server '{self.name}' needs either `command` (stdio) or `url` (HTTP), not both")
+        return self
+
+
+class OpenAPIConfig(BaseModel):
+    """An HTTP API described by an OpenAPI 3 document; each operation becomes the tool ``<name>.<operationId>``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+    spec: str = Field(description="path or http(s) URL of the OpenAPI 3 document (JSON or YAML)")
+    base_url: str | None = Field(default=None, description="default: the document's first server")
+    headers: dict[str, str] = Field(default_factory=dict, description='sent with every call: a value or "env:VAR"')
+    allow_private: bool = Field(default=False, description="let this API's own host be loopback/private on purpose")
+    side_effects: dict[str, bool] = Field(default_factory=dict, description="operationId -> override")
+    timeout_s: float = Field(default=30.0, gt=0)
+    roles: list[str] | None = None
+
+
+class SQLDatabaseConfig(BaseModel):
+    """A database whose tables become tools ``sql.<name>.query`` / ``.tables`` (+ ``.execute`` with writes)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+    url: str = Field(description="SQLAlchemy URL: sqlite:///path.db or postgresql+psycopg://user@host/db")
+    allow_writes: bool = Field(default=False, description="add sql.<name>.execute (needs approval per call)")
+    max_rows: int = Field(default=100, ge=1, le=10_000)
+    timeout_s: float = Field(default=10.0, gt=0, le=600)
+    allow_superuser: bool = Field(default=False, description="PostgreSQL: accept a login that can write server "
+                                  "files or run programs (COPY TO), which read-only transactions do not stop")
+    description: str | None = None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AUTOGLM_", extra="forbid", env_nested_delimiter="__")
 
@@ -56,8 +156,28 @@ class Settings(BaseSettings):
     home: Path | None = None
     database_url: str | None = None
     nodes: list[NodeConfig] = Field(default_factory=list)
+    router: RouterSettings = Field(default_factory=RouterSettings)
+    cache_url: str | None = Field(default=None, description="redis://host:port/db for the response cache; "
+                                  "default: SQLite in the data dir")
+    coordinator_url: str | None = Field(default=None, description="the gateway a `Node` registers with")
     default_city: str | None = Field(default=None, description="used when a request names no place")
     timezone: str | None = None
+    embeddings: EmbeddingsConfig = Field(default_factory=EmbeddingsConfig)
+    knowledge: KnowledgeConfig = Field(default_factory=KnowledgeConfig)
+    mcp_servers: list[MCPServerConfig] = Field(default_factory=list)
+    workflows_dir: Path | None = Field(default=None, description="default: <data_dir>/workflows and ./workflows")
+    auth: Literal["required", "disabled"] = Field(default="required", description="gateway credentials")
+    redis_url: str | None = Field(default=None, description="shared rate limits across gateway replicas")
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings)
+    http_allow: list[str] = Field(default_factory=list, description="hosts/CIDRs outbound tools may reach though "
+                                  "private or loopback")
+    http_timeout_s: float = Field(default=15.0, gt=0, description="outbound HTTP, whole exchange")
+    http_max_bytes: int = Field(default=5_000_000, ge=1024, description="largest outbound HTTP response body")
+    openapi: list[OpenAPIConfig] = Field(default_factory=list)
+    files_root: Path | None = Field(default=None, description="the folder files.read may read (off when unset)")
+    weather_geocoding_url: str = "https://geocoding-api.open-meteo.com/v1/search"
+    weather_forecast_url: str = "https://api.open-meteo.com/v1/forecast"
+    sql_databases: list[SQLDatabaseConfig] = Field(default_factory=list)
 
     @classmethod
     def settings_customise_sources(

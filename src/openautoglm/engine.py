@@ -214,9 +214,9 @@ class _Run:
         tool = self.x.tools.get(step.uses)
         policy = step.retry or self.x.default_retry
         timeout = step.timeout_s or tool.timeout_s or self.x.default_timeout_s
-        args = tool.validate(resolve(step.with_, self.outputs, self.inputs))
+        args = tool.validate(resolve(step.with_, self.outputs, self.inputs, tool.embed))
         ctx = ToolContext(self.emitter.task_id, step.id, self._step_emit(step.id), self.role, self.session_id,
-                          approver=self.x.approver)
+                          approver=self.x.approver, emitter=self.emitter)
         self.emitter.emit(EventKind.STEP_STARTED, step.id, uses=step.uses, args=_storable(args),
                           timeout_s=timeout, attempts_allowed=policy.attempts)
         await self.authorize(tool, args, ctx)

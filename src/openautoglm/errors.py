@@ -23,8 +23,9 @@ can, what to do about it. The CLI prints ``str(error)`` on one line; the gateway
     │   └── NoNodeAvailable          nothing in the pool can serve the capability
     ├── StoreError                   persistence failed
     │   └── NotFound                 no such task / session / node / key
-    └── AuthError                    missing or bad credentials (401)
-        └── ForbiddenError           authenticated but not allowed (403)
+    ├── AuthError                    missing or bad credentials (401)
+    │   └── ForbiddenError           authenticated but not allowed (403)
+    └── RateLimited                  too many requests for this key (429, with retry_after)
 """
 
 from __future__ import annotations
@@ -135,3 +136,16 @@ class AuthError(AutoGLMError):
 class ForbiddenError(AuthError):
     http_status = 403
     error_type = "permission_denied"
+
+
+class RateLimited(AutoGLMError):
+    """Too many requests for one key; ``retry_after`` says when the next one will be admitted."""
+
+    http_status = 429
+    error_type = "rate_limit_exceeded"
+    retryable = True
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        self.retry_after = retry_after
+        self.headers = {"Retry-After": str(max(1, int(retry_after + 0.999)))}
+        super().__init__(message)

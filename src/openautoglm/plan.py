@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -365,9 +365,12 @@ def render(value: Any) -> str:
         return str(value)
 
 
-def resolve(value: Any, outputs: Mapping[str, Any], inputs: Mapping[str, Any]) -> Any:
+def resolve(value: Any, outputs: Mapping[str, Any], inputs: Mapping[str, Any],
+            embed: Callable[[Any], str] = render) -> Any:
     """Substitute every reference in ``value``. A string that is wholly one reference becomes the referenced
-    value itself (a dict stays a dict); references inside longer text are rendered as text."""
+    value itself (a dict stays a dict); references inside longer text are rendered as text. ``embed`` renders
+    a step's output as text (whole references to a text output too): a tool that puts outputs into a prompt
+    passes one that marks them as data."""
 
     def fetch(ref: Reference) -> Any:
         if ref.source == INPUTS:
@@ -381,12 +384,19 @@ def resolve(value: Any, outputs: Mapping[str, Any], inputs: Mapping[str, Any]) -
     if isinstance(value, str):
         whole = _REFERENCE.fullmatch(value.strip())
         if whole:
-            return fetch(Reference.parse(whole.group(1)))
-        return _REFERENCE.sub(lambda m: render(fetch(Reference.parse(m.group(1)))), value)
+            ref = Reference.parse(whole.group(1))
+            found = fetch(ref)
+            return embed(found) if isinstance(found, str) and ref.source != INPUTS else found
+
+        def text_of(m: re.Match[str]) -> str:
+            ref = Reference.parse(m.group(1))
+            return render(fetch(ref)) if ref.source == INPUTS else embed(fetch(ref))
+
+        return _REFERENCE.sub(text_of, value)
     if isinstance(value, Mapping):
-        return {k: resolve(v, outputs, inputs) for k, v in value.items()}
+        return {k: resolve(v, outputs, inputs, embed) for k, v in value.items()}
     if isinstance(value, list):
-        return [resolve(v, outputs, inputs) for v in value]
+        return [resolve(v, outputs, inputs, embed) for v in value]
     return value
 
 

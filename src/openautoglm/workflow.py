@@ -21,5 +21,6 @@ def load_plan(source: str | Path) -> Plan:
     try:
         data = yaml.safe_load(text) if path.suffix.lower() in (".yaml", ".yml") else json.loads(text)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise PlanValidationError([f"{path.name} cannot be parsed: {exc}"]) from exc
+        # YAML's messages span lines; the CLI prints errors on one.
+        raise PlanValidationError([f"{path.name} cannot be parsed: {' '.join(str(exc).split())}"]) from exc
     return parse_plan(data)

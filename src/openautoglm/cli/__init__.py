@@ -97,10 +97,20 @@ def plan(
     request: Annotated[str, typer.Argument(help="what you want done")],
     json_out: JsonFlag = False,
     model: Annotated[str | None, typer.Option("--model", "-m")] = None,
+    explain: Annotated[bool, typer.Option("--explain", help="why each tool: scores, matched words, slots")] = False,
     config: ConfigOption = None,
 ) -> None:
     """Print the plan for REQUEST without running it."""
     glm = make_app(config, model_provider=model)
+    if explain:
+        from ..planning.explain import explain_request, print_explanation
+
+        data = run_async(lambda: explain_request(glm, request), glm)
+        if json_out:
+            typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+        else:
+            print_explanation(data)
+        return
     result = run_async(lambda: glm.plan(request), glm)
     if json_out:
         typer.echo(json.dumps(result.dump(), ensure_ascii=False, indent=2))
@@ -165,7 +175,7 @@ def tools_list(ctx: typer.Context, json_out: JsonFlag = False, config: ConfigOpt
     if ctx.invoked_subcommand is not None:
         return
     glm = make_app(config)
-    specs = glm.tools.specs()
+    specs = run_async(glm.load_tools, glm).specs()  # MCP servers' tools too
     if json_out:
         typer.echo(json.dumps([s.model_dump() for s in specs], ensure_ascii=False, indent=2))
         return
@@ -219,6 +229,20 @@ def _json_object(text: str, option: str) -> dict[str, Any]:
 # typer app or command and imports `make_app`/`run_async`/`fail` from here; register it below with one line.
 # (Imported at the bottom because those modules import this one.)
 # --- sub-commands ---
+from .mcp import mcp_app  # noqa: E402, I001
+app.add_typer(mcp_app, name="mcp")
+from .workflows import workflows_app  # noqa: E402, I001
+app.add_typer(workflows_app, name="workflows")
+from .serve import serve  # noqa: E402, I001
+app.command("serve")(serve)
+from .keys import keys_app  # noqa: E402, I001
+app.add_typer(keys_app, name="keys")
+from .sessions import sessions_app  # noqa: E402, I001
+app.add_typer(sessions_app, name="sessions")
+from .node import node_app  # noqa: E402, I001
+app.add_typer(node_app, name="node")
+from .kb import kb_app  # noqa: E402, I001
+app.add_typer(kb_app, name="kb")
 # --- end sub-commands ---
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -67,5 +69,25 @@ class ChatModel:
         response = await self.complete(request)
         yield response.text
 
+    async def probe(self) -> None:
+        """A cheap health check for active probing; raises :class:`ModelUnavailable` when the node is down."""
+
     async def aclose(self) -> None:
         """Release what the node holds (connections, model weights)."""
+
+
+# Where a routed call reports its attempts (one per node tried), fallbacks and cache hits: ``emit(kind, **data)``,
+# the same signature as ``ToolContext.emit``. A context variable, so ChatModel.complete keeps its one argument and
+# planners and tools that call a model need no change to have its attempts land in their task's trace.
+ModelEventSink = Callable[..., Any]
+model_events: ContextVar[ModelEventSink | None] = ContextVar("model_events", default=None)
+
+
+@contextmanager
+def reporting_model_events(emit: ModelEventSink | None) -> Iterator[None]:
+    """Within this block, routed model calls report their attempts to ``emit``."""
+    token = model_events.set(emit)
+    try:
+        yield
+    finally:
+        model_events.reset(token)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import openai
 
 from ..errors import ModelResponseError, ModelUnavailable
@@ -90,7 +91,14 @@ class OpenAICompatibleModel(ChatModel):
         except Exception as exc:
             raise translate_error(self.name, exc, after_chunks=received) from exc
         if not finished:
-            raise ModelUnavailable(f"stream from node '{self.name}' ended without finishing after {received} chunks")
+            raise ModelUnavailable(f"stream broke: node '{self.name}' ended the stream without finishing "
+                                   f"after {received} chunks")
+
+    async def probe(self) -> None:
+        try:
+            await self.client.models.list()
+        except Exception as exc:
+            raise translate_error(self.name, exc) from exc
 
     async def aclose(self) -> None:
         await self.client.close()
@@ -112,4 +120,6 @@ def translate_error(node: str, exc: Exception, after_chunks: int = 0) -> Excepti
         return error
     if isinstance(exc, (ValueError, KeyError, TypeError, openai.APIResponseValidationError)):
         return ModelUnavailable(f"{where} sent a malformed response: {exc}")
+    if isinstance(exc, httpx.HTTPError):  # raised from inside a stream, which the SDK does not wrap
+        return ModelUnavailable(f"{where} failed: {exc}")
     return exc

@@ -21,7 +21,8 @@ def aggregate(plan: Plan, results: Iterable[StepResult], tools: ToolRegistry | N
         if result.status == StepStatus.SUCCEEDED:
             text = (tools.get(step.uses).summarize(result.output) if tools and step.uses in tools
                     else render(result.output))
-            parts.append(f"[{step.id}] {text.strip()}")
+            label = f"[{step.id}] {step.description.strip()} → " if step.description else f"[{step.id}] "
+            parts.append(f"{label}{text.strip()}")
         else:
             missing.append(f"[{step.id}] {step.uses} {result.status}: {result.error}")
     answer = "\n".join(parts)

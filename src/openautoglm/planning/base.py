@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,6 +19,10 @@ class Turn:
     request: str
     answer: str = ""
     plan: Plan | None = None
+    # "needs_input" when the turn ended with a clarifying question: the next request is the user's answer.
+    status: str = "succeeded"
+    question: str | None = None
+    missing: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -29,6 +33,8 @@ class PlanningContext:
     history: list[Turn] = field(default_factory=list)
     emit: Callable[..., Any] = field(default=lambda *a, **k: None)
     default_city: str | None = None
+    # Why each step was chosen (candidates and scores, matched words, filled slots): `autoglm plan --explain`.
+    explanation: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Planner:
@@ -38,6 +44,15 @@ class Planner:
 
     async def plan(self, request: str, ctx: PlanningContext) -> Plan:
         raise NotImplementedError
+
+    async def replan(self, request: str, plan: Plan, results: Mapping[str, Any], ctx: PlanningContext) -> Plan | None:
+        """A bounded replacement for the rest of ``plan`` after a step failed for good, or None.
+
+        Run it with the succeeded results as done: ``executor.run(new, emitter, done=done_results(results))``.
+        Recorded as a ``replan`` event whether accepted or not."""
+        from .replan import replan
+
+        return await replan(request, plan, results, ctx)
 
 
 class DirectPlanner(Planner):

@@ -35,3 +35,86 @@ events = Table(
     Column("data", JSON, nullable=False),
     UniqueConstraint("task_id", "seq", name="uq_events_task_seq"),
 )
+
+# -- the gateway (server/): credentials, revoked tokens, feedback, registered nodes -------------------------------
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    # The public part of a key ("agk_<id>_<secret>"): what a request is looked up by.
+    Column("id", String(32), primary_key=True),
+    # SHA-256 of the whole key; the key itself is shown once and never stored.
+    Column("key_hash", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("owner", String(128), nullable=False),
+    Column("name", String(128), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("revoked_at", Float, nullable=True),
+)
+
+revoked_tokens = Table(
+    "revoked_tokens",
+    metadata,
+    Column("jti", String(128), primary_key=True),
+    Column("revoked_at", Float, nullable=False),
+    # After the token's own expiry the row is no longer needed.
+    Column("expires_at", Float, nullable=True),
+)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("task_id", String(64), nullable=False),
+    Column("owner", String(128), nullable=True),
+    Column("rating", Integer, nullable=False),
+    Column("comment", Text, nullable=True),
+    Column("node", String(128), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Index("ix_feedback_task", "task_id"),
+)
+
+registered_nodes = Table(
+    "nodes",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("base_url", String(512), nullable=False),
+    Column("model", String(256), nullable=True),
+    Column("capabilities", JSON, nullable=False),
+    Column("weight", Float, nullable=False, default=1.0),
+    Column("state", String(32), nullable=False),
+    Column("registered_at", Float, nullable=False),
+    Column("last_heartbeat", Float, nullable=True),
+)
+
+# -- memory (memory/sessions.py): conversations by session id -----------------------------------------------------
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(128), primary_key=True),
+    Column("owner", String(128), nullable=True),
+    # Turns up to and including ``summary_upto`` are folded into ``summary``; later ones are kept verbatim.
+    Column("summary", Text, nullable=True),
+    Column("summary_upto", Integer, nullable=False, default=0),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_sessions_owner_updated", "owner", "updated_at"),
+)
+
+session_turns = Table(
+    "session_turns",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("session_id", String(128), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("task_id", String(64), nullable=True),
+    Column("request", Text, nullable=False),
+    Column("answer", Text, nullable=True),
+    Column("status", String(32), nullable=False),
+    Column("question", Text, nullable=True),
+    Column("missing", JSON, nullable=True),
+    Column("plan", JSON, nullable=True),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("session_id", "seq", name="uq_session_turns_seq"),
+)

@@ -20,6 +20,7 @@ import jsonschema
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from ..errors import ToolArgumentError, ToolNotFound
+from ..events import EventEmitter
 from ..plan import render
 
 TOOL_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*(\.[A-Za-z_][A-Za-z0-9_\-]*)*$")
@@ -37,6 +38,8 @@ class ToolContext:
     attempt: int = 1
     # Tools with side effects must be approved; None means nobody can approve, so they are denied.
     approver: Callable[[Tool, dict[str, Any], ToolContext], Awaitable[bool]] | None = None
+    # The task's event log, for tools that run a nested plan (workflows) under the calling step.
+    emitter: EventEmitter | None = None
 
 
 class ToolSpec(BaseModel):
@@ -78,6 +81,10 @@ class Tool:
             )
             raise ToolArgumentError(f"{self.name}: {details}")
         return dict(args)
+
+    def embed(self, output: Any) -> str:
+        """An earlier step's output as text inside this tool's arguments (llm tools fence it as data)."""
+        return render(output)
 
     def summarize(self, output: Any) -> str:
         """The output in words, for the answer. Tools whose output is data can say it better than JSON."""

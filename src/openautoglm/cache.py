@@ -1,0 +1,131 @@
+"""The response cache of routed model calls (``enable_caching``).
+
+Keyed by the normalized request; SQLite (its own file in the data dir) by default, Redis when ``cache_url`` is a
+``redis://`` URL. Only deterministic requests (temperature 0, or a seed) are cached unless the configuration asks
+for more: a sampled answer served twice would be a lie about sampling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .models.base import ChatRequest, ChatResponse
+
+KEY_VERSION = "v1"
+
+
+def cache_key(request: ChatRequest) -> str:
+    """The same request, written with different line endings or surrounding whitespace, gets the same key."""
+    data = request.model_dump()
+    for message in data["messages"]:
+        message["content"] = message["content"].replace("\r\n", "\n").strip()
+    blob = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return KEY_VERSION + ":" + hashlib.sha256(blob.encode()).hexdigest()
+
+
+def cacheable(request: ChatRequest, nondeterministic: bool = False) -> bool:
+    return nondeterministic or request.deterministic
+
+
+class ResponseCache:
+    """Where cached responses live. Subclasses implement the three methods."""
+
+    name = "cache"
+
+    async def get(self, key: str) -> ChatResponse | None:
+        raise NotImplementedError
+
+    async def set(self, key: str, response: ChatResponse) -> None:
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        """Release connections."""
+
+
+class SQLiteCache(ResponseCache):
+    """A table in its own SQLite file: reads are sub-millisecond, so they run inline; writes too (WAL, no fsync)."""
+
+    name = "sqlite"
+
+    def __init__(self, path: str | Path, ttl_s: float = 86400.0) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.ttl_s = ttl_s
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.execute("CREATE TABLE IF NOT EXISTS response_cache "
+                         "(key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at REAL NOT NULL)")
+
+    async def get(self, key: str) -> ChatResponse | None:
+        with self._lock:
+            row = self._db.execute("SELECT value, expires_at FROM response_cache WHERE key = ?", (key,)).fetchone()
+        if row is None or row[1] < time.time():
+            return None
+        return ChatResponse.model_validate_json(row[0])
+
+    async def set(self, key: str, response: ChatResponse) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO response_cache (key, value, expires_at) VALUES (?, ?, ?)",
+                             (key, response.model_dump_json(), time.time() + self.ttl_s))
+
+    async def aclose(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class RedisCache(ResponseCache):
+    name = "redis"
+
+    def __init__(self, url: str, ttl_s: float = 86400.0, prefix: str = "autoglm:cache:") -> None:
+        try:
+            import redis.asyncio as aioredis
+        except ImportError as exc:
+            raise ConfigError("cache_url is a Redis URL but redis is not installed: "
+                              "pip install 'openautoglm[redis]'") from exc
+        self.url = url
+        self.ttl_s = ttl_s
+        self.prefix = prefix
+        self._client: Any = aioredis.from_url(url)
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _redis(self) -> Any:
+        # A redis.asyncio connection pool belongs to one event loop; a new loop (a new CLI run) gets a new pool.
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            if self._loop is not None:
+                import redis.asyncio as aioredis
+
+                self._client = aioredis.from_url(self.url)
+            self._loop = loop
+        return self._client
+
+    async def get(self, key: str) -> ChatResponse | None:
+        value = await self._redis().get(self.prefix + key)
+        return None if value is None else ChatResponse.model_validate_json(value)
+
+    async def set(self, key: str, response: ChatResponse) -> None:
+        await self._redis().set(self.prefix + key, response.model_dump_json(), ex=max(1, int(self.ttl_s)))
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def open_cache(url: str | None, data_dir: Path, ttl_s: float = 86400.0) -> ResponseCache:
+    """``None`` or ``sqlite:///path``: SQLite (default ``<data_dir>/cache.db``); ``redis://...``: Redis."""
+    if not url:
+        return SQLiteCache(data_dir / "cache.db", ttl_s)
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return RedisCache(url, ttl_s)
+    if url.startswith("sqlite:///"):
+        return SQLiteCache(url.removeprefix("sqlite:///"), ttl_s)
+    raise ConfigError(f"cache_url {url!r} is neither redis://... nor sqlite:///path")

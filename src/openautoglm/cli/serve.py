@@ -1,0 +1,56 @@
+"""``autoglm serve``: the gateway on uvicorn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from ..tools.approval import ApprovalBroker
+
+
+def serve(
+    host: Annotated[str, typer.Option("--host", help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p", help="port to listen on")] = 8000,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="autoglm.yaml to read")] = None,
+    log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning, error")] = "info",
+) -> None:
+    """Start the gateway: OpenAI-compatible chat, tasks, nodes, keys, metrics."""
+    try:
+        import uvicorn
+
+        from ..server.app import create_app
+    except ImportError as exc:
+        raise ConfigError("the gateway needs its extra: pip install 'openautoglm[server]'") from exc
+    from ..app import AutoGLM
+    from ..config import load_settings
+    from ..logs import configure_logging
+    from ..server.keys import KeyRing
+
+    configure_logging(log_level, json_lines=True)
+    settings = load_settings(config)
+    broker = _broker()
+    glm = AutoGLM(settings=settings, approver=broker.approver if broker is not None else None)
+    if settings.auth == "required":
+        admins = [k for k in KeyRing(glm.store).list() if k.role == "admin" and k.revoked_at is None]
+        if not admins:
+            typer.echo("autoglm: auth is required and no admin API key exists yet; create one with\n"
+                       "    autoglm keys create --role admin\n"
+                       "and send it as 'Authorization: Bearer <key>' (or set auth: disabled for local tests)",
+                       err=True)
+    else:
+        typer.echo("autoglm: WARNING: auth is disabled: anyone who can reach this port acts as admin", err=True)
+    app = create_app(glm, close_glm=True)
+    typer.echo(f"autoglm: gateway on http://{host}:{port} (OpenAI base_url http://{host}:{port}/v1)", err=True)
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, server_header=False)
+
+
+def _broker() -> ApprovalBroker | None:
+    """The approval broker: tools with side effects wait for an operator's POST /v1/approvals/{id}."""
+    from ..tools.approval import ApprovalBroker
+
+    return ApprovalBroker()

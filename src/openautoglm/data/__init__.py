@@ -1,0 +1,1 @@
+"""Data that ships with Open-AutoGLM: the sample sales database generator."""

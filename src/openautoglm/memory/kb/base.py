@@ -1,0 +1,343 @@
+"""The knowledge base: add files and folders, search them (keyword + vector, fused), list and remove them.
+
+Everything but the vectors lives in one SQLite file (by default the app's own database file): the documents with
+their content hashes, the chunks, and the BM25 index. The vectors live in a :class:`VectorStore` — sqlite-vec in
+the same file, or Qdrant. Hybrid search runs BM25 (jieba-segmented) and vector search and fuses the two rankings
+by reciprocal rank fusion: ``score = Σ 1 / (rrf_k + rank)``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ...errors import AutoGLMError, NotFound
+from .catalog import Catalog, DocumentInfo, connect
+from .chunking import Chunker
+from .config import KnowledgeConfig
+from .documents import UnreadableFile, read_blocks
+from .ingest import FileError, IngestReport, sha256, under, walk
+from .vectors import QdrantStore, SqliteVecStore, VectorStore
+
+if TYPE_CHECKING:
+    from ...config import Settings
+    from ...embeddings import Embedder
+
+Mode = Literal["hybrid", "keyword", "vector"]
+
+
+class SearchFilter(BaseModel):
+    """Limit a search to some documents."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: str | None = Field(default=None, description="glob on the file path or name, or a folder, e.g. '*.pdf'")
+    types: list[str] | None = Field(default=None, description="file types, e.g. ['pdf', 'md']")
+
+
+class SearchHit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source: str
+    name: str
+    position: str
+    score: float
+    text: str
+    heading: str = ""
+    chunk_id: int
+    keyword_rank: int | None = None
+    vector_rank: int | None = None
+
+    @property
+    def citation(self) -> str:
+        return f"{self.name} ({self.position})"
+
+
+class KnowledgeBase:
+    def __init__(
+        self,
+        path: str | Path,
+        embedder: Embedder,
+        *,
+        config: KnowledgeConfig | None = None,
+        vectors: VectorStore | None = None,
+        reindex: bool = False,
+    ) -> None:
+        """``reindex=True`` opens a base built with another embedder, dropping its vectors: call :meth:`reindex`."""
+        self.config = config or KnowledgeConfig()
+        self.path = str(path)
+        self.embedder = embedder
+        self.lock = threading.RLock()
+        self.conn = connect(path)
+        self.catalog = Catalog(self.conn, self.lock)
+        self.chunker = Chunker(self.config.chunk_chars, self.config.chunk_overlap)
+        if not reindex:
+            self._check_embedder()
+        self.vectors = vectors or self._vector_store(reset=reindex)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, embedder: Embedder | None = None) -> KnowledgeBase:
+        from ...embeddings import make_embedder
+
+        return cls(kb_path(settings), embedder or make_embedder(settings.embeddings), config=settings.knowledge)
+
+    def _vector_store(self, reset: bool = False) -> VectorStore:
+        cfg = self.config
+        if cfg.backend == "qdrant":
+            return QdrantStore(self.embedder.dim, url=cfg.qdrant_url, path=cfg.qdrant_path,
+                               api_key=cfg.qdrant_api_key, collection=cfg.collection, reset=reset)
+        return SqliteVecStore(self.conn, self.embedder.dim, lock=self.lock, reset=reset)
+
+    def _check_embedder(self) -> None:
+        known = self.catalog.info("embedder")
+        if known is None:
+            self.catalog.set_info("embedder", self.embedder.name)
+            self.conn.commit()
+        elif known != self.embedder.name and self.catalog.count_chunks():
+            raise _EmbedderChanged(known, self.embedder.name)
+
+    # -- ingestion ----------------------------------------------------------------------------------------------
+
+    def add(self, paths: Iterable[str | Path], *, progress: bool = False,
+            on_error: Callable[[FileError], None] | None = None) -> IngestReport:
+        """Ingest files and folders. Unchanged files (same content hash) are skipped, changed ones re-ingested,
+        files gone from an added folder removed. A file that cannot be read is reported; the rest go on."""
+        started = time.perf_counter()
+        report = IngestReport()
+        files: list[Path] = []
+        roots: list[Path] = []
+        gone: list[str] = []
+        for raw in paths:
+            p = Path(raw).expanduser().resolve()
+            if p.is_dir():
+                roots.append(p)
+                files.extend(walk(p))
+            elif p.is_file():
+                files.append(p)
+            elif self.catalog.document(str(p)) is not None:
+                gone.append(str(p))  # an ingested file that was deleted
+            else:
+                self._fail(report, FileError(str(p), "no such file or folder"), on_error)
+        seen = {str(f) for f in files}
+        for doc in self.catalog.documents():
+            if doc.source not in seen and any(under(doc.source, r) for r in roots):
+                gone.append(doc.source)
+        for source in dict.fromkeys(gone):
+            self._remove(source)
+            report.removed.append(source)
+
+        bar = _progress(len(files)) if progress and files else None
+        try:
+            for path in dict.fromkeys(files):
+                if bar is not None:
+                    bar.advance(path.name)
+                self._ingest(path, report, on_error)
+        finally:
+            if bar is not None:
+                bar.close()
+        with self.lock:
+            self.vectors.optimize()
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _ingest(self, path: Path, report: IngestReport, on_error: Callable[[FileError], None] | None) -> None:
+        source = str(path)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            self._fail(report, FileError(source, f"cannot read: {exc.strerror or exc}"), on_error)
+            return
+        digest = sha256(data)
+        existing = self.catalog.document(source)
+        if existing is not None and existing.sha256 == digest:
+            report.unchanged.append(source)
+            return
+        try:
+            chunks = self.chunker.chunk(read_blocks(path, data))
+            vectors = self.embedder.embed([c.indexed_text for c in chunks]) if chunks else []
+        except UnreadableFile as exc:
+            self._fail(report, FileError(source, str(exc).removeprefix(f"{source}: ")), on_error)
+            return
+        except AutoGLMError as exc:  # the embedder failed (an endpoint down): this file waits for the next add
+            self._fail(report, FileError(source, f"could not embed: {exc}"), on_error)
+            return
+        with self.lock:
+            try:
+                old_ids = self.catalog.chunk_ids(existing.id) if existing else []
+                doc_id, ids = self.catalog.put_document(source, digest, len(data), chunks)
+                self.vectors.delete(old_ids)
+                self.vectors.add(ids, vectors, [doc_id] * len(ids))
+                self.conn.commit()
+            except Exception:
+                self.conn.rollback()
+                raise
+        (report.updated if existing else report.added).append(source)
+        report.chunks += len(chunks)
+
+    @staticmethod
+    def _fail(report: IngestReport, error: FileError, on_error: Callable[[FileError], None] | None) -> None:
+        report.failed.append(error)
+        if on_error is not None:
+            on_error(error)
+
+    def remove(self, paths: Iterable[str | Path]) -> list[str]:
+        """Forget files, or every file under a folder; returns the sources removed."""
+        removed: list[str] = []
+        docs = self.catalog.documents()
+        for raw in paths:
+            p = Path(raw).expanduser().resolve()
+            matches = [d.source for d in docs if d.source == str(p) or under(d.source, p)]
+            if not matches:
+                raise NotFound(f"'{raw}' is not in the knowledge base; `autoglm kb list` shows what is")
+            for source in matches:
+                if source not in removed:
+                    self._remove(source)
+                    removed.append(source)
+        return removed
+
+    def _remove(self, source: str) -> None:
+        doc = self.catalog.document(source)
+        if doc is None:
+            return
+        with self.lock:
+            try:
+                ids = self.catalog.delete_document(doc.id)
+                self.vectors.delete(ids)
+                self.conn.commit()
+            except Exception:
+                self.conn.rollback()
+                raise
+
+    def reindex(self) -> int:
+        """Embed every chunk again with the current embedder (after changing the embedding model)."""
+        n = 0
+        with self.lock:
+            for batch in self.catalog.all_chunks():
+                texts = [f"{h}\n{t}" if h else t for _, _, h, t in batch]
+                self.vectors.add([r[0] for r in batch], self.embedder.embed(texts), [r[1] for r in batch])
+                n += len(batch)
+            self.catalog.set_info("embedder", self.embedder.name)
+            self.conn.commit()
+            self.vectors.optimize()
+        return n
+
+    # -- reading ------------------------------------------------------------------------------------------------
+
+    def documents(self) -> list[DocumentInfo]:
+        return self.catalog.documents()
+
+    def search(self, query: str, k: int = 5, *, filters: SearchFilter | dict[str, Any] | None = None,
+               mode: Mode = "hybrid") -> list[SearchHit]:
+        """The ``k`` best chunks for ``query``. ``score`` is the fused RRF score in hybrid mode, else BM25 score
+        (keyword) or cosine similarity (vector)."""
+        if not query.strip() or k < 1:
+            return []
+        allowed = self._allowed(SearchFilter.model_validate(filters) if isinstance(filters, dict) else filters)
+        depth = max(4 * k, 20)  # each ranking contributes more than k so fusion can reorder
+        keyword = self.catalog.keyword_search(query, depth, allowed) if mode in ("hybrid", "keyword") else []
+        vector: list[tuple[int, float]] = []
+        if mode in ("hybrid", "vector"):
+            vector = self.vectors.search(self.embedder.embed_query(query), depth, allowed)
+        kw_rank = {cid: r for r, (cid, _) in enumerate(keyword, start=1)}
+        vec_rank = {cid: r for r, (cid, _) in enumerate(vector, start=1)}
+        if mode == "hybrid":
+            fused: dict[int, float] = {}
+            for ranking in (kw_rank, vec_rank):
+                for cid, rank in ranking.items():
+                    fused[cid] = fused.get(cid, 0.0) + 1.0 / (self.config.rrf_k + rank)
+            ordered = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
+        else:
+            ordered = (keyword if mode == "keyword" else vector)[:k]
+        stored = self.catalog.chunks([cid for cid, _ in ordered])
+        hits = []
+        for cid, score in ordered:
+            c = stored.get(cid)
+            if c is None:  # a vector whose chunk is gone (a crash between the two stores): skip it
+                continue
+            hits.append(SearchHit(source=c.source, name=c.name, position=c.position, score=round(score, 6),
+                                  text=c.text, heading=c.heading, chunk_id=cid, keyword_rank=kw_rank.get(cid),
+                                  vector_rank=vec_rank.get(cid)))
+        return hits
+
+    def _allowed(self, filters: SearchFilter | None) -> set[int] | None:
+        if filters is None or (filters.source is None and not filters.types):
+            return None
+        types = {t.lower().lstrip(".") for t in filters.types or []}
+        out = set()
+        for d in self.catalog.documents():
+            if types and d.type not in types:
+                continue
+            if filters.source is not None:
+                pattern = filters.source
+                folder = Path(pattern).expanduser()
+                if not (fnmatch.fnmatch(d.source, pattern) or fnmatch.fnmatch(d.name, pattern)
+                        or (folder.is_absolute() and under(d.source, folder))):
+                    continue
+            out.add(d.id)
+        return out
+
+    def close(self) -> None:
+        with self.lock:
+            self.vectors.close()
+            self.conn.close()
+
+
+class _EmbedderChanged(AutoGLMError):
+    http_status = 409
+    error_type = "embedder_changed"
+
+    def __init__(self, was: str, now: str) -> None:
+        super().__init__(f"the knowledge base was embedded with '{was}' but the configured embedder is '{now}'; "
+                         "run `autoglm kb reindex` to embed it again")
+
+
+def kb_path(settings: Settings) -> Path:
+    """``knowledge.path``; else the app's SQLite file; else (PostgreSQL, in-memory) knowledge.db in the data dir."""
+    if settings.knowledge.path is not None:
+        return Path(settings.knowledge.path).expanduser()
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.db_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return Path(url.database)
+    return settings.data_dir / "knowledge.db"
+
+
+class _Progress:
+    """A rich progress bar on stderr, for runs long enough to want one."""
+
+    def __init__(self, total: int) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self._progress = Progress(TextColumn("[bold]kb add"), BarColumn(), MofNCompleteColumn(),
+                                  TimeRemainingColumn(), TextColumn("{task.description}"),
+                                  console=Console(file=sys.stderr), transient=False)
+        self._task = self._progress.add_task("", total=total)
+        self._progress.start()
+        self._started = False
+
+    def advance(self, name: str) -> None:
+        if self._started:
+            self._progress.advance(self._task)
+        self._started = True
+        self._progress.update(self._task, description=name[:40])
+
+    def close(self) -> None:
+        if self._started:
+            self._progress.advance(self._task)
+        self._progress.stop()
+
+
+def _progress(total: int) -> _Progress:
+    return _Progress(total)
+
+
+__all__: Sequence[str] = ["KnowledgeBase", "SearchFilter", "SearchHit", "kb_path"]

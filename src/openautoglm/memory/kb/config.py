@@ -1,0 +1,31 @@
+"""``knowledge:`` in autoglm.yaml: where the knowledge base lives and how it chunks and retrieves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class KnowledgeConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    backend: Literal["sqlite", "qdrant"] = Field(
+        default="sqlite", description="sqlite: sqlite-vec in the SQLite file; qdrant: a Qdrant server or local folder"
+    )
+    path: Path | None = Field(
+        default=None, description="SQLite file for the knowledge base (default: the app's SQLite database file)"
+    )
+    qdrant_url: str | None = Field(default=None, description="e.g. http://qdrant:6333")
+    qdrant_path: Path | None = Field(default=None, description="Qdrant's local mode: a folder, or ':memory:'")
+    qdrant_api_key: str | None = None
+    collection: str = "autoglm_kb"
+    chunk_chars: int = Field(default=600, ge=100, description="target chunk size in characters")
+    chunk_overlap: int = Field(default=80, ge=0, description="characters repeated between neighbouring chunks")
+    rrf_k: int = Field(default=60, ge=1, description="reciprocal rank fusion constant")
+    answer: Literal["auto", "extract", "generate"] = Field(
+        default="auto",
+        description="knowledge.answer: quote the best sentences (extract), have the model write the answer "
+        "(generate), or generate only with a model that can plan (auto)",
+    )

@@ -1,0 +1,149 @@
+"""The model planner: a capable model writes the whole plan, under a JSON schema built from the registered tools.
+
+Its output is never trusted: each plan is parsed and validated; the validation errors go back to the model for a
+bounded number of repairs; after that the rule planner (always valid) takes over. Every invalid plan, repair and
+fallback is an event in the trace.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from ..errors import AutoGLMError, PlanValidationError
+from ..events import EventKind
+from ..models.base import ChatRequest, Message
+from ..plan import STEP_ID_PATTERN, Plan, parse_plan, plan_problems
+from ..tools.base import ToolRegistry
+from .base import Planner, PlanningContext
+from .rules import RulePlanner
+
+PROMPTS = Path(__file__).with_name("prompts")
+REFERENCE_PATTERN = r"^[$][{][^}]+[}]$"  # no backslash escapes: llama.cpp's schema-to-grammar rejects them
+_FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.M)
+
+
+def _with_references(schema: dict[str, Any]) -> dict[str, Any]:
+    """A tool's argument schema in which any argument may instead be a whole ``${step.output...}`` reference."""
+    props = schema.get("properties") or {}
+    out: dict[str, Any] = {"type": "object", "properties": {}}
+    for name, spec in props.items():
+        spec = spec if isinstance(spec, dict) else {}
+        if spec.get("type") == "string":
+            out["properties"][name] = spec
+        else:
+            out["properties"][name] = {"anyOf": [spec, {"type": "string", "pattern": REFERENCE_PATTERN}]}
+    if schema.get("required"):
+        out["required"] = list(schema["required"])
+    out["additionalProperties"] = False
+    return out
+
+
+def plan_schema(tools: ToolRegistry, max_steps: int = 8) -> dict[str, Any]:
+    """The JSON schema of a plan over these tools: tool names as an enum, each tool's argument schema."""
+    variants = []
+    for tool in tools:
+        variants.append({
+            "type": "object",
+            "properties": {
+                "id": {"type": "string", "pattern": STEP_ID_PATTERN, "maxLength": 64},
+                "uses": {"type": "string", "enum": [tool.name]},
+                "with": _with_references(tool.parameters or {}),
+                "depends_on": {"type": "array", "items": {"type": "string"}},
+            },
+            "required": ["id", "uses", "with"],
+            "additionalProperties": False,
+        })
+    return {
+        "type": "object",
+        "properties": {"steps": {"type": "array", "minItems": 1, "maxItems": max_steps,
+                                 "items": {"anyOf": variants} if len(variants) > 1 else variants[0]}},
+        "required": ["steps"],
+        "additionalProperties": False,
+    }
+
+
+def describe_tools(tools: ToolRegistry) -> str:
+    lines = []
+    for tool in tools:
+        props = (tool.parameters or {}).get("properties") or {}
+        required = set((tool.parameters or {}).get("required") or [])
+        args = ", ".join(f"{k}{'' if k in required else '?'}: {v.get('type', 'any') if isinstance(v, dict) else 'any'}"
+                         for k, v in props.items())
+        lines.append(f"- {tool.name}({args}): {tool.description}")
+    return "\n".join(lines)
+
+
+def _prompt(name: str) -> str:
+    return (PROMPTS / name).read_text(encoding="utf-8")
+
+
+def extract_json(text: str) -> str:
+    """The JSON object in a reply that may wrap it in a code fence or words."""
+    text = _FENCE.sub("", text.strip())
+    start, end = text.find("{"), text.rfind("}")
+    return text[start:end + 1] if 0 <= start < end else text
+
+
+class ModelPlanner(Planner):
+    """Lets the model write the plan; validates, repairs up to ``max_repairs`` times, then falls back."""
+
+    name = "model"
+
+    def __init__(self, fallback: Planner | None = None, max_repairs: int = 2, max_tokens: int = 1024,
+                 max_steps: int = 8) -> None:
+        self.fallback = fallback or RulePlanner()
+        self.max_repairs = max_repairs
+        self.max_tokens = max_tokens
+        self.max_steps = max_steps
+
+    def messages(self, request: str, ctx: PlanningContext) -> list[Message]:
+        system = (_prompt("plan_system.txt").replace("{today}", ctx.now.strftime("%Y-%m-%d %A"))
+                  .replace("{tools}", describe_tools(ctx.tools)))
+        messages = [Message(role="system", content=system)]
+        for turn in ctx.history[-4:]:
+            messages.append(Message(role="user", content=turn.request))
+            reply = turn.question if turn.status == "needs_input" and turn.question else turn.answer
+            if reply:
+                messages.append(Message(role="assistant", content=reply[:1000]))
+        messages.append(Message(role="user", content=request))
+        return messages
+
+    async def plan(self, request: str, ctx: PlanningContext) -> Plan:
+        model = ctx.model
+        if model is None:
+            ctx.emit(EventKind.PLAN_FALLBACK, planner=self.name, reason="no model", to=self.fallback.name)
+            return await self.fallback.plan(request, ctx)
+        schemas = ctx.tools.schemas()
+        schema = plan_schema(ctx.tools, self.max_steps) if model.supports_json_schema else None
+        messages = self.messages(request, ctx)
+        problems: list[str] = []
+        for attempt in range(1 + self.max_repairs):
+            try:
+                response = await model.complete(ChatRequest(messages=messages, max_tokens=self.max_tokens,
+                                                            json_schema=schema, temperature=0.0))
+            except AutoGLMError as exc:
+                ctx.emit(EventKind.PLAN_FALLBACK, planner=self.name, reason=f"model failed: {exc}",
+                         to=self.fallback.name)
+                return await self.fallback.plan(request, ctx)
+            text = response.text
+            try:
+                plan = parse_plan(extract_json(text))
+                problems = plan_problems(plan, schemas)
+            except PlanValidationError as exc:
+                problems = exc.problems
+            if not problems:
+                if attempt:
+                    ctx.emit(EventKind.PLAN_REPAIRED, planner=self.name, attempt=attempt, plan=plan.dump())
+                ctx.explanation[:] = [{"planner": self.name, "attempts": attempt + 1,
+                                       "repaired": attempt > 0, "model": response.model}]
+                return plan
+            ctx.emit(EventKind.PLAN_INVALID, planner=self.name, attempt=attempt, problems=problems,
+                     output=text[:2000])
+            messages = [*messages, Message(role="assistant", content=text[:4000]),
+                        Message(role="user", content=_prompt("plan_repair.txt").replace(
+                            "{problems}", "\n".join(f"- {p}" for p in problems[:20])))]
+        ctx.emit(EventKind.PLAN_FALLBACK, planner=self.name, to=self.fallback.name,
+                 reason=f"still invalid after {self.max_repairs} repair(s)", problems=problems[:20])
+        return await self.fallback.plan(request, ctx)

@@ -1,0 +1,329 @@
+"""The rule planner: a valid plan from any request without trusting a model to plan.
+
+request -> parts (connectives) -> a tool per part (keywords, bilingual concepts, tool descriptions; semantic
+retrieval when an embedder is given) -> arguments (rules from the tool's schema; the model only for short
+constrained fills of what rules cannot) -> dependencies (references, order, writing parts that use what came
+before) -> validation. Whatever no tool fits is answered by ``llm.generate``. The plan is validated before it is
+returned; an invalid one is replaced by the one-step plan, with an event saying so.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..errors import AutoGLMError, ClarificationNeeded, PlanValidationError
+from ..events import EventKind
+from ..models.base import ChatRequest
+from ..plan import STEP_ID_PATTERN, Plan, Step, argument_problems, plan_problems
+from ..tools.base import Tool, ToolRegistry
+from .base import Planner, PlanningContext, Turn, direct_plan
+from .fill import ArgumentFiller, Filled, Prior, needed_items, slot_kind
+from .followup import answer_to_question, follow_up
+from .intent import Intent, Part, parse_intent
+from .select import GENERIC_TOOLS, MIN_SCORE, Candidate, ToolIndex
+
+GENERATE = "llm.generate"
+MODEL_FILL_MARGIN = 1.6
+# Only this many candidates per part are tried before the part goes to the model.
+TRIES_PER_PART = 3
+MODEL_FILL_KINDS = frozenset({"string", "number", "text", "enum", "file", "url", "date", "start", "end", "other",
+                              "boolean"})
+
+
+@dataclass
+class Drafted:
+    """A step of the plan being built and the part it answers."""
+
+    step: Step
+    part: Part | None
+    tool: Tool | None
+
+
+@dataclass
+class RuleOutcome:
+    plan: Plan
+    intent: Intent
+    explanation: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _step_id(tool_name: str, taken: set[str]) -> str:
+    base = re.sub(r"[^A-Za-z0-9_]", "_", tool_name.split(".")[-1]) or "step"
+    if not re.match(STEP_ID_PATTERN, base) or base == "inputs":
+        base = f"s_{base}"
+    base = base[:40]
+    candidate, n = base, 2
+    while candidate in taken:
+        candidate, n = f"{base}_{n}", n + 1
+    taken.add(candidate)
+    return candidate
+
+
+def ask_for(kinds: list[str], request: str) -> str:
+    chinese = bool(re.search(r"[\u4e00-\u9fff]", request))
+    if "place" in kinds:
+        return "请问是哪个城市？" if chinese else "Which city do you mean?"
+    if any(k in kinds for k in ("date", "start", "end")):
+        return "请问是哪一天（或哪段时间）？" if chinese else "For which date (or period)?"
+    return ("请补充：" if chinese else "Please tell me: ") + ", ".join(kinds)
+
+
+class RulePlanner(Planner):
+    """Plans by rules; uses the model (when there is one) only to fill arguments rules cannot."""
+
+    name = "rules"
+
+    def __init__(self, embedder: Any = None, model_fill: bool = True, min_score: float = MIN_SCORE,
+                 max_steps: int = 8, fill_tokens: int = 96) -> None:
+        self.embedder = embedder
+        self.model_fill = model_fill
+        self.min_score = min_score
+        self.max_steps = max_steps
+        self.fill_tokens = fill_tokens
+        self._indexes: dict[int, tuple[tuple[str, ...], ToolIndex]] = {}
+        self._vectors: dict[str, list[float]] = {}
+
+    def index(self, tools: ToolRegistry) -> ToolIndex:
+        names = tuple(tools.names())
+        cached = self._indexes.get(id(tools))
+        if cached is None or cached[0] != names:
+            cached = (names, ToolIndex(tools, embedder=self.embedder, vector_cache=self._vectors))
+            if len(self._indexes) > 64:
+                self._indexes.clear()
+            self._indexes[id(tools)] = cached
+        return cached[1]
+
+    async def plan(self, request: str, ctx: PlanningContext) -> Plan:
+        # The answer to a question this session asked completes the request that raised it.
+        if (merged := answer_to_question(request, ctx.history)) is not None:
+            ctx.emit(EventKind.CLARIFICATION, answered=request, request=merged)
+            request = merged
+        elif (reused := follow_up(request, ctx.history, ctx.now)) is not None:
+            plan, note = reused
+            problems = plan_problems(plan, ctx.tools.schemas())
+            if not problems:
+                ctx.emit(EventKind.INTENT, follow_up=True, **note)
+                ctx.explanation[:] = [{"follow_up": note}]
+                return plan
+            ctx.emit(EventKind.PLAN_INVALID, planner=self.name, problems=problems, follow_up=True)
+        outcome = await self.build(request, ctx)
+        return outcome.plan
+
+    async def build(self, request: str, ctx: PlanningContext, exclude: tuple[str, ...] = ()) -> RuleOutcome:
+        intent = parse_intent(request, ctx.now)
+        ctx.emit(EventKind.INTENT, **intent.describe())
+        index = self.index(ctx.tools)
+        filler = ArgumentFiller(ctx.default_city)
+        drafted: list[Drafted] = []
+        explanation: list[dict[str, Any]] = []
+        taken: set[str] = set()
+        by_part: dict[int, list[Drafted]] = {}
+        clarify: list[str] = []
+        has_generate = GENERATE in ctx.tools
+
+        for part in intent.parts:
+            needs = max((needed_items(p) or 0 for p in intent.parts[part.index + 1:] if p.refers_back), default=0)
+            priors = self._priors(part, by_part, intent)
+            note: dict[str, Any] = {"part": part.text}
+            if part.connective:
+                note["connective"] = part.connective
+            ranked = fit_entities(index.rank(part.text, exclude), part, ctx.tools)
+            candidates = [c for c in ranked if c.score >= self.min_score]
+            note["candidates"] = [c.describe() for c in ranked[:4]]
+            chosen: tuple[Candidate, Filled] | None = None
+            for cand in candidates[:TRIES_PER_PART]:
+                tool = ctx.tools.get(cand.tool)
+                filled = filler.fill(tool, part, intent, priors, needs or None)
+                if filled.missing and cand.score >= self.min_score * MODEL_FILL_MARGIN:
+                    # Only a clear match earns a model fill: arguments the rules found are themselves evidence
+                    # that the tool fits; arguments the model invents are not.
+                    await self._model_fill(tool, part, filled, ctx)
+                if not filled.missing:
+                    chosen = (cand, filled)
+                    break
+                if set(filled.missing_kinds.values()) == {"place"}:
+                    # The right tool, short of something only the user knows.
+                    chosen = (cand, filled)
+                    clarify.extend(filled.missing_kinds.values())
+                    break
+                note.setdefault("rejected", []).append({"tool": cand.tool, "missing": filled.missing})
+            steps_here: list[Drafted] = []
+            if chosen is not None:
+                cand, filled = chosen
+                tool = ctx.tools.get(cand.tool)
+                fills = [filled]
+                place_args = [a for a, r in filled.slots.items() if r == "place named in the request"]
+                number_args = [a for a, r in filled.slots.items() if "number" in r and a in filled.args]
+                if place_args and len(part.places) > 1:
+                    # "上海和北京的天气": the same call for each place, in parallel.
+                    fills = [filler.fill(tool, replace(part, places=[p]), intent, priors, needs or None)
+                             for p in part.places[: self.max_steps]]
+                elif number_args and not part.arithmetic and len(part.numbers) > len(number_args) and (
+                        len(part.numbers) % len(number_args) == 0):
+                    # "factorial of 5, 10 and 15", "sides 3 and 4, 5 and 12": one call per group of numbers.
+                    k = len(number_args)
+                    groups = [part.numbers[i:i + k] for i in range(0, len(part.numbers), k)][: self.max_steps]
+                    fills = [filler.fill(tool, replace(part, numbers=g), intent, priors, needs or None)
+                             for g in groups]
+                    if any(f.missing for f in fills):
+                        fills = [filled]
+                for one in fills:
+                    step = Step(id=_step_id(tool.name, taken), uses=tool.name, with_=one.args,
+                                depends_on=self._order(part, by_part, one), description=part.text)
+                    steps_here.append(Drafted(step, part, tool))
+                note.update(chosen=tool.name, step=step.id, score=round(cand.score, 3), matched=cand.matched,
+                            slots=filled.slots, args=filled.args)
+                if filled.missing:
+                    note["missing"] = filled.missing
+                if part.writes and has_generate:
+                    # "提醒我明天带伞": fetch the data, then write with it.
+                    data = "\n".join(f"${{{d.step.id}.output}}" for d in steps_here)
+                    write = Step(id=_step_id(GENERATE, taken), uses=GENERATE,
+                                 with_={"prompt": f"{part.text}\n<data>\n{data}\n</data>"})
+                    steps_here.append(Drafted(write, part, ctx.tools.get(GENERATE)))
+                    note["then"] = {"step": write.id, "uses": GENERATE, "why": "the part asks for writing"}
+            elif has_generate:
+                generate = ctx.tools.get(GENERATE)
+                uses_priors = [p for p in priors] if (part.refers_back or part.writes or part.sequential) else []
+                filled = Filled()
+                prompt = filler._text(generate, part, uses_priors, filled) if uses_priors else part.text
+                if len(intent.parts) == 1 and not uses_priors:
+                    prompt = request
+                step = Step(id=_step_id(GENERATE, taken), uses=GENERATE, with_={"prompt": prompt},
+                            description=part.text)
+                steps_here.append(Drafted(step, part, generate))
+                note.update(chosen=GENERATE, step=step.id,
+                            why="no tool fits this part" if not candidates else "no tool could be filled")
+            by_part[part.index] = steps_here
+            drafted.extend(steps_here)
+            explanation.append(note)
+
+        if clarify:
+            question = ask_for(sorted(set(clarify)), request)
+            ctx.explanation[:] = explanation
+            raise ClarificationNeeded(question, missing=["city" if k == "place" else k for k in sorted(set(clarify))])
+        if not drafted or len(drafted) > self.max_steps:
+            ctx.emit(EventKind.PLAN_FALLBACK, planner=self.name,
+                     reason="nothing to plan" if not drafted else f"more than {self.max_steps} steps")
+            plan = direct_plan(request)
+        else:
+            plan = Plan(steps=[d.step for d in drafted])
+            problems = plan_problems(plan, ctx.tools.schemas())
+            if problems:
+                ctx.emit(EventKind.PLAN_INVALID, planner=self.name, problems=problems, plan=plan.dump())
+                ctx.emit(EventKind.PLAN_FALLBACK, planner=self.name, reason="rule plan invalid", to="direct")
+                plan = direct_plan(request)
+        ctx.explanation[:] = explanation
+        return RuleOutcome(plan, intent, explanation)
+
+    async def replan(self, request: str, plan: Plan, results: Any, ctx: PlanningContext) -> Plan | None:
+        from .replan import replan
+
+        return await replan(request, plan, results, ctx, index=self.index(ctx.tools))
+
+    def _priors(self, part: Part, by_part: dict[int, list[Drafted]], intent: Intent) -> list[Prior]:
+        """The earlier steps a part may read: those of the nearest earlier part that produced any."""
+        if part.index == 0:
+            return []
+        if part.independent and not part.refers_back:
+            return []
+        for i in range(part.index - 1, -1, -1):
+            steps = by_part.get(i) or []
+            if steps:
+                # A part that fetched and then wrote offers the written text last; the data step stays readable.
+                return [Prior(d.step.id, d.tool, d.part) for d in steps if d.tool is not None]
+        return []
+
+    def _order(self, part: Part, by_part: dict[int, list[Drafted]], filled: Filled) -> list[str]:
+        """Ordering without data: "然后"/"then" with nothing referenced still means after the previous part."""
+        if filled.references or not part.sequential or part.index == 0:
+            return []
+        previous = by_part.get(part.index - 1) or []
+        return [previous[-1].step.id] if previous else []
+
+    async def _model_fill(self, tool: Tool, part: Part, filled: Filled, ctx: PlanningContext) -> None:
+        """Ask the model for the arguments rules could not fill, one tool schema at a time, constrained."""
+        model = ctx.model
+        if not self.model_fill or model is None or not getattr(model, "supports_json_schema", False):
+            return
+        kinds = filled.missing_kinds
+        if not filled.missing or any(k not in MODEL_FILL_KINDS for k in kinds.values()) or "place" in kinds.values():
+            return
+        props = (tool.parameters or {}).get("properties") or {}
+        wanted = {name: _plain_schema(props.get(name) or {}) for name in filled.missing}
+        schema = {"type": "object", "properties": wanted, "required": list(wanted), "additionalProperties": False}
+        prompt = (f"Request: {part.text}\nTool: {tool.name}: {tool.description}\n"
+                  f"Fill the arguments {', '.join(wanted)} with values taken from the request.")
+        request = ChatRequest.of(prompt, system="You extract tool arguments from a request. Answer with JSON only.",
+                                 max_tokens=self.fill_tokens, json_schema=schema, temperature=0.0)
+        try:
+            response = await model.complete(request)
+            values = json.loads(response.text)
+        except (AutoGLMError, ValueError) as exc:
+            ctx.emit(EventKind.ERROR, stage="argument fill", tool=tool.name, error=str(exc))
+            return
+        if not isinstance(values, dict):
+            return
+        ctx.emit(EventKind.MODEL_COMPLETION, stage="argument fill", tool=tool.name, text=response.text,
+                 prompt_tokens=response.prompt_tokens, completion_tokens=response.completion_tokens)
+        for name in list(filled.missing):
+            if name not in values:
+                continue
+            candidate = {name: values[name]}
+            if argument_problems(candidate, {"type": "object", "properties": {name: props.get(name) or {}}}):
+                continue
+            if isinstance(values[name], str) and not values[name].strip():
+                continue
+            filled.args[name] = values[name]
+            filled.slots[name] = f"model fill ({slot_kind(name, props.get(name) or {})})"
+            filled.missing.remove(name)
+            filled.missing_kinds.pop(name, None)
+
+
+# What an entity in a part says about a tool: a tool with a parameter that takes it fits better.
+ENTITY_FIT = {"expression": ("arithmetic", 1.0), "date_text": ("dates", 0.3), "date": ("dates", 0.3),
+              "start": ("dates", 0.3), "place": ("places", 0.3), "url": ("urls", 0.8), "file": ("files", 0.5)}
+
+
+def fit_entities(ranked: list[Candidate], part: Part, tools: ToolRegistry) -> list[Candidate]:
+    """Add to each candidate's score what the part's entities say (an arithmetic expression and a tool that
+    takes one), then sort again. Only tools already matched by some word gain, except for arithmetic and URLs,
+    which by themselves say what is wanted."""
+    for cand in ranked:
+        props = (tools.get(cand.tool).parameters or {}).get("properties") or {}
+        gained: set[str] = set()
+        for name, spec in props.items():
+            kind = slot_kind(name, spec if isinstance(spec, dict) else {})
+            if kind not in ENTITY_FIT or kind in gained:
+                continue
+            attr, bonus = ENTITY_FIT[kind]
+            present = getattr(part, attr) or (kind == "expression" and part.computes and part.refers_back)
+            if present and (cand.lexical > 0 or kind in ("expression", "url")):
+                gained.add(kind)
+                cand.score += bonus
+                cand.matched.append(f"<{attr[:-1] if attr.endswith('s') else attr}→{name}>")
+    ranked.sort(key=lambda c: -c.score)
+    return ranked
+
+
+def _plain_schema(spec: dict[str, Any]) -> dict[str, Any]:
+    """A property schema a grammar can follow: the type, enum and item type; descriptions dropped."""
+    out: dict[str, Any] = {}
+    for key in ("type", "enum", "items", "minimum", "maximum"):
+        if key in spec:
+            out[key] = spec[key]
+    if "type" not in out and "enum" not in out:
+        out["type"] = "string"
+    return out
+
+
+def plan_problems_or_none(plan: Plan, tools: ToolRegistry) -> list[str]:
+    try:
+        return plan_problems(plan, tools.schemas())
+    except PlanValidationError as exc:
+        return exc.problems
+
+
+__all__ = ["GENERIC_TOOLS", "RuleOutcome", "RulePlanner", "Turn", "ask_for"]

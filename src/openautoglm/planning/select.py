@@ -1,0 +1,140 @@
+"""Which tool fits a part of a request: lexical and bilingual-concept overlap with each tool's name, description
+and parameters, plus (when an embedder is given) semantic similarity over the same texts.
+
+Scores are explainable: each candidate carries the words that matched, for ``autoglm plan --explain``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import AutoGLMError
+from ..tools.base import Tool
+from .text import features, lexicon
+
+# Tools a rule planner never picks by matching: the model answers whatever no tool fits, as the fallback step.
+GENERIC_TOOLS = frozenset({"llm.generate", "llm.extract"})
+# Generic verbs ("get", "查询", "find") say that something is wanted, not which tool gives it.
+WEAK_CONCEPTS = frozenset({"query", "write", "compute"})
+NAME_WEIGHT, DESCRIPTION_WEIGHT, PARAMETER_WEIGHT = 1.5, 1.0, 0.4
+CONCEPT_FACTOR, WEAK_FACTOR = 0.8, 0.25
+# Below this a tool is not taken for a part (calibrated as "one specific word or concept in common").
+MIN_SCORE = 0.9
+EMBED_CHARS = 240  # a tool's name and the start of its description say what it is for
+SEMANTIC_FLOOR, SEMANTIC_SPAN, SEMANTIC_ALONE = 0.80, 0.08, 0.88
+
+
+@dataclass
+class Candidate:
+    tool: str
+    score: float
+    lexical: float
+    semantic: float | None = None
+    matched: list[str] = field(default_factory=list)
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"tool": self.tool, "score": round(self.score, 3), "lexical": round(self.lexical, 3),
+                               "matched": self.matched}
+        if self.semantic is not None:
+            out["semantic"] = round(self.semantic, 3)
+        return out
+
+
+def _tool_text(tool: Tool) -> tuple[str, str, str]:
+    name = tool.name.replace(".", " ").replace("_", " ").replace("-", " ")
+    props = (tool.parameters or {}).get("properties") or {}
+    params = " ".join(f"{k.replace('_', ' ')} {v.get('description', '') if isinstance(v, dict) else ''}"
+                      for k, v in props.items())
+    return name, tool.description or "", params
+
+
+class ToolIndex:
+    """An index over the tools a planner may pick from. Build once per registry; :meth:`rank` per part."""
+
+    def __init__(self, tools: Iterable[Tool], embedder: Any = None, semantic_weight: float = 1.5,
+                 vector_cache: dict[str, list[float]] | None = None) -> None:
+        self.tools = [t for t in tools if t.name not in GENERIC_TOOLS]
+        self.embedder = embedder
+        # Tool texts recur across registries (a benchmark builds one per case): embed each text once.
+        self.vector_cache = vector_cache if vector_cache is not None else {}
+        self.semantic_weight = semantic_weight
+        self._docs: list[dict[str, float]] = []
+        self._sources: list[dict[str, str]] = []
+        for t in self.tools:
+            weights: dict[str, float] = {}
+            sources: dict[str, str] = {}
+            for text, weight in zip(_tool_text(t), (NAME_WEIGHT, DESCRIPTION_WEIGHT, PARAMETER_WEIGHT), strict=True):
+                for feat, word in features(text).items():
+                    if weight > weights.get(feat, 0.0):
+                        weights[feat] = weight
+                        sources[feat] = word
+            self._docs.append(weights)
+            self._sources.append(sources)
+        n = len(self.tools)
+        df: dict[str, int] = {}
+        for doc in self._docs:
+            for feat in doc:
+                df[feat] = df.get(feat, 0) + 1
+        # With few tools, IDF says little; it only damps features most tools share.
+        self._idf = {f: 1.0 if n < 4 else min(1.0, math.log((n + 1) / (c + 0.5)) / math.log(n + 1) + 0.35)
+                     for f, c in df.items()}
+        self._vectors: list[list[float]] | None = None
+        self.disabled: str | None = None
+
+    def _feature_weight(self, feat: str) -> float:
+        if feat.startswith("@"):
+            return WEAK_FACTOR if feat[1:] in WEAK_CONCEPTS else CONCEPT_FACTOR
+        concepts = lexicon().concepts.get(feat, frozenset())
+        if concepts and concepts <= WEAK_CONCEPTS:
+            return WEAK_FACTOR
+        return 1.0
+
+    def _semantic(self, query: str) -> list[float] | None:
+        if self.embedder is None or not self.tools:
+            return None
+        try:
+            if self._vectors is None:
+                texts = [f"{t.name}: {t.description}"[:EMBED_CHARS] for t in self.tools]
+                todo = [t for t in dict.fromkeys(texts) if t not in self.vector_cache]
+                if todo:
+                    self.vector_cache.update(zip(todo, self.embedder.embed(todo, kind="passage"), strict=True))
+                self._vectors = [self.vector_cache[t] for t in texts]
+            q = self.embedder.embed([query], kind="query")[0]
+        except AutoGLMError as exc:
+            # Keyword rules work alone; say once why semantic retrieval is off.
+            self.disabled = str(exc)
+            self.embedder = None
+            return None
+        return [sum(a * b for a, b in zip(q, v, strict=False)) for v in self._vectors]
+
+    def rank(self, query: str, exclude: Sequence[str] = ()) -> list[Candidate]:
+        qfeats = features(query)
+        sims = self._semantic(query)
+        # e5 cosines sit in a narrow band (unrelated texts ~0.75, related ~0.85+): only the part above
+        # SEMANTIC_FLOOR counts, scaled so that a clearly related tool gains about one matched word.
+        sem_norm = [min(1.0, max(0.0, (x - SEMANTIC_FLOOR) / SEMANTIC_SPAN)) for x in sims] if sims else None
+        out: list[Candidate] = []
+        for i, tool in enumerate(self.tools):
+            if tool.name in exclude:
+                continue
+            doc, sources = self._docs[i], self._sources[i]
+            best: dict[str, tuple[float, str]] = {}
+            for feat, qword in qfeats.items():
+                if feat not in doc:
+                    continue
+                # A word and its concept count once: the stronger of the two.
+                gain = doc[feat] * self._idf.get(feat, 1.0) * self._feature_weight(feat)
+                if gain > best.get(qword, (0.0, ""))[0]:
+                    best[qword] = (gain, qword if sources[feat] == qword else f"{qword}~{sources[feat]}")
+            lexical = sum(g for g, _ in best.values())
+            matched = [m for _, m in sorted(best.values(), reverse=True)]
+            semantic = sims[i] if sims else None
+            score = lexical
+            if sem_norm is not None and (lexical > 0 or (semantic or 0.0) >= SEMANTIC_ALONE):
+                score += self.semantic_weight * sem_norm[i]
+            out.append(Candidate(tool.name, score, lexical, semantic, matched))
+        out.sort(key=lambda c: -c.score)
+        return out

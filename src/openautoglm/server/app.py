@@ -1,0 +1,97 @@
+"""The gateway: ``create_app(glm)`` builds the FastAPI app over one :class:`~openautoglm.AutoGLM`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import Depends, FastAPI
+from opentelemetry.sdk.trace.export import SpanExporter
+
+from ..app import AutoGLM
+from .auth import Authenticator
+from .deps import Gateway, role_by_method
+from .errors import install_error_handlers
+from .guard import Guard
+from .keys import KeyRing
+from .metrics import Metrics
+from .ratelimit import LocalBuckets, RateLimiter, RedisBuckets
+from .routes import admin, chat, ops, tasks
+from .runner import TaskRunner
+from .telemetry import make_tracer_provider
+
+log = structlog.get_logger("openautoglm.gateway")
+
+
+def create_app(
+    glm: AutoGLM,
+    *,
+    span_exporter: SpanExporter | None = None,
+    limiter: RateLimiter | None = None,
+    access_log: bool = True,
+    close_glm: bool = False,
+) -> FastAPI:
+    """The gateway over ``glm``; its settings (``glm.settings``) choose auth, limits and telemetry.
+
+    ``span_exporter`` receives the spans too (tests pass an in-memory one); ``limiter`` overrides the rate limiter
+    the settings describe; ``close_glm`` closes the facade when the app shuts down.
+    """
+    settings = glm.settings
+    g = settings.gateway
+    metrics = Metrics()
+    provider = make_tracer_provider(g.otlp_endpoint, span_exporter)
+    rate = g.rate_limit_per_minute / 60.0
+    if limiter is None:
+        limiter = (RedisBuckets(settings.redis_url, rate, g.rate_limit_burst) if settings.redis_url
+                   else LocalBuckets(rate, g.rate_limit_burst))
+    keyring = KeyRing(glm.store)
+    gw = Gateway(
+        glm=glm, settings=settings, keyring=keyring,
+        auth=Authenticator(keyring, g, required=settings.auth == "required"),
+        limiter=limiter, metrics=metrics, tracer_provider=provider,
+        runner=TaskRunner(glm, metrics, provider.get_tracer("openautoglm.gateway"), g.max_running_tasks),
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await gw.runner.aclose()
+        await gw.limiter.aclose()
+        provider.shutdown()
+        if close_glm:
+            await glm.aclose()
+
+    app = FastAPI(
+        title="Open-AutoGLM gateway",
+        version="1",
+        description="OpenAI-compatible chat, tasks with live events and traces, nodes, keys. "
+                    "Send `Authorization: Bearer <API key or JWT>`.",
+        lifespan=lifespan,
+    )
+    app.state.gateway = gw
+    install_error_handlers(app)
+    app.include_router(chat.router)
+    app.include_router(tasks.router)
+    app.include_router(admin.router)
+    app.include_router(ops.router)
+    _mount_parts(app, glm)
+    app.add_middleware(Guard, metrics=metrics, max_body=g.max_body_bytes,
+                       max_concurrent=g.max_concurrent_requests, timeout_s=g.request_timeout_s,
+                       access_log=access_log)
+    return app
+
+
+def _mount_parts(app: FastAPI, glm: AutoGLM) -> None:
+    """Routers over other rooms' parts: model nodes (read: viewer, change: operator), tool approvals (operator)."""
+    from .nodes import router as nodes_router
+
+    app.include_router(nodes_router, dependencies=[Depends(role_by_method("viewer", "operator"))])
+    from ..tools.approval import ApprovalBroker
+    from .approvals import router as approvals_router
+
+    # The broker behind the facade's approver, when it has one: its pending requests are what operators decide.
+    broker = getattr(glm.approver, "__self__", None)
+    app.state.approvals = broker if isinstance(broker, ApprovalBroker) else None
+    app.include_router(approvals_router)
+

@@ -1,0 +1,94 @@
+"""The coordinator's side of model nodes: ``POST /v1/nodes`` (join), ``POST /v1/nodes/{id}/heartbeat`` (stay),
+``GET /v1/nodes`` (the pool's state), ``DELETE /v1/nodes/{id}`` (leave). They operate on the app's router.
+
+The gateway mounts ``router`` with its own auth (read: viewer, change: operator). A node registered here serves
+llm steps and plain completions at once; one whose heartbeats stop for ``ttl_s`` leaves the pool, and rejoins
+when it registers again (a node does that by itself when its heartbeat is answered 404).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from ..app import AutoGLM
+from ..config import NodeConfig
+from ..router import Router
+
+router = APIRouter(tags=["nodes"])
+
+
+class NodeRegistration(BaseModel):
+    """What a node announces about itself."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]{1,64}$")
+    base_url: str = Field(pattern=r"^https?://", description="its OpenAI-compatible endpoint, ending in /v1")
+    model: str | None = Field(default=None, description="the model name it serves")
+    api_key: str | None = Field(default=None, description="what the coordinator sends it as a Bearer token")
+    capabilities: list[str] = Field(default_factory=lambda: ["text-generation"], min_length=1)
+    weight: float = Field(default=1.0, gt=0)
+    cost: float = Field(default=0.0, ge=0)
+    context_window: int | None = Field(default=None, ge=1)
+    timeout_s: float = Field(default=60.0, gt=0)
+    ttl_s: float | None = Field(default=None, gt=0, le=3600, description="leave the pool after this long silent")
+
+    @field_validator("base_url")
+    @classmethod
+    def _parseable(cls, value: str) -> str:
+        try:  # a URL the HTTP client cannot parse is the caller's mistake (422), not a crash later
+            httpx.URL(value)
+        except (httpx.InvalidURL, UnicodeError) as exc:
+            raise ValueError(f"not a usable URL: {exc}") from None
+        return value
+
+
+def router_of(glm: AutoGLM) -> Router:
+    """The app's router; when the app runs a single model, that model becomes the pool's first member, so nodes
+    that register join it instead of replacing it."""
+    model = glm.model
+    if isinstance(model, Router):
+        return model
+    pool = Router([model], settings=glm.settings.router)
+    glm._model = pool  # the facade builds its model lazily; from now on every llm step goes through the pool
+    return pool
+
+
+def _pool(request: Request) -> Router:
+    override = getattr(request.app.state, "node_pool", None)
+    if isinstance(override, Router):
+        return override
+    return router_of(request.app.state.gateway.glm)
+
+
+@router.post("/v1/nodes", status_code=201, summary="Register a model node (or refresh its registration)")
+async def register_node(body: NodeRegistration, request: Request) -> dict[str, Any]:
+    pool = _pool(request)
+    config = NodeConfig(name=body.name, base_url=body.base_url, model=body.model, api_key=body.api_key,
+                        capabilities=body.capabilities, weight=body.weight, cost=body.cost,
+                        context_window=body.context_window, timeout_s=body.timeout_s)
+    node = pool.register(config, ttl_s=body.ttl_s)
+    ttl = node.ttl_s or pool.settings.node_ttl_s
+    return {"id": node.name, "ttl_s": ttl, "heartbeat_s": round(ttl / 3, 3), "node": node.describe(pool.clock())}
+
+
+@router.post("/v1/nodes/{node_id}/heartbeat", summary="A registered node is still there")
+async def heartbeat(node_id: str, request: Request) -> dict[str, Any]:
+    pool = _pool(request)
+    node = pool.heartbeat(node_id)  # NotFound (404) tells the node to register again
+    return {"id": node.name, "state": node.state(pool.clock()), "ttl_s": node.ttl_s}
+
+
+@router.get("/v1/nodes", summary="The pool: each node's state, weight, latency, in-flight calls, breaker")
+async def list_nodes(request: Request) -> dict[str, Any]:
+    return {"data": _pool(request).describe()}
+
+
+@router.delete("/v1/nodes/{node_id}", summary="Remove a node from the pool")
+async def remove_node(node_id: str, request: Request) -> dict[str, Any]:
+    node = _pool(request).remove(node_id)
+    return {"id": node.name, "removed": True}

@@ -1,0 +1,233 @@
+"""Typed tools over the bundled sample sales database (``settings.data_dir / "sales.db"``), easy for rules or a
+weak model to fill. ``start``/``end`` take ISO dates or date words (上周, 本月, last week); ``end`` may be left out
+when ``start`` names a whole period.
+
+Output shapes (for planners)::
+
+    sales.top_products(start="2026-11-09", end="2026-11-15", limit=5, by="units", region=None)
+    -> {"start": "2026-11-09", "end": "2026-11-15", "by": "units", "region": None,
+        "total_units": 10769, "total_revenue": 2559181.73,
+        "products": [{"rank": 1, "product": "无线耳机", "product_en": "Wireless Earbuds", "category": "电子产品",
+                      "units": 1784, "revenue": 497384.97}, ...]}
+       # ${top.output.products.0.product}, ${top.output.products.0.units}, ${top.output.products.1.units}
+
+    sales.summary(start, end, group_by="day"|"week"|"month"|"product"|"category"|"region", region=None)
+    -> {"start": ..., "end": ..., "group_by": "product", "region": None, "total_units": 10769,
+        "total_revenue": 2559181.73,
+        "rows": [{"key": "无线耳机", "key_en": "Wireless Earbuds", "units": 1784, "revenue": 497384.97,
+                  "revenue_share": 19.44}, ...]}
+       # day/week/month rows are in time order (key "2026-11-09", "2026-W46", "2026-11"); the others by revenue.
+
+    sql.query(sql, max_rows=100) -> {"columns": [...], "rows": [{...}], "row_count": n, "truncated": false}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any, Literal
+
+from ..data.sales import REGIONS, SCHEMA_SUMMARY, SalesDatabase
+from ..errors import ToolArgumentError
+from ..timeparse import parse_period
+from .base import FunctionTool, Tool
+from .sql import SQLiteReader, SQLQueryTool
+
+Today = Callable[[], date]
+GROUPS = ("day", "week", "month", "product", "category", "region")
+
+
+def _money(value: float) -> str:
+    return f"¥{value:,.2f}"
+
+
+def resolve_range(start: str, end: str | None, today: date, tool_name: str) -> tuple[date, date]:
+    """ISO dates or date words → (first day, last day)."""
+
+    def read(text: str, which: str) -> tuple[date, date]:
+        text = str(text).strip()
+        try:
+            day = date.fromisoformat(text)
+            return day, day
+        except ValueError:
+            pass
+        period = parse_period(text, datetime.combine(today, datetime.min.time()))
+        if period is None:
+            raise ToolArgumentError(f"{tool_name}: cannot read {which}={text!r} as a date; give YYYY-MM-DD or words "
+                                    "such as 上周, 本月, last week")
+        return period.start, period.end
+
+    first, first_end = read(start, "start")
+    last = read(end, "end")[1] if end else first_end
+    if last < first:
+        raise ToolArgumentError(f"{tool_name}: end {last} is before start {first}")
+    return first, last
+
+
+def _region_id(region: str | None, tool_name: str) -> int | None:
+    if region is None or not str(region).strip() or str(region).strip().lower() in ("all", "全部", "全国"):
+        return None
+    wanted = str(region).strip().lower().removesuffix("地区").removesuffix("区")
+    for r in REGIONS:
+        if wanted in (r.name.lower(), r.name_en.lower(), r.name_en.lower().removesuffix(" china")):
+            return r.id
+    known = ", ".join(f"{r.name} ({r.name_en})" for r in REGIONS)
+    raise ToolArgumentError(f"{tool_name}: unknown region {region!r}; the regions are {known}")
+
+
+class SalesData:
+    """The database file and a clock; the tools ask it for rows."""
+
+    def __init__(self, db: SalesDatabase, today: Today) -> None:
+        self.db = db
+        self.today = today
+        self.reader = SQLiteReader(db.path)
+
+    def ready(self) -> date:
+        today = self.today()
+        self.db.ensure(today)
+        return today
+
+    def check_coverage(self, first: date, last: date, tool_name: str) -> None:
+        covered_first, covered_last = self.db.coverage()
+        if last < covered_first or first > covered_last:
+            raise ToolArgumentError(
+                f"{tool_name}: no sales data between {first} and {last}; the sample database covers "
+                f"{covered_first} to {covered_last}")
+
+    def rows(self, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
+        return list(self.reader.query(sql, 10_000, params, tool_name="sales")["rows"])
+
+
+class _SalesTool(FunctionTool):
+    def summarize(self, output: Any) -> str:
+        if isinstance(output, dict) and "products" in output:
+            return summarize_top(output)
+        if isinstance(output, dict) and "rows" in output and "group_by" in output:
+            return summarize_summary(output)
+        return super().summarize(output)
+
+
+def summarize_top(output: dict[str, Any]) -> str:
+    by_zh = "销量" if output["by"] == "units" else "销售额"
+    where = f"{output['region']} " if output.get("region") else ""
+    head = (f"{output['start']} 至 {output['end']} {where}按{by_zh}排名前 {len(output['products'])} 的产品"
+            f" (top products by {output['by']}, {output['start']} – {output['end']}):")
+    lines = [head]
+    for p in output["products"]:
+        lines.append(f"{p['rank']}. {p['product']} ({p['product_en']})：销量 {p['units']:,} 件，"
+                     f"销售额 {_money(p['revenue'])}")
+    if not output["products"]:
+        lines.append("(这段时间没有销售记录 / no sales in this period)")
+    return "\n".join(lines)
+
+
+def summarize_summary(output: dict[str, Any]) -> str:
+    where = f"{output['region']} " if output.get("region") else ""
+    lines = [f"{output['start']} 至 {output['end']} {where}销售汇总 (sales summary by {output['group_by']})："
+             f"总销量 {output['total_units']:,} 件，总销售额 {_money(output['total_revenue'])}"]
+    rows = output["rows"]
+    for row in rows[:31]:
+        name = row["key"] + (f" ({row['key_en']})" if row.get("key_en") else "")
+        lines.append(f"- {name}：{row['units']:,} 件，{_money(row['revenue'])}"
+                     + (f"，占 {row['revenue_share']}%" if row.get("revenue_share") is not None else ""))
+    if len(rows) > 31:
+        lines.append(f"... {len(rows) - 31} more")
+    return "\n".join(lines)
+
+
+def sales_tools(db: SalesDatabase, today: Today) -> list[Tool]:
+    data = SalesData(db, today)
+
+    def top_products(start: str, end: str | None = None, limit: int = 5,
+                     by: Literal["units", "revenue"] = "units", region: str | None = None) -> dict[str, Any]:
+        """The best-selling products of a period, ranked by units sold or by revenue (sample sales data).
+
+        Args:
+            start: first day, YYYY-MM-DD, or a period in words (上周, 本月, 最近7天, last week).
+            end: last day, YYYY-MM-DD; leave out when start names a whole period.
+            limit: how many products to return (1-50).
+            by: rank by "units" (销量) or "revenue" (销售额).
+            region: only this region: 华东, 华北, 华南, 西南, 东北 (or East/North/South/Southwest/Northeast China).
+        """
+        name = "sales.top_products"
+        if not 1 <= limit <= 50:
+            raise ToolArgumentError(f"{name}: limit must be between 1 and 50")
+        first, last = resolve_range(start, end, data.ready(), name)
+        data.check_coverage(first, last, name)
+        region_id = _region_id(region, name)
+        metric = "units" if by == "units" else "revenue"
+        where = "s.date BETWEEN ? AND ?" + (" AND s.region_id = ?" if region_id else "")
+        params: tuple[Any, ...] = (first.isoformat(), last.isoformat()) + ((region_id,) if region_id else ())
+        rows = data.rows(
+            "SELECT p.name AS product, p.name_en AS product_en, p.category AS category, SUM(s.units) AS units,"
+            " ROUND(SUM(s.revenue), 2) AS revenue FROM sales s JOIN products p ON p.id = s.product_id"
+            f" WHERE {where} GROUP BY p.id ORDER BY {metric} DESC, p.id LIMIT ?", (*params, limit))
+        totals = data.rows(f"SELECT COALESCE(SUM(s.units), 0) AS units, ROUND(COALESCE(SUM(s.revenue), 0), 2)"
+                           f" AS revenue FROM sales s WHERE {where}", params)[0]
+        return {
+            "start": first.isoformat(), "end": last.isoformat(), "by": metric,
+            "region": next((r.name for r in REGIONS if r.id == region_id), None),
+            "total_units": int(totals["units"]), "total_revenue": float(totals["revenue"]),
+            "products": [{"rank": i + 1, **row, "units": int(row["units"]), "revenue": float(row["revenue"])}
+                         for i, row in enumerate(rows)],
+        }
+
+    def summary(start: str, end: str | None = None,
+                group_by: Literal["day", "week", "month", "product", "category", "region"] = "day",
+                region: str | None = None) -> dict[str, Any]:
+        """Sales totals of a period, grouped by day, week, month, product, category or region (sample sales data).
+
+        Args:
+            start: first day, YYYY-MM-DD, or a period in words (上周, 本月, 最近30天, last month).
+            end: last day, YYYY-MM-DD; leave out when start names a whole period.
+            group_by: one of day, week, month, product, category, region.
+            region: only this region: 华东, 华北, 华南, 西南, 东北 (or East/North/South/Southwest/Northeast China).
+        """
+        name = "sales.summary"
+        first, last = resolve_range(start, end, data.ready(), name)
+        data.check_coverage(first, last, name)
+        region_id = _region_id(region, name)
+        key, key_en, order = {
+            "day": ("s.date", "NULL", "key"),
+            "week": ("strftime('%Y', s.date, '-3 days', 'weekday 4') || '-W' || "
+                     "printf('%02d', (strftime('%j', s.date, '-3 days', 'weekday 4') - 1) / 7 + 1)", "NULL", "key"),
+            "month": ("substr(s.date, 1, 7)", "NULL", "key"),
+            "product": ("p.name", "p.name_en", "revenue DESC"),
+            "category": ("p.category", "p.category_en", "revenue DESC"),
+            "region": ("r.name", "r.name_en", "revenue DESC"),
+        }[group_by]
+        where = "s.date BETWEEN ? AND ?" + (" AND s.region_id = ?" if region_id else "")
+        params: tuple[Any, ...] = (first.isoformat(), last.isoformat()) + ((region_id,) if region_id else ())
+        rows = data.rows(
+            f"SELECT {key} AS key, {key_en} AS key_en, SUM(s.units) AS units, ROUND(SUM(s.revenue), 2) AS revenue"
+            " FROM sales s JOIN products p ON p.id = s.product_id JOIN regions r ON r.id = s.region_id"
+            f" WHERE {where} GROUP BY 1, 2 ORDER BY {order}", params)
+        total_units = sum(int(r["units"]) for r in rows)
+        total_revenue = round(sum(float(r["revenue"]) for r in rows), 2)
+        out_rows = []
+        for r in rows:
+            row: dict[str, Any] = {"key": r["key"], "units": int(r["units"]), "revenue": float(r["revenue"])}
+            if r["key_en"] is not None:
+                row["key_en"] = r["key_en"]
+            row["revenue_share"] = round(100 * row["revenue"] / total_revenue, 2) if total_revenue else None
+            out_rows.append(row)
+        return {"start": first.isoformat(), "end": last.isoformat(), "group_by": group_by,
+                "region": next((r.name for r in REGIONS if r.id == region_id), None),
+                "total_units": total_units, "total_revenue": total_revenue, "rows": out_rows}
+
+    def prepare() -> None:
+        data.ready()
+
+    query = SQLQueryTool(
+        "sql.query", data.reader, max_rows=100, dialect="sqlite", schema_text=SCHEMA_SUMMARY,
+        purpose=("Run one read-only SQL query (SQLite) on the sample sales database; prefer the view sales_detail "
+                 "(date, product, product_en, category, category_en, region, region_en, units, revenue); dates are "
+                 "'YYYY-MM-DD' text; product/category/region names are Chinese, *_en English"),
+        before=prepare, timeout_s=15.0)
+    query.source = "builtin"
+    return [
+        _SalesTool(top_products, name="sales.top_products", source="builtin", timeout_s=30.0),
+        _SalesTool(summary, name="sales.summary", source="builtin", timeout_s=30.0),
+        query,
+    ]
