@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import Settings, load_settings
 from .engine import Approver, Executor, StepResult, StepStatus
@@ -27,6 +27,9 @@ from .tools.base import Tool, ToolRegistry
 from .tools.builtin import builtin_tools
 from .tools.mcp_client import MCPToolset
 from .tools.workflows import WorkflowRegistry, check_inputs
+
+if TYPE_CHECKING:
+    from .router import Router
 
 
 @dataclass
@@ -90,6 +93,18 @@ class AutoGLM:
 
             self._model = build_model(self.settings)
         return self._model
+
+    @property
+    def router(self) -> Router:
+        """The pool of model nodes. A single configured model becomes the pool's first member, so nodes that
+        register at run time join it instead of replacing it; from then on every llm step goes through the pool."""
+        from .router import Router
+
+        model = self.model
+        if not isinstance(model, Router):
+            model = Router([model], settings=self.settings.router)
+            self._model = model
+        return model
 
     @property
     def store(self) -> Store:

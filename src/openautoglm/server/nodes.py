@@ -48,14 +48,8 @@ class NodeRegistration(BaseModel):
 
 
 def router_of(glm: AutoGLM) -> Router:
-    """The app's router; when the app runs a single model, that model becomes the pool's first member, so nodes
-    that register join it instead of replacing it."""
-    model = glm.model
-    if isinstance(model, Router):
-        return model
-    pool = Router([model], settings=glm.settings.router)
-    glm._model = pool  # the facade builds its model lazily; from now on every llm step goes through the pool
-    return pool
+    """The app's pool of nodes (see :attr:`AutoGLM.router`)."""
+    return glm.router
 
 
 def _pool(request: Request) -> Router:
