@@ -29,7 +29,7 @@ from .cache import ResponseCache, cache_key, cacheable
 from .config import NodeConfig, RouteConfig, RouterSettings, Settings
 from .errors import ConfigError, ModelError, ModelUnavailable, NoNodeAvailable, NotFound
 from .events import EventKind
-from .models.base import ChatModel, ChatRequest, ChatResponse, model_events
+from .models.base import ChatModel, ChatRequest, ChatResponse, ModelEventSink, model_events
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
 EWMA_ALPHA = 0.2
@@ -531,69 +531,37 @@ class Router(ChatModel):
     async def complete_on(self, target: str, request: ChatRequest) -> ChatResponse:
         """Serve ``request`` on ``target`` (a capability or a node name), with its route's retries and fallbacks."""
         emit = model_events.get()
-        key = None
-        if self.cache is not None and cacheable(request, self.settings.cache_nondeterministic):
-            key = cache_key(request)
-            hit = await self.cache.get(key)
-            if hit is not None:
-                if emit is not None:
-                    emit(EventKind.CACHE_HIT, node=hit.node, cache=self.cache.name, key=key[:19])
-                return hit
-        if self._probe_task is None:
-            self._ensure_probing()
-        route = self._route(request.capability)
-        strategy = self._route(target).strategy
-        failures: list[str] = []
-        attempt = 0
-        last: Exception | None = None
-        for link, current in enumerate(self._chain(target, route)):
-            if link:
-                if emit is not None:
-                    emit(EventKind.FALLBACK, to=current, reason=failures[-1] if failures else f"no node for {target}",
-                         **{"from": target})
-                strategy = self._route(current).strategy
-            tried: set[PoolNode] = set()
-            for _ in range(1 + route.retries):
-                node = await self._acquire(current, request, tried, strategy)
-                if node is None:
-                    break
-                tried.add(node)
-                attempt += 1
-                started = time.perf_counter()
-                try:
-                    if node.timeout_s:
-                        async with asyncio.timeout(node.timeout_s):
-                            response = await node.model.complete(request)
-                    else:
+        key, hit = await self._cached(request, emit)
+        if hit is not None:
+            return hit
+        walk = self._walk(target, request, emit)
+        while (node := await walk.next_node()) is not None:
+            try:
+                if node.timeout_s:
+                    async with asyncio.timeout(node.timeout_s):
                         response = await node.model.complete(request)
-                except asyncio.CancelledError:
-                    self._release(node)
-                    node.breaker.probing = False
-                    raise
-                except Exception as exc:
-                    self._release(node)
-                    error = _as_model_error(node, exc)
-                    if not error.retryable:  # the request is at fault, not the node: do not count it against it
-                        node.breaker.probing = False
-                        self._report(emit, node, current, attempt, started, error)
-                        raise error from exc
-                    node.failed(self.clock())
-                    self._report(emit, node, current, attempt, started, error)
-                    failures.append(f"{node.name}: {error}")
-                    last = error
-                    continue
-                latency = time.perf_counter() - started
+                else:
+                    response = await node.model.complete(request)
+            except asyncio.CancelledError:
                 self._release(node)
-                node.succeeded(latency)
-                if emit is not None:
-                    emit(EventKind.MODEL_ATTEMPT, node=node.name, target=current, attempt=attempt, outcome="ok",
-                         latency_ms=round(latency * 1000, 3))
-                if response.node is None:
-                    response.node = node.name
-                if key is not None and self.cache is not None:
-                    await self.cache.set(key, response)
-                return response
-        raise self._exhausted(target, attempt, failures, last)
+                node.breaker.probing = False
+                raise
+            except Exception as exc:
+                self._release(node)
+                error = _as_model_error(node, exc)
+                if not error.retryable:
+                    walk.refused(node, error)
+                    raise error from exc
+                walk.failed(node, error)
+                continue
+            self._release(node)
+            walk.succeeded(node)
+            if response.node is None:
+                response.node = node.name
+            if key is not None and self.cache is not None:
+                await self.cache.set(key, response)
+            return response
+        raise walk.exhausted()
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[str]:
         """Pieces pass through as they arrive. Before the first piece a failure retries or falls back like
@@ -603,88 +571,66 @@ class Router(ChatModel):
 
     async def stream_on(self, target: str, request: ChatRequest) -> AsyncIterator[str]:
         emit = model_events.get()
-        key = None
-        if self.cache is not None and cacheable(request, self.settings.cache_nondeterministic):
-            key = cache_key(request)
-            hit = await self.cache.get(key)
-            if hit is not None:
-                if emit is not None:
-                    emit(EventKind.CACHE_HIT, node=hit.node, cache=self.cache.name, key=key[:19], stream=True)
-                yield hit.text
-                return
+        key, hit = await self._cached(request, emit, stream=True)
+        if hit is not None:
+            yield hit.text
+            return
+        walk = self._walk(target, request, emit)
+        while (node := await walk.next_node()) is not None:
+            pieces: list[str] = []
+            released = False
+            try:
+                source = node.model.stream(request)
+                try:
+                    async for piece in source:
+                        pieces.append(piece)
+                        yield piece
+                finally:
+                    close = getattr(source, "aclose", None)
+                    if close is not None:
+                        await close()
+            except Exception as exc:
+                self._release(node)
+                released = True
+                error = _as_model_error(node, exc)
+                if pieces:
+                    node.failed(self.clock())
+                    broke = ModelUnavailable(f"stream broke after {len(pieces)} chunks from node "
+                                             f"'{node.name}': {error}")
+                    broke.retryable = False  # the caller holds a partial answer: no silent restart
+                    walk.report(node, broke, chunks=len(pieces))
+                    raise broke from exc
+                if not error.retryable:
+                    walk.refused(node, error)
+                    raise error from exc
+                walk.failed(node, error)
+                continue
+            finally:
+                if not released:  # success, or the consumer stopped early / was cancelled
+                    self._release(node)
+                    node.breaker.probing = False
+            walk.succeeded(node, chunks=len(pieces), stream=True)
+            if key is not None and self.cache is not None:
+                await self.cache.set(key, ChatResponse(text="".join(pieces), model=node.name, node=node.name,
+                                                       completion_tokens=len(pieces)))
+            return
+        raise walk.exhausted()
+
+    async def _cached(self, request: ChatRequest, emit: ModelEventSink | None,
+                      **extra: Any) -> tuple[str | None, ChatResponse | None]:
+        """The request's cache key (None when it is not cached) and its cached answer if there is one (reported)."""
+        if self.cache is None or not cacheable(request, self.settings.cache_nondeterministic):
+            return None, None
+        key = cache_key(request)
+        hit = await self.cache.get(key)
+        if hit is not None and emit is not None:
+            emit(EventKind.CACHE_HIT, node=hit.node, cache=self.cache.name, key=key[:19], **extra)
+        return key, hit
+
+    def _walk(self, target: str, request: ChatRequest, emit: ModelEventSink | None) -> _Walk:
         if self._probe_task is None:
             self._ensure_probing()
-        route = self._route(request.capability)
-        strategy = self._route(target).strategy
-        failures: list[str] = []
-        attempt = 0
-        last: Exception | None = None
-        for link, current in enumerate(self._chain(target, route)):
-            if link:
-                if emit is not None:
-                    emit(EventKind.FALLBACK, to=current, reason=failures[-1] if failures else f"no node for {target}",
-                         **{"from": target})
-                strategy = self._route(current).strategy
-            tried: set[PoolNode] = set()
-            for _ in range(1 + route.retries):
-                node = await self._acquire(current, request, tried, strategy)
-                if node is None:
-                    break
-                tried.add(node)
-                attempt += 1
-                started = time.perf_counter()
-                pieces: list[str] = []
-                released = False
-                try:
-                    source = node.model.stream(request)
-                    try:
-                        async for piece in source:
-                            pieces.append(piece)
-                            yield piece
-                    finally:
-                        close = getattr(source, "aclose", None)
-                        if close is not None:
-                            await close()
-                except Exception as exc:
-                    self._release(node)
-                    released = True
-                    error = _as_model_error(node, exc)
-                    if not error.retryable and not pieces:
-                        node.breaker.probing = False
-                        self._report(emit, node, current, attempt, started, error)
-                        raise error from exc
-                    node.failed(self.clock())
-                    if pieces:
-                        broke = ModelUnavailable(f"stream broke after {len(pieces)} chunks from node "
-                                                 f"'{node.name}': {error}")
-                        broke.retryable = False  # the caller holds a partial answer: no silent restart
-                        self._report(emit, node, current, attempt, started, broke, chunks=len(pieces))
-                        raise broke from exc
-                    self._report(emit, node, current, attempt, started, error)
-                    failures.append(f"{node.name}: {error}")
-                    last = error
-                    continue
-                finally:
-                    if not released:  # success, or the consumer stopped early / was cancelled
-                        self._release(node)
-                        node.breaker.probing = False
-                latency = time.perf_counter() - started
-                node.succeeded(latency)
-                if emit is not None:
-                    emit(EventKind.MODEL_ATTEMPT, node=node.name, target=current, attempt=attempt, outcome="ok",
-                         latency_ms=round(latency * 1000, 3), chunks=len(pieces), stream=True)
-                if key is not None and self.cache is not None:
-                    await self.cache.set(key, ChatResponse(text="".join(pieces), model=node.name, node=node.name,
-                                                           completion_tokens=len(pieces)))
-                return
-        raise self._exhausted(target, attempt, failures, last)
-
-    def _report(self, emit: Any, node: PoolNode, target: str, attempt: int, started: float, error: Exception,
-                **extra: Any) -> None:
-        if emit is not None:
-            emit(EventKind.MODEL_ATTEMPT, node=node.name, target=target, attempt=attempt, outcome="error",
-                 error=str(error), error_type=type(error).__name__, retryable=getattr(error, "retryable", False),
-                 latency_ms=round((time.perf_counter() - started) * 1000, 3), **extra)
+        return _Walk(self, target, request, emit)
 
     def _exhausted(self, target: str, attempts: int, failures: list[str], last: Exception | None) -> ModelError:
         if not attempts:
@@ -720,6 +666,87 @@ class Router(ChatModel):
             await asyncio.gather(*self._closing, return_exceptions=True)
         if self.cache is not None:
             await self.cache.aclose()
+
+
+class _Walk:
+    """One call's way along its chain: the next node to try (a FALLBACK event on entering each later link, up to
+    ``1 + retries`` distinct nodes per link), with the attempts and failures so far. Shared by complete and stream,
+    which differ only in how one attempt is made and what counts as success."""
+
+    __slots__ = ("attempt", "chain", "current", "emit", "failures", "last", "left", "link", "request", "retries",
+                 "router", "started", "strategy", "target", "tried")
+
+    def __init__(self, router: Router, target: str, request: ChatRequest, emit: ModelEventSink | None) -> None:
+        route = router._route(request.capability)
+        self.router = router
+        self.target = target
+        self.request = request
+        self.emit = emit
+        self.retries = route.retries
+        self.chain = router._chain(target, route)
+        self.strategy = router._route(target).strategy
+        self.link = -1
+        self.current = target
+        self.tried: set[PoolNode] = set()
+        self.left = 0  # attempts left on the current link
+        self.attempt = 0
+        self.failures: list[str] = []
+        self.last: Exception | None = None
+        self.started = 0.0
+
+    async def next_node(self) -> PoolNode | None:
+        """The node for the next attempt, its slot taken (release it with ``Router._release``); None when the
+        chain is spent."""
+        while True:
+            if self.left:
+                node = await self.router._acquire(self.current, self.request, self.tried, self.strategy)
+                if node is not None:
+                    self.left -= 1
+                    self.tried.add(node)
+                    self.attempt += 1
+                    self.started = time.perf_counter()
+                    return node
+            self.link += 1
+            if self.link == len(self.chain):
+                return None
+            self.current = self.chain[self.link]
+            if self.link:
+                if self.emit is not None:
+                    self.emit(EventKind.FALLBACK, to=self.current,
+                              reason=self.failures[-1] if self.failures else f"no node for {self.target}",
+                              **{"from": self.target})
+                self.strategy = self.router._route(self.current).strategy
+            self.tried = set()
+            self.left = 1 + self.retries
+
+    def succeeded(self, node: PoolNode, **extra: Any) -> None:
+        latency = time.perf_counter() - self.started
+        node.succeeded(latency)
+        if self.emit is not None:
+            self.emit(EventKind.MODEL_ATTEMPT, node=node.name, target=self.current, attempt=self.attempt,
+                      outcome="ok", latency_ms=round(latency * 1000, 3), **extra)
+
+    def failed(self, node: PoolNode, error: ModelError) -> None:
+        """A retryable failure: it counts against the node, and the walk goes on."""
+        node.failed(self.router.clock())
+        self.report(node, error)
+        self.failures.append(f"{node.name}: {error}")
+        self.last = error
+
+    def refused(self, node: PoolNode, error: ModelError) -> None:
+        """A non-retryable failure: the request is at fault, not the node, so it is not counted against it."""
+        node.breaker.probing = False
+        self.report(node, error)
+
+    def report(self, node: PoolNode, error: Exception, **extra: Any) -> None:
+        if self.emit is not None:
+            self.emit(EventKind.MODEL_ATTEMPT, node=node.name, target=self.current, attempt=self.attempt,
+                      outcome="error", error=str(error), error_type=type(error).__name__,
+                      retryable=getattr(error, "retryable", False),
+                      latency_ms=round((time.perf_counter() - self.started) * 1000, 3), **extra)
+
+    def exhausted(self) -> ModelError:
+        return self.router._exhausted(self.target, self.attempt, self.failures, self.last)
 
 
 class PinnedModel(ChatModel):
