@@ -8,7 +8,8 @@ process sends the same chat completion to each:
 - latency: sequential requests, interleaved round-robin across the three targets so drift hits all alike; the
   added latency of a proxy is its p50 (p99) minus the backend's p50 (p99);
 - throughput: a fixed number of requests at a fixed concurrency per target; requests per second counts only when
-  the run had 0 errors.
+  the run had 0 errors; CPU ms/req is the process's own CPU time (with its workers) per request in that phase,
+  the figure least disturbed by other work on a shared machine.
 
     .venv/bin/python bench/gateway.py [--requests 1000] [--concurrency 32] [--throughput-requests 4000]
         [--litellm PATH]   # the `litellm` executable; default: a venv of its own (see below)
@@ -87,14 +88,16 @@ def serve_gateway(port: int, backend: str, db_url: str) -> None:
 
 
 class Target:
-    def __init__(self, name: str, url: str, model: str, key: str) -> None:
+    def __init__(self, name: str, url: str, model: str, key: str, pid: int) -> None:
         self.name = name
+        self.pid = pid
         self.url = url
         self.body = {"model": model, "messages": PROMPT, "max_tokens": 16}
         self.client = httpx.AsyncClient(headers={"Authorization": f"Bearer {key}"}, timeout=30,
                                         limits=httpx.Limits(max_connections=256, max_keepalive_connections=256))
         self.latencies: list[float] = []
         self.errors = 0
+        self.first_error: str | None = None
 
     async def call(self) -> float:
         start = time.perf_counter()
@@ -126,12 +129,33 @@ async def throughput(target: Target, total: int, concurrency: int) -> tuple[floa
             remaining -= 1
             try:
                 await target.call()
-            except (RuntimeError, httpx.HTTPError):
+            except RuntimeError as exc:  # call() counted it
+                target.first_error = target.first_error or str(exc)
+            except httpx.HTTPError as exc:
                 target.errors += 1
+                target.first_error = target.first_error or f"{target.name}: {type(exc).__name__}: {exc}"
 
     start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return total / (time.perf_counter() - start), target.errors - errors_before
+
+
+def cpu_seconds(pid: int) -> float:
+    """User+system CPU of a process and its descendants (Linux /proc), so a proxy's worker processes count."""
+    total = 0.0
+    todo = [pid]
+    tick = os.sysconf("SC_CLK_TCK")
+    while todo:
+        current = todo.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            for task in Path(f"/proc/{current}/task").iterdir():
+                children = (task / "children").read_text().split()
+                todo.extend(int(c) for c in children)
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
 
 
 def pct(values: list[float], q: float) -> float:
@@ -187,8 +211,9 @@ async def run(args: argparse.Namespace) -> int:
                                        "--backend", backend, "--db", db_url]))
         wait_ready(f"http://127.0.0.1:{gw_port}/healthz", procs[-1])
 
-        targets = [Target("backend (direct)", f"{backend}/chat/completions", "fake-model", "sk-fake"),
-                   Target("openautoglm gateway", f"http://127.0.0.1:{gw_port}/v1/chat/completions", "fake", key)]
+        targets = [Target("backend (direct)", f"{backend}/chat/completions", "fake-model", "sk-fake", procs[0].pid),
+                   Target("openautoglm gateway", f"http://127.0.0.1:{gw_port}/v1/chat/completions", "fake", key,
+                          procs[1].pid)]
         litellm_note = ""
         executable = Path(args.litellm)
         if executable.exists():
@@ -197,7 +222,7 @@ async def run(args: argparse.Namespace) -> int:
             try:
                 wait_ready(f"http://127.0.0.1:{ll_port}/health/liveliness", proc, timeout=180)
                 targets.append(Target("litellm proxy", f"http://127.0.0.1:{ll_port}/v1/chat/completions", "fake",
-                                      "sk-bench-master"))
+                                      "sk-bench-master", proc.pid))
             except RuntimeError as exc:
                 err = proc.stderr.read().decode(errors="replace")[-800:] if proc.poll() is not None and proc.stderr \
                     else ""
@@ -209,14 +234,21 @@ async def run(args: argparse.Namespace) -> int:
               f"throughput: {args.throughput_requests} requests at concurrency {args.concurrency}", flush=True)
         await latency(targets, args.requests)
         rates: dict[str, tuple[float, int]] = {}
+        cpu_ms: dict[str, float] = {}
+        backend_pid = procs[0].pid
         for target in targets:
             await throughput(target, min(200, args.throughput_requests), args.concurrency)  # warm the pools
+            before = cpu_seconds(target.pid), cpu_seconds(backend_pid)
             rates[target.name] = await throughput(target, args.throughput_requests, args.concurrency)
+            own = cpu_seconds(target.pid) - before[0]
+            # A proxy's own CPU per request, without the backend's (which every row shares).
+            cpu_ms[target.name] = 1000 * own / args.throughput_requests
 
         base = targets[0]
         b50, b99 = pct(base.latencies, 0.5), pct(base.latencies, 0.99)
         print()
-        print(f"{'target':<22}{'p50 ms':>9}{'p99 ms':>9}{'added p50':>11}{'added p99':>11}{'req/s':>9}{'errors':>8}")
+        print(f"{'target':<22}{'p50 ms':>9}{'p99 ms':>9}{'added p50':>11}{'added p99':>11}{'req/s':>9}{'errors':>8}"
+              f"{'CPU ms/req':>12}")
         for target in targets:
             p50, p99 = pct(target.latencies, 0.5), pct(target.latencies, 0.99)
             rps, errors = rates[target.name]
@@ -224,7 +256,7 @@ async def run(args: argparse.Namespace) -> int:
             added99 = "" if target is base else f"{(p99 - b99) * 1000:+.2f}"
             shown = f"{rps:.0f}" if errors == 0 else "n/a"
             print(f"{target.name:<22}{p50 * 1000:>9.2f}{p99 * 1000:>9.2f}{added50:>11}{added99:>11}"
-                  f"{shown:>9}{errors:>8}")
+                  f"{shown:>9}{errors:>8}{cpu_ms[target.name]:>12.3f}")
         ours = rates["openautoglm gateway"]
         if "litellm proxy" in rates:
             theirs = rates["litellm proxy"]
@@ -233,6 +265,9 @@ async def run(args: argparse.Namespace) -> int:
             gw, ll = targets[1], targets[2]
             print(f"added p50, gateway vs litellm proxy: {(pct(gw.latencies, .5) - b50) * 1000:.2f} ms vs "
                   f"{(pct(ll.latencies, .5) - b50) * 1000:.2f} ms")
+        for target in targets:
+            if target.first_error:
+                print(f"first error, {target.first_error}")
         if litellm_note:
             print("\n" + litellm_note)
         print(f"median of direct latencies: {statistics.median(base.latencies) * 1000:.2f} ms "

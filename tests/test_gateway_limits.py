@@ -107,3 +107,10 @@ def test_a_chat_that_times_out_still_finishes_as_a_task(db_url: str) -> None:
         tasks = http.get("/v1/tasks", headers=headers).json()["data"]
         assert len(tasks) == 1
         assert wait_for_status(http, tasks[0]["id"], headers)["answer"].endswith("worth the wait")
+
+
+def test_failed_authentication_is_rate_limited_by_address(db_url: str) -> None:
+    glm = make_glm(db_url, rate_limit_per_minute=1 / 60, rate_limit_burst=LIMIT)
+    with gateway(glm) as server, httpx.Client(base_url=server.url) as http:
+        codes = [http.get("/v1/models", headers=bearer(f"agk_{i:012d}_guess")).status_code for i in range(LIMIT + 3)]
+        assert codes == [401] * LIMIT + [429] * 3

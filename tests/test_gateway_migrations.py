@@ -69,3 +69,21 @@ def test_the_store_migrates_on_open_and_a_pre_migration_database_is_upgraded(db_
         assert current(again.engine) == head()
     finally:
         again.close()
+
+
+def test_concurrent_openers_migrate_once(db_url: str) -> None:
+    import concurrent.futures
+    import subprocess
+    import sys
+
+    # Separate processes, as replicas would be: the in-process lock does not help them.
+    code = "import sys; from openautoglm.store import Store; Store(sys.argv[1]).close()"
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        runs = list(pool.map(lambda _: subprocess.run([sys.executable, "-c", code, db_url], capture_output=True,
+                                                      text=True, timeout=120), range(3)))
+    assert all(r.returncode == 0 for r in runs), [r.stderr[-500:] for r in runs]
+    engine = create_engine(db_url)
+    try:
+        assert current(engine) == head()
+    finally:
+        engine.dispose()

@@ -84,6 +84,18 @@ def test_ingests_mixed_documents_and_names_a_file_it_cannot_read(kb: KnowledgeBa
     assert kb.vectors.count() == report.chunks
 
 
+def test_progress_goes_to_stderr_and_errors_are_reported_as_they_happen(
+    kb: KnowledgeBase, corpus: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (corpus / "empty.docx").write_bytes(b"")
+    seen: list[str] = []
+    report = kb.add([corpus], progress=True, on_error=lambda e: seen.append(Path(e.source).name))
+    captured = capsys.readouterr()
+    assert "kb add" in captured.err and "7/7" in captured.err
+    assert captured.out == ""
+    assert seen == ["empty.docx"] and len(report.added) == 6
+
+
 @pytest.mark.parametrize(
     "query, file, text",
     [

@@ -46,12 +46,13 @@ async def test_rules_ask_the_model_only_for_what_rules_cannot_fill(model: Embedd
 
 @pytest.mark.model
 async def test_model_planner_on_a_model_that_cannot_plan_still_yields_a_valid_plan(model: EmbeddedModel) -> None:
-    # Two tools keep the grammar small: the point is that the model's output, whatever it is, is checked.
-    tools = registry(model).subset(["llm.generate", "weather.forecast"])
+    # One tool keeps the grammar small (llama.cpp samples slowly under a large one): the point is that the
+    # model's output, whatever it is, is checked, and repaired or replaced.
+    tools = registry(model).subset(["llm.generate"])
     ctx, events = context(tools, model=model)
-    plan = await ModelPlanner(max_repairs=0, max_tokens=64).plan("查询北京明天的天气并生成一段提醒文案", ctx)
+    plan = await ModelPlanner(max_repairs=0, max_tokens=48).plan("查询北京明天的天气并生成一段提醒文案", ctx)
     validate_plan(plan, tools.schemas())
     kinds = [k for k, _ in events]
     # SmolLM2-135M either wrote a valid plan under the grammar or was repaired/replaced, and the trace says which.
     assert ("plan.fallback" in kinds) or ("plan.invalid" not in kinds) or ("plan.repaired" in kinds)
-    assert {s.uses for s in plan.steps} <= set(tools.names())
+    assert all(s.uses == "llm.generate" and s.with_["prompt"] for s in plan.steps)

@@ -20,13 +20,14 @@ from ..models.base import ChatRequest
 from ..plan import STEP_ID_PATTERN, Plan, Step, argument_problems, plan_problems
 from ..tools.base import Tool, ToolRegistry
 from .base import Planner, PlanningContext, Turn, direct_plan
+from .entities import numbers
 from .fill import ArgumentFiller, Filled, Prior, needed_items, slot_kind
 from .followup import answer_to_question, follow_up
 from .intent import Intent, Part, parse_intent
 from .select import GENERIC_TOOLS, MIN_SCORE, Candidate, ToolIndex
 
 GENERATE = "llm.generate"
-MODEL_FILL_MARGIN = 1.6
+MODEL_FILL_MARGIN = 1.2
 # Only this many candidates per part are tried before the part goes to the model.
 TRIES_PER_PART = 3
 MODEL_FILL_KINDS = frozenset({"string", "number", "text", "enum", "file", "url", "date", "start", "end", "other",
@@ -276,6 +277,10 @@ class RulePlanner(Planner):
                 continue
             if isinstance(values[name], str) and not values[name].strip():
                 continue
+            if not grounded(values[name], part.text):
+                # A small model invents plausible values ("100", "New York"); only what the request says counts.
+                filled.slots[f"{name} (rejected)"] = f"model value {values[name]!r} is not in the request"
+                continue
             filled.args[name] = values[name]
             filled.slots[name] = f"model fill ({slot_kind(name, props.get(name) or {})})"
             filled.missing.remove(name)
@@ -306,6 +311,25 @@ def fit_entities(ranked: list[Candidate], part: Part, tools: ToolRegistry) -> li
                 cand.matched.append(f"<{attr[:-1] if attr.endswith('s') else attr}→{name}>")
     ranked.sort(key=lambda c: -c.score)
     return ranked
+
+
+def grounded(value: Any, text: str) -> bool:
+    """Whether a value a model extracted is found in the request: numbers among its numbers, text among its
+    words. Booleans and enum choices carry no invented content and pass."""
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, int | float):
+        written = {n.value for n in numbers(text)}
+        return float(value) in written
+    if isinstance(value, str):
+        low = text.lower()
+        if value.lower() in low:
+            return True
+        words = [w for w in re.findall(r"\w+", value.lower()) if len(w) > 1]
+        return bool(words) and sum(w in low for w in words) / len(words) >= 0.6
+    if isinstance(value, list):
+        return all(grounded(v, text) for v in value)
+    return False
 
 
 def _plain_schema(spec: dict[str, Any]) -> dict[str, Any]:

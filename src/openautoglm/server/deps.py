@@ -10,6 +10,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from ..app import AutoGLM
 from ..config import Settings
+from ..errors import AuthError, RateLimited
 from .auth import ANONYMOUS, Authenticator, Principal, require
 from .keys import KeyRing
 from .metrics import Metrics
@@ -40,7 +41,17 @@ def caller(role: str) -> Callable[[Request], Awaitable[Principal]]:
 
     async def dependency(request: Request) -> Principal:
         gw: Gateway = request.app.state.gateway
-        principal = await gw.auth.authenticate(request.headers.get("authorization"))
+        try:
+            principal = await gw.auth.authenticate(request.headers.get("authorization"))
+        except AuthError:
+            # Failed attempts spend the caller's address's tokens: guessing keys or tokens is rate-limited too.
+            if request.client is not None:
+                try:
+                    await gw.limiter.acquire(f"authfail:{request.client.host}")
+                except RateLimited:
+                    gw.metrics.rate_limited.inc()
+                    raise
+            raise
         key = principal.limit_key
         if principal is ANONYMOUS and request.client is not None:
             key = f"ip:{request.client.host}"

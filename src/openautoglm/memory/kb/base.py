@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -20,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ...errors import AutoGLMError, NotFound
 from .catalog import Catalog, DocumentInfo, connect
-from .chunking import Chunker
+from .chunking import Chunk, Chunker
 from .config import KnowledgeConfig
 from .documents import UnreadableFile, read_blocks
 from .ingest import FileError, IngestReport, sha256, under, walk
@@ -31,6 +32,18 @@ if TYPE_CHECKING:
     from ...embeddings import Embedder
 
 Mode = Literal["hybrid", "keyword", "vector"]
+EMBED_BATCH = 64  # chunks per embedding call during ingestion
+
+
+@dataclass
+class _Parsed:
+    """A file read and chunked, waiting for its vectors."""
+
+    source: str
+    digest: str
+    size: int
+    existing: DocumentInfo | None
+    chunks: list[Chunk]
 
 
 class SearchFilter(BaseModel):
@@ -134,11 +147,19 @@ class KnowledgeBase:
             report.removed.append(source)
 
         bar = _progress(len(files)) if progress and files else None
+        pending: list[_Parsed] = []
         try:
             for path in dict.fromkeys(files):
                 if bar is not None:
                     bar.advance(path.name)
-                self._ingest(path, report, on_error)
+                parsed = self._parse(path, report, on_error)
+                if parsed is not None:
+                    pending.append(parsed)
+                # Embedding calls have a fixed cost each: embed several small files' chunks together.
+                if sum(len(p.chunks) for p in pending) >= EMBED_BATCH:
+                    self._store(pending, report, on_error)
+                    pending = []
+            self._store(pending, report, on_error)
         finally:
             if bar is not None:
                 bar.close()
@@ -147,39 +168,53 @@ class KnowledgeBase:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _ingest(self, path: Path, report: IngestReport, on_error: Callable[[FileError], None] | None) -> None:
+    def _parse(self, path: Path, report: IngestReport, on_error: Callable[[FileError], None] | None) -> _Parsed | None:
+        """Read, hash and chunk one file; None when it is unchanged or cannot be read (then reported)."""
         source = str(path)
         try:
             data = path.read_bytes()
         except OSError as exc:
             self._fail(report, FileError(source, f"cannot read: {exc.strerror or exc}"), on_error)
-            return
+            return None
         digest = sha256(data)
         existing = self.catalog.document(source)
         if existing is not None and existing.sha256 == digest:
             report.unchanged.append(source)
-            return
+            return None
         try:
             chunks = self.chunker.chunk(read_blocks(path, data))
-            vectors = self.embedder.embed([c.indexed_text for c in chunks]) if chunks else []
         except UnreadableFile as exc:
             self._fail(report, FileError(source, str(exc).removeprefix(f"{source}: ")), on_error)
+            return None
+        return _Parsed(source, digest, len(data), existing, chunks)
+
+    def _store(self, batch: list[_Parsed], report: IngestReport,
+               on_error: Callable[[FileError], None] | None) -> None:
+        """Embed the chunks of ``batch`` in one go, then write each file in its own transaction."""
+        if not batch:
             return
-        except AutoGLMError as exc:  # the embedder failed (an endpoint down): this file waits for the next add
-            self._fail(report, FileError(source, f"could not embed: {exc}"), on_error)
+        try:
+            vectors = self.embedder.embed([c.indexed_text for p in batch for c in p.chunks])
+        except AutoGLMError as exc:  # the embedder failed (an endpoint down): these files wait for the next add
+            for p in batch:
+                self._fail(report, FileError(p.source, f"could not embed: {exc}"), on_error)
             return
-        with self.lock:
-            try:
-                old_ids = self.catalog.chunk_ids(existing.id) if existing else []
-                doc_id, ids = self.catalog.put_document(source, digest, len(data), chunks)
-                self.vectors.delete(old_ids)
-                self.vectors.add(ids, vectors, [doc_id] * len(ids))
-                self.conn.commit()
-            except Exception:
-                self.conn.rollback()
-                raise
-        (report.updated if existing else report.added).append(source)
-        report.chunks += len(chunks)
+        offset = 0
+        for p in batch:
+            mine = vectors[offset : offset + len(p.chunks)]
+            offset += len(p.chunks)
+            with self.lock:
+                try:
+                    old_ids = self.catalog.chunk_ids(p.existing.id) if p.existing else []
+                    doc_id, ids = self.catalog.put_document(p.source, p.digest, p.size, p.chunks)
+                    self.vectors.delete(old_ids)
+                    self.vectors.add(ids, mine, [doc_id] * len(ids))
+                    self.conn.commit()
+                except Exception:
+                    self.conn.rollback()
+                    raise
+            (report.updated if p.existing else report.added).append(p.source)
+            report.chunks += len(p.chunks)
 
     @staticmethod
     def _fail(report: IngestReport, error: FileError, on_error: Callable[[FileError], None] | None) -> None:

@@ -198,12 +198,13 @@ class Catalog:
         if not tokens or (doc_ids is not None and not doc_ids):
             return []
         match = " OR ".join('"' + t.replace('"', '""') + '"' for t in tokens)
-        sql = "SELECT rowid, bm25(kb_fts) AS s FROM kb_fts WHERE kb_fts MATCH ?"
+        # ``rank`` is bm25() here; FTS5 orders by it with a bounded heap when a LIMIT is given.
+        sql = "SELECT rowid, rank FROM kb_fts WHERE kb_fts MATCH ?"
         params: list[Any] = [match]
         if doc_ids is not None:
             docs = ",".join(str(int(d)) for d in doc_ids)
             sql += f" AND rowid IN (SELECT id FROM kb_chunks WHERE doc_id IN ({docs}))"
-        sql += " ORDER BY s LIMIT ?"
+        sql += " ORDER BY rank LIMIT ?"
         params.append(k)
         with self.lock:
             rows = self.conn.execute(sql, params).fetchall()

@@ -9,6 +9,8 @@ progress keeps running) but logged as ``table_without_migration``: write a revis
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 
 from .. import schema
 
@@ -26,7 +28,7 @@ log = structlog.get_logger(__name__)
 HERE = Path(__file__).parent
 # The revision whose tables a pre-migration database (made by metadata.create_all) already has.
 SPINE_REVISION = "0001_spine"
-_lock = threading.Lock()
+_lock = threading.Lock()  # within one process; across processes, PostgreSQL's advisory lock (below)
 
 
 def alembic_config() -> Config:
@@ -51,22 +53,50 @@ def current(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine, revision: str = "head", create_unmigrated: bool = True) -> None:
-    """Migrate ``engine``'s database to ``revision``; cheap when it is already there."""
-    with _lock:
-        if revision == "head" and current(engine) == head():
-            if create_unmigrated:
-                _create_unmigrated(engine)
-            return
-        config = alembic_config()
-        with engine.begin() as conn:
-            config.attributes["connection"] = conn
-            existing = set(inspect(conn).get_table_names())
-            if "alembic_version" not in existing and "tasks" in existing:
-                log.info("database_stamped", revision=SPINE_REVISION, reason="made before migrations")
-                command.stamp(config, SPINE_REVISION)
-            command.upgrade(config, revision)
+    """Migrate ``engine``'s database to ``revision``; cheap when it is already there.
+
+    Several processes may open one database at once (a CLI command beside the gateway, replicas starting
+    together): PostgreSQL serialises them with an advisory lock, a SQLite file with a lock file beside it.
+    """
+    with _lock, _file_lock(engine):
+        if not (revision == "head" and current(engine) == head()):
+            _upgrade(engine, revision)
         if create_unmigrated:
             _create_unmigrated(engine)
+
+
+@contextmanager
+def _file_lock(engine: Engine) -> Iterator[None]:
+    path = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not path or path == ":memory:" or path.startswith("file:"):
+        yield
+        return
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: one process at a time is the user's to ensure
+        yield
+        return
+    with open(f"{path}.migrate-lock", "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _upgrade(engine: Engine, revision: str) -> None:
+    config = alembic_config()
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(7307)"))
+            if revision == "head" and MigrationContext.configure(conn).get_current_revision() == head():
+                return  # another process migrated while we waited
+        config.attributes["connection"] = conn
+        existing = set(inspect(conn).get_table_names())
+        if "alembic_version" not in existing and "tasks" in existing:
+            log.info("database_stamped", revision=SPINE_REVISION, reason="made before migrations")
+            command.stamp(config, SPINE_REVISION)
+        command.upgrade(config, revision)
 
 
 def _create_unmigrated(engine: Engine) -> None:
