@@ -6,7 +6,7 @@ The CLI and the gateway are thin shells over this class; so is a user's own Pyth
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -225,7 +225,12 @@ class AutoGLM:
             await self._remember(session_id, owner, request, result, emitter)
             return result
         emitter.emit(EventKind.PLAN_MADE, plan=plan.dump(), planner=self.planner.name)
-        result = await self._execute(task_id, plan, emitter, {}, owner, session_id, role=role)
+
+        async def replan(failed_plan: Plan, results: dict[str, StepResult]) -> Plan | None:
+            with reporting_model_events(context.emit):
+                return await self.planner.replan(request, failed_plan, results, context)
+
+        result = await self._execute(task_id, plan, emitter, {}, owner, session_id, role=role, replan=replan)
         await self._remember(session_id, owner, request, result, emitter)
         return result
 
@@ -333,10 +338,23 @@ class AutoGLM:
         session_id: str | None,
         done: dict[str, StepResult] | None = None,
         role: str = "admin",
+        replan: Callable[[Plan, dict[str, StepResult]], Awaitable[Plan | None]] | None = None,
     ) -> RunResult:
+        """Run ``plan``; when a step fails for good and ``replan`` offers a replacement, run that once, keeping the
+        results of the steps that succeeded."""
         self.store.update_task(task_id, plan=plan.dump())
         try:
             results = await self.executor.run(plan, emitter, inputs, role=role, session_id=session_id, done=done)
+            if replan is not None and any(r.status == StepStatus.FAILED for r in results.values()):
+                replacement = await replan(plan, results)
+                if replacement is not None:
+                    from .planning.replan import done_results
+
+                    plan = replacement
+                    emitter.emit(EventKind.PLAN_MADE, plan=plan.dump(), planner="replan")
+                    self.store.update_task(task_id, plan=plan.dump())
+                    results = await self.executor.run(plan, emitter, inputs, role=role, session_id=session_id,
+                                                      done=done_results(results))
         except AutoGLMError as exc:
             result = self._failed(task_id, emitter, exc)
             result.plan = plan

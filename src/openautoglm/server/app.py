@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from ..app import AutoGLM
+from . import console
 from .auth import Authenticator
 from .deps import Gateway, role_by_method
 from .errors import install_error_handlers
@@ -75,6 +76,7 @@ def create_app(
     app.include_router(tasks.router)
     app.include_router(admin.router)
     app.include_router(ops.router)
+    app.include_router(console.router)  # GET /console: the web console (static files, no data)
     _mount_parts(app, glm)
     app.add_middleware(Guard, metrics=metrics, max_body=g.max_body_bytes,
                        max_concurrent=g.max_concurrent_requests, timeout_s=g.request_timeout_s,

@@ -226,8 +226,17 @@ def sales_tools(db: SalesDatabase, today: Today) -> list[Tool]:
                  "'YYYY-MM-DD' text; product/category/region names are Chinese, *_en English"),
         before=prepare, timeout_s=15.0)
     query.source = "builtin"
+    top = _SalesTool(top_products, name="sales.top_products", source="builtin", timeout_s=30.0)
+    # The output shape as a schema (the function returns a plain dict): planners read it to write references
+    # such as ${top.output.products.1.units}.
+    top.returns = {"type": "object", "properties": {
+        "start": {"type": "string"}, "end": {"type": "string"}, "by": {"type": "string"},
+        "total_units": {"type": "integer"}, "total_revenue": {"type": "number"},
+        "products": {"type": "array", "items": {"type": "object", "properties": {
+            "rank": {"type": "integer"}, "product": {"type": "string"}, "product_en": {"type": "string"},
+            "category": {"type": "string"}, "units": {"type": "integer"}, "revenue": {"type": "number"}}}}}}
     return [
-        _SalesTool(top_products, name="sales.top_products", source="builtin", timeout_s=30.0),
+        top,
         _SalesTool(summary, name="sales.summary", source="builtin", timeout_s=30.0),
         query,
     ]

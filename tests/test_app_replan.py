@@ -1,0 +1,36 @@
+"""AutoGLM.run replans once when a step fails for good, keeping what succeeded, all of it in the trace."""
+
+from __future__ import annotations
+
+from openautoglm import AutoGLM, ScriptedModel, Settings, tool
+from openautoglm.events import EventKind
+from openautoglm.planning import RulePlanner
+from openautoglm.store import Store
+
+
+@tool(name="weather.forecast")
+def broken_forecast(city: str, date: str | None = None) -> dict[str, str]:
+    """Weather forecast for a city.
+
+    Args:
+        city: the city
+        date: the day
+    """
+    raise RuntimeError("upstream weather service is down")
+
+
+async def test_run_replaces_a_failed_step_and_finishes() -> None:
+    model = ScriptedModel(["北京明天天气未能查到，出门前请再看一下天气预报，备好雨具。"])
+    app = AutoGLM(settings=Settings(retries=0), model=model, tools=[broken_forecast], store=Store.in_memory(),
+                  planner=RulePlanner())
+    result = await app.run("查询北京明天的天气并生成一段提醒文案")
+    assert result.status == "succeeded", result.answer
+    by_id = {s.id: s for s in result.steps}
+    assert by_id["forecast"].uses == "llm.generate"  # the stand-in took the failed step's place
+    assert "weather.forecast failed" in model.requests[0].messages[-1].content
+    kinds = [e.kind for e in app.trace(result.task_id)]
+    assert kinds.count(EventKind.PLAN_MADE) == 2
+    assert kinds.index(EventKind.STEP_FAILED) < kinds.index(EventKind.REPLAN) < len(kinds) - 1
+    planners = [e.data["planner"] for e in app.trace(result.task_id) if e.kind == EventKind.PLAN_MADE]
+    assert planners == ["rules", "replan"]
+    await app.aclose()
