@@ -167,7 +167,9 @@ async def test_time_tools_with_a_fixed_clock() -> None:
     resolved = await call(tools, "time.resolve", expression="下周一")
     assert resolved | {"expression": "下周一"} == {"expression": "下周一", "start": "2026-11-23", "end": "2026-11-23",
                                                  "label": "下周一", "days": 1, "today": "2026-11-22",
-                                                 "timezone": "Asia/Shanghai"}
+                                                 "timezone": "Asia/Shanghai", "weekday": "Monday",
+                                                 "weekday_zh": "星期一"}
+    assert tools.get("time.resolve").summarize(resolved) == "下周一: 2026-11-23 星期一 / Monday"
     assert tools.get("time.resolve").summarize(await call(tools, "time.resolve", expression="上周")) == \
         "上周: 2026-11-09 – 2026-11-15 (7 天 / days)"
     with pytest.raises(ToolArgumentError, match="unknown time zone 'Mars/Olympus'"):

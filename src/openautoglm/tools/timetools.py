@@ -55,6 +55,8 @@ class _TimeTool(FunctionTool):
     def summarize(self, output: Any) -> str:
         if isinstance(output, dict) and "start" in output and "end" in output:
             span = output["start"] if output["start"] == output["end"] else f"{output['start']} – {output['end']}"
+            if "weekday" in output:
+                span += f" {output['weekday_zh']} / {output['weekday']}"
             days = output.get("days")
             return f"{output.get('expression', '')}: {span}" + (f" ({days} 天 / days)" if days and days > 1 else "")
         if isinstance(output, dict) and "datetime" in output:
@@ -93,8 +95,11 @@ def time_tools(default_timezone: str | None = None, clock: Clock = system_clock)
         name = timezone or default_timezone
         current = clock(zone(name))
         period = resolve_period(expression, current)
-        return {"expression": expression, **period.to_dict(), "today": current.date().isoformat(),
-                "timezone": _zone_name(current, name)}
+        out = {"expression": expression, **period.to_dict(), "today": current.date().isoformat(),
+               "timezone": _zone_name(current, name)}
+        if period.start == period.end:  # one day: people who ask about a day usually want its weekday too
+            out |= {"weekday": period.start.strftime("%A"), "weekday_zh": WEEKDAYS_ZH[period.start.weekday()]}
+        return out
 
     return [
         _TimeTool(now, name="time.now", source="builtin", timeout_s=5.0),
