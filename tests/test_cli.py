@@ -122,3 +122,31 @@ def test_exec_timeout_is_retried_and_dependents_skipped_in_the_trace(tmp_path: P
     assert retry["step_id"] == "slow" and "timed out" in retry["data"]["error"]
     skipped = next(e for e in events if e["kind"] == "step.skipped")
     assert skipped["step_id"] == "after" and skipped["data"]["reason"] == "needs 'slow', which failed"
+
+
+def test_run_json_two_independent_parts_overlap_in_time() -> None:
+    result = autoglm("run", "计算 123*456，并告诉我今天星期几", "--json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["status"] == "succeeded" and len(out["steps"]) == 2
+    first, second = sorted(out["steps"], key=lambda s: s["started_at"])
+    assert second["started_at"] < first["finished_at"]  # both running at once: neither waited for the other
+    assert "56088" in out["answer"]
+    plan = {s["id"]: s for s in out["plan"]["steps"]}
+    assert all(not s.get("depends_on") and "${" not in json.dumps(s.get("with", {})) for s in plan.values())
+
+
+def test_run_composite_request_is_a_multi_step_plan_on_the_embedded_defaults() -> None:
+    result = autoglm("run", "上周哪个产品卖得最好？再算一下它比第二名多卖了百分之几", "--json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["status"] == "succeeded"
+    steps = {s["uses"]: s for s in out["steps"]}
+    assert {"sales.top_products", "math.calculate"} <= set(steps)
+    calc = next(s for s in out["plan"]["steps"] if s["uses"] == "math.calculate")
+    assert "${" in calc["with"]["expression"]  # it reads the first step's figures, not numbers made up
+    events = json.loads(autoglm("trace", out["task_id"], "--json").stdout)
+    outputs = {e["data"]["uses"]: e["data"]["output"] for e in events if e["kind"] == "step.finished"}
+    first, second = (p["units"] for p in outputs["sales.top_products"]["products"][:2])
+    assert outputs["math.calculate"]["result"] == pytest.approx((first - second) / second * 100)
+    assert outputs["sales.top_products"]["products"][0]["product"] in out["answer"]
