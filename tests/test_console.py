@@ -211,6 +211,7 @@ def test_console_headers_are_strict(app: tuple[AutoGLM, Any, ThrottledKeys]) -> 
         assert http.get("/console/..%2Fapp.py").status_code == 404
         assert http.get("/console/console.html").status_code == 404  # only the listed files; the page is /console
         assert http.get("/console/", follow_redirects=False).headers["location"] == "/console"
+        assert http.head("/console").status_code == 200
 
 
 def test_console_in_chromium(browser: Any, app: tuple[AutoGLM, Any, ThrottledKeys]) -> None:
@@ -264,7 +265,8 @@ def test_console_in_chromium(browser: Any, app: tuple[AutoGLM, Any, ThrottledKey
     assert shown == expected
     assert {s["status"] for s in shown.values()} == {"done", "failed", "skipped"}
     assert any(ev["kind"] == "step.retry" and ev["step_id"] == "flaky" for ev in events)
-    assert any(ev["kind"] == "approval" and ev["data"].get("approved") is True for ev in events)
+    decided = [ev["data"] for ev in events if ev["kind"] == "approval" and ev["data"].get("status") == "approved"]
+    assert [(d["by"], d["reason"]) for d in decided] == [("olivia", "looks fine")]
     for row in rows:  # each finished or failed step shows its duration and a preview of its output or error
         if row.get_attribute("data-status") in ("done", "failed"):
             assert re.fullmatch(r"\d+ ms|\d+\.\d\d s", row.find_element("css selector", "td.duration").text)

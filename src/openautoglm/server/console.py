@@ -48,17 +48,17 @@ def _respond(name: str, media_type: str) -> Response:
     return Response(_read(name), media_type=media_type, headers=SECURITY_HEADERS)
 
 
-@router.get("/console")
+@router.api_route("/console", methods=["GET", "HEAD"])
 async def console_page() -> Response:
     return _respond("console.html", "text/html; charset=utf-8")
 
 
-@router.get("/console/")
+@router.api_route("/console/", methods=["GET", "HEAD"])
 async def console_slash() -> RedirectResponse:
     return RedirectResponse("/console", status_code=308)
 
 
-@router.get("/console/{name}")
+@router.api_route("/console/{name}", methods=["GET", "HEAD"])
 async def console_file(name: str) -> Response:
     media_type = FILES.get(name)
     if media_type is None:

@@ -291,7 +291,7 @@
     let step = run.steps.get(id);
     if (!step) {
       const row = el("tr", { "data-step": id });
-      const cells = ["id", "tool", "status", "duration", "output"].map((name) => el("td", { class: name }));
+      const cells = ["id", "tool", "state", "duration", "output"].map((name) => el("td", { class: name }));
       row.append(...cells);
       cells[0].append(el("code", { text: id }));
       $("steps").append(row);
@@ -347,17 +347,20 @@
         break;
       case "step.failed":
         Object.assign(step, { status: "failed", duration: step.started ? ev.ts - step.started : null,
-          output: preview(d.error), detail: d.error_type || "" });
+          output: preview(d.error),
+          detail: d.error_type && !String(d.error).startsWith(d.error_type) ? d.error_type : "" });
         break;
       case "step.skipped":
         Object.assign(step, { status: "skipped", output: "", detail: preview(d.reason) });
         break;
       case "approval":
         if (d.status === "pending") {
-          step.detail = `waiting for an operator's approval of ${d.tool}`;
+          step.detail = `waiting for an operator's approval of ${d.tool}` +
+            (state.operator ? " (see Approvals)" : "");
           refreshApprovalsSoon();
         } else if (d.approved !== undefined) {
-          step.detail = d.approved ? `${d.tool} approved` : `${d.tool} not approved`;
+          step.detail = `${d.tool} ${d.approved ? "approved" : "not approved"}${d.by ? ` by ${d.by}` : ""}` +
+            (d.reason ? `: ${d.reason}` : "");
         }
         break;
       case "tool.denied":
@@ -454,7 +457,7 @@
     for (const [id, group] of groups) {
       group.summary.replaceChildren(el("span", { class: "ev-kind", text: `step ${id}` }), " ",
         el("code", { text: group.uses }), " ", statusBadge(group.status),
-        group.duration !== null ? el("span", { class: "muted", text: ` ${seconds(group.duration)}` }) : null);
+        el("span", { class: "muted", text: group.duration === null ? "" : ` ${seconds(group.duration)}` }));
       group.summary.parentElement.dataset.status = group.status;
     }
     return items;
@@ -462,13 +465,23 @@
 
   function eventNode(ev, t0) {
     const d = ev.data || {};
-    const hint = ["error", "reason", "answer", "question", "text", "output", "request", "status"]
-      .find((k) => d[k] !== undefined && d[k] !== null && d[k] !== "");
     const summary = el("summary", {},
       el("span", { class: "ev-time", text: `+${((ev.ts - t0) * 1000).toFixed(0)} ms` }),
       el("span", { class: "ev-kind", text: ev.kind }),
-      hint ? el("span", { class: "muted", text: `  ${preview(d[hint], 120)}` }) : null);
+      el("span", { class: "muted", text: `  ${preview(eventHint(ev.kind, d), 120)}` }));
     return el("li", { "data-kind": ev.kind }, el("details", {}, summary, valueTree(d, 0)));
+  }
+
+  // The one line that says most about an event, shown next to its kind.
+  function eventHint(kind, d) {
+    if (kind === "approval") {
+      const verdict = d.status || (d.approved === undefined ? "" : d.approved ? "approved" : "not approved");
+      return [d.tool, verdict, d.decided_by || d.by ? `by ${d.decided_by || d.by}` : ""].filter(Boolean).join(" ");
+    }
+    if (kind === "plan.made" && d.plan?.steps) return `${d.plan.steps.length} steps (${d.planner || "planner"})`;
+    const key = ["error", "reason", "answer", "question", "text", "output", "request", "status"]
+      .find((k) => d[k] !== undefined && d[k] !== null && d[k] !== "");
+    return key ? d[key] : "";
   }
 
   function valueTree(value, depth) {
