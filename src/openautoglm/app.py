@@ -209,7 +209,7 @@ class AutoGLM:
         emitter = self._emitter(task_id, on_event)
         self.store.create_task(task_id, request, owner=owner, session_id=session_id)
         emitter.emit(EventKind.TASK_STARTED, request=request, session_id=session_id)
-        history = self.sessions.history(session_id, owner) if session_id else []
+        history = self.sessions.history(session_id, owner)
         context = self.planning_context(lambda kind, **data: emitter.emit(kind, **data), history=history)
         try:
             with reporting_model_events(context.emit):  # a routed planner call's attempts land in the trace

@@ -166,6 +166,9 @@ class EmbeddedModel(ChatModel):
             llama = self._load()
             self._cancel = cancel
             out = llama.create_chat_completion(**self._arguments(request))
+            if cancel.is_set():  # stopped early because its caller gave up: say how much work that cut short
+                log.info("generation_abandoned", model=self.name, max_tokens=request.max_tokens,
+                         completion_tokens=(out.get("usage") or {}).get("completion_tokens"))
         try:
             choice = out["choices"][0]
             usage = out.get("usage") or {}
