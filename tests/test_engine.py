@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import pytest
@@ -69,7 +68,6 @@ async def test_a_step_starts_when_its_own_dependencies_finish_not_a_whole_level(
     assert results["after_fast"].output == {"text": "f!", "length": 2}
     # after_fast ran while slow was still running: no barrier between "levels"
     assert results["after_fast"].finished_at < results["slow"].finished_at
-    assert results["after_fast"].started_at < results["slow"].finished_at - 0.2
 
 
 async def test_independent_steps_overlap() -> None:
@@ -77,14 +75,11 @@ async def test_independent_steps_overlap() -> None:
         {"id": f"s{i}", "uses": "test.sleep", "with": {"seconds": 0.2}} for i in range(5)
     ]})
     _, emitter = collect()
-    start = time.perf_counter()
     results = await Executor(registry()).run(plan, emitter)
-    elapsed = time.perf_counter() - start
     assert all(r.status == StepStatus.SUCCEEDED for r in results.values())
     latest_start = max(r.started_at for r in results.values())
     earliest_finish = min(r.finished_at for r in results.values())
-    assert latest_start < earliest_finish
-    assert elapsed < 0.2 * 5 / 2  # far less than running them one after another
+    assert latest_start < earliest_finish  # all five were running at once
 
 
 async def test_timeout_is_retried_with_backoff_and_recorded() -> None:
