@@ -170,6 +170,11 @@ class AutoGLM:
         return self._knowledge()
 
     @property
+    def opened_knowledge(self) -> KnowledgeBase | None:
+        """The knowledge base if something opened it already: a health probe must not be what loads it."""
+        return self._knowledge.opened
+
+    @property
     def executor(self) -> Executor:
         return Executor(
             self.tools,

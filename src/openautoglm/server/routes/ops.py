@@ -73,10 +73,7 @@ async def _models(gw: Gateway) -> tuple[str, dict[str, Any]]:
 async def _vectors(gw: Gateway) -> tuple[str, dict[str, Any]]:
     # The knowledge base opens on first use (loading its embedder takes seconds); a probe must not be what opens
     # it, so an unopened base reports "not_loaded", and an opened one must answer a count of its vectors.
-    lazy = getattr(gw.glm, "_knowledge", None)
-    kb = getattr(lazy, "opened", None)
-    if lazy is None:
-        return "vector_store", {"status": "not_configured"}
+    kb = gw.glm.opened_knowledge
     if kb is None:
         return "vector_store", {"status": "not_configured", "state": "not_loaded"}
     try:
