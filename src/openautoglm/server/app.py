@@ -56,6 +56,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await glm.load_tools()  # MCP servers connect now: a broken one stops the start, not a user's request
         yield
         await gw.runner.aclose()
         await gw.limiter.aclose()

@@ -56,7 +56,7 @@ async def create_task(body: TaskIn, principal: Principal = Depends(caller("user"
 
         # A plan written by a person is checked now, so its mistakes are a 400 here, not a failed task later.
         parsed = parse_plan(body.plan)
-        validate_plan(parsed, gw.glm.tools.schemas(), dict(body.inputs))
+        validate_plan(parsed, (await gw.glm.load_tools()).schemas(), dict(body.inputs))
 
         def start(tid: str, sink: EventSink) -> Any:
             return gw.glm.execute(parsed, inputs=body.inputs, owner=owner, on_event=sink, task_id=tid,
