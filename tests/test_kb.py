@@ -178,9 +178,18 @@ def test_hybrid_uses_both_rankings(loaded: tuple[KnowledgeBase, Path]) -> None:
     hybrid = kb.search("退货运费", k=3)
     assert keyword[0].name == vector[0].name == hybrid[0].name == "returns.md"
     assert hybrid[0].keyword_rank == 1 and hybrid[0].vector_rank is not None
-    # Fused score: 1/(60 + keyword rank) + 1/(60 + vector rank).
-    expected = 1 / 61 + 1 / (60 + hybrid[0].vector_rank)
-    assert hybrid[0].score == pytest.approx(expected, abs=1e-6)
+    # Score fusion: 0.7 x the cosine rescaled over the vector candidates + 0.3 x BM25 / the query's ideal BM25.
+    assert 0.3 < hybrid[0].score <= 1.0 and hybrid[0].score >= hybrid[-1].score
+    default = kb.config
+    kb.config = default.model_copy(update={"fusion": "rrf"})
+    try:
+        rrf = kb.search("退货运费", k=3)
+    finally:
+        kb.config = default
+    # Reciprocal rank fusion: 1/(60 + keyword rank) + 1/(60 + vector rank).
+    assert rrf[0].keyword_rank == 1 and rrf[0].vector_rank is not None
+    expected = 1 / 61 + 1 / (60 + rrf[0].vector_rank)
+    assert rrf[0].score == pytest.approx(expected, abs=1e-6)
 
 
 def test_a_changed_embedder_is_refused_until_reindexed(tmp_path: Path, corpus: Path, embedder: MemoEmbedder) -> None:

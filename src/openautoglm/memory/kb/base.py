@@ -3,7 +3,8 @@
 Everything but the vectors lives in one SQLite file (by default the app's own database file): the documents with
 their content hashes, the chunks, and the BM25 index. The vectors live in a :class:`VectorStore` — sqlite-vec in
 the same file, or Qdrant. Hybrid search runs BM25 (jieba-segmented) and vector search and fuses the two rankings
-by reciprocal rank fusion: ``score = Σ 1 / (rrf_k + rank)``.
+into one ranking (:func:`fuse`): by default a convex combination of the cosine similarity and of the BM25 score
+measured against the query's ideal keyword score, or by reciprocal rank fusion.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .chunking import Chunk, Chunker
 from .config import KnowledgeConfig
 from .documents import UnreadableFile, read_blocks
 from .ingest import FileError, IngestReport, sha256, under, walk
+from .language import LanguageDirection
 from .vectors import QdrantStore, SqliteVecStore, VectorStore
 
 if TYPE_CHECKING:
@@ -94,6 +96,7 @@ class KnowledgeBase:
         if not reindex:
             self._check_embedder()
         self.vectors = vectors or self._vector_store(reset=reindex)
+        self._language = LanguageDirection(self.catalog, self.vectors, self.embedder.dim)
 
     @classmethod
     def from_settings(cls, settings: Settings, embedder: Embedder | None = None) -> KnowledgeBase:
@@ -165,6 +168,8 @@ class KnowledgeBase:
                 bar.close()
         with self.lock:
             self.vectors.optimize()
+        if report.added or report.updated or report.removed:
+            self._language.refresh()
         report.seconds = time.perf_counter() - started
         return report
 
@@ -212,6 +217,7 @@ class KnowledgeBase:
                     self.conn.commit()
                 except Exception:
                     self.conn.rollback()
+                    self.vectors.invalidate()
                     raise
             (report.updated if p.existing else report.added).append(p.source)
             report.chunks += len(p.chunks)
@@ -235,6 +241,7 @@ class KnowledgeBase:
                 if source not in removed:
                     self._remove(source)
                     removed.append(source)
+        self._language.refresh()
         return removed
 
     def _remove(self, source: str) -> None:
@@ -248,6 +255,7 @@ class KnowledgeBase:
                 self.conn.commit()
             except Exception:
                 self.conn.rollback()
+                self.vectors.invalidate()
                 raise
 
     def reindex(self) -> int:
@@ -261,33 +269,38 @@ class KnowledgeBase:
             self.catalog.set_info("embedder", self.embedder.name)
             self.conn.commit()
             self.vectors.optimize()
+        self._language.refresh(force=True)
         return n
 
     # -- reading ------------------------------------------------------------------------------------------------
+
+    def refresh_language_direction(self) -> None:
+        """Estimate the language direction again (after loading chunks without :meth:`add`)."""
+        self._language.refresh(force=True)
 
     def documents(self) -> list[DocumentInfo]:
         return self.catalog.documents()
 
     def search(self, query: str, k: int = 5, *, filters: SearchFilter | dict[str, Any] | None = None,
                mode: Mode = "hybrid") -> list[SearchHit]:
-        """The ``k`` best chunks for ``query``. ``score`` is the fused RRF score in hybrid mode, else BM25 score
-        (keyword) or cosine similarity (vector)."""
+        """The ``k`` best chunks for ``query``. ``score`` is the fused score in hybrid mode (see :func:`fuse`),
+        else the BM25 score (keyword) or the cosine similarity (vector)."""
         if not query.strip() or k < 1:
             return []
         allowed = self._allowed(SearchFilter.model_validate(filters) if isinstance(filters, dict) else filters)
-        depth = max(4 * k, 20)  # each ranking contributes more than k so fusion can reorder
+        depth = max(4 * k, self.config.candidates)  # each ranking contributes more than k so fusion can reorder
         keyword = self.catalog.keyword_search(query, depth, allowed) if mode in ("hybrid", "keyword") else []
         vector: list[tuple[int, float]] = []
         if mode in ("hybrid", "vector"):
-            vector = self.vectors.search(self.embedder.embed_query(query), depth, allowed)
+            q = self.embedder.embed_query(query)
+            if self.config.language_debias:
+                q = self._language.apply(q)
+            vector = self.vectors.search(q, depth, allowed)
         kw_rank = {cid: r for r, (cid, _) in enumerate(keyword, start=1)}
         vec_rank = {cid: r for r, (cid, _) in enumerate(vector, start=1)}
         if mode == "hybrid":
-            fused: dict[int, float] = {}
-            for ranking in (kw_rank, vec_rank):
-                for cid, rank in ranking.items():
-                    fused[cid] = fused.get(cid, 0.0) + 1.0 / (self.config.rrf_k + rank)
-            ordered = sorted(fused.items(), key=lambda item: (-item[1], item[0]))[:k]
+            ideal = self.catalog.query_weight(query) if keyword and self.config.fusion == "score" else 0.0
+            ordered = fuse(keyword, vector, self.config, ideal)[:k]
         else:
             ordered = (keyword if mode == "keyword" else vector)[:k]
         stored = self.catalog.chunks([cid for cid, _ in ordered])
@@ -322,6 +335,40 @@ class KnowledgeBase:
         with self.lock:
             self.vectors.close()
             self.conn.close()
+
+
+def fuse(keyword: Sequence[tuple[int, float]], vector: Sequence[tuple[int, float]], config: KnowledgeConfig,
+         ideal: float = 0.0) -> list[tuple[int, float]]:
+    """One ranking from a BM25 ranking and a cosine ranking (each best first): (chunk id, fused score), best first.
+
+    ``fusion: rrf`` sums ``1 / (rrf_k + rank)`` over the two rankings. It ignores how good a match is, so the
+    keyword ranking's first place counts as much as the vector ranking's even when it matched one common word of
+    a question asked in another language, and such hits push good vector hits out of the top few.
+
+    ``fusion: score`` (the default) is a convex combination of the two scores, each brought to [0, 1]:
+    ``vector_weight * v + (1 - vector_weight) * b``. ``v`` is the cosine rescaled over the vector candidates
+    (best 1, worst 0: cosines of one embedder sit in a narrow band whose position varies by query). ``b`` is the
+    BM25 score over ``ideal`` (:meth:`Catalog.query_weight`, the score of a chunk containing every query word),
+    capped at 1: an absolute measure of how much of the query the keyword match explains, so a weak keyword
+    match stays weak even when it is the best there is. A chunk missing from one ranking scores 0 on that side.
+    """
+    if config.fusion == "rrf":
+        fused: dict[int, float] = {}
+        for ranking in (keyword, vector):
+            for rank, (cid, _) in enumerate(ranking, start=1):
+                fused[cid] = fused.get(cid, 0.0) + 1.0 / (config.rrf_k + rank)
+    else:
+        w = config.vector_weight
+        fused = {cid: 0.0 for cid, _ in keyword}
+        if ideal > 0:
+            for cid, bm25 in keyword:
+                fused[cid] = (1.0 - w) * min(1.0, bm25 / ideal)
+        if vector:
+            top, low = vector[0][1], vector[-1][1]
+            span = top - low
+            for cid, cos in vector:
+                fused[cid] = fused.get(cid, 0.0) + w * ((cos - low) / span if span > 0 else 1.0)
+    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
 
 
 class _EmbedderChanged(AutoGLMError):
@@ -375,4 +422,4 @@ def _progress(total: int) -> _Progress:
     return _Progress(total)
 
 
-__all__: Sequence[str] = ["KnowledgeBase", "SearchFilter", "SearchHit", "kb_path"]
+__all__: Sequence[str] = ["KnowledgeBase", "SearchFilter", "SearchHit", "fuse", "kb_path"]

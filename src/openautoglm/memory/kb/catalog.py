@@ -8,6 +8,7 @@ some Python builds' ``sqlite3`` cannot load extensions.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Collection, Iterable, Sequence
@@ -79,6 +80,7 @@ CREATE TABLE IF NOT EXISTS kb_chunks (
     ordinal INTEGER NOT NULL, text TEXT NOT NULL, heading TEXT NOT NULL, position TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS kb_chunks_doc ON kb_chunks(doc_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS kb_fts USING fts5(tokens, content='', contentless_delete=1);
+CREATE VIRTUAL TABLE IF NOT EXISTS kb_fts_terms USING fts5vocab(kb_fts, 'row');
 CREATE TABLE IF NOT EXISTS kb_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -210,6 +212,31 @@ class Catalog:
             rows = self.conn.execute(sql, params).fetchall()
         # FTS5's bm25() is lower-is-better and negative; report the usual positive BM25 score.
         return [(int(r[0]), -float(r[1])) for r in rows]
+
+    def sample_chunks(self, n: int) -> list[tuple[int, str]]:
+        """(chunk id, text) of up to ``n`` chunks picked at random."""
+        with self.lock:
+            return [(int(r[0]), str(r[1])) for r in self.conn.execute(
+                "SELECT id, text FROM kb_chunks WHERE id IN (SELECT id FROM kb_chunks ORDER BY random() LIMIT ?)",
+                (n,))]
+
+    def query_weight(self, query: str) -> float:
+        """The BM25 score of an ideal keyword match for ``query``: the sum of its words' IDF (FTS5's formula),
+        which is what a chunk of average length containing each word once scores. Words found nowhere count
+        too, so a query whose words mostly miss the corpus (a question in another language) gets a large ideal
+        that its partial matches fall far short of."""
+        tokens = sorted(set(tokenize(query)))
+        if not tokens:
+            return 0.0
+        marks = ",".join("?" * len(tokens))
+        with self.lock:
+            total = self.conn.execute("SELECT coalesce(sum(chunks), 0) FROM kb_documents").fetchone()[0]
+            found = dict(self.conn.execute(f"SELECT term, doc FROM kb_fts_terms WHERE term IN ({marks})", tokens))
+        weight = 0.0
+        for t in tokens:
+            n = int(found.get(t, 0))
+            weight += max(1e-6, math.log((total - n + 0.5) / (n + 0.5)))
+        return weight
 
     def count_chunks(self) -> int:
         with self.lock:

@@ -23,7 +23,20 @@ class KnowledgeConfig(BaseModel):
     collection: str = "autoglm_kb"
     chunk_chars: int = Field(default=600, ge=100, description="target chunk size in characters")
     chunk_overlap: int = Field(default=80, ge=0, description="characters repeated between neighbouring chunks")
+    fusion: Literal["score", "rrf"] = Field(
+        default="score",
+        description="hybrid search: score (convex combination of normalised cosine and BM25 scores) or rrf "
+        "(reciprocal rank fusion)",
+    )
+    vector_weight: float = Field(default=0.7, ge=0.0, le=1.0,
+                                 description="fusion: score: the vector side's share of the fused score")
+    candidates: int = Field(default=20, ge=1, description="hybrid search: chunks taken from each ranking before fusion")
     rrf_k: int = Field(default=60, ge=1, description="reciprocal rank fusion constant")
+    language_debias: bool = Field(
+        default=True,
+        description="remove the Chinese-English direction from query vectors, so a question in one language "
+        "finds passages in the other (see memory/kb/language.py)",
+    )
     answer: Literal["auto", "extract", "generate"] = Field(
         default="auto",
         description="knowledge.answer: quote the best sentences (extract), have the model write the answer "
