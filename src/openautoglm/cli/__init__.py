@@ -81,7 +81,11 @@ def run(
     """Plan REQUEST, run the plan, print the answer."""
     glm = make_app(config, model_provider=model)
     on_event = None if (json_out or quiet) else progress_printer()
-    result: RunResult = run_async(lambda: glm.run(request, session_id=session, on_event=on_event), glm)
+    show_result(run_async(lambda: glm.run(request, session_id=session, on_event=on_event), glm), json_out)
+
+
+def show_result(result: RunResult, json_out: bool) -> None:
+    """A finished task: as JSON, or the answer on stdout and its id and status on stderr; exit 1 if it failed."""
     if json_out:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2, default=str))
     else:
@@ -90,6 +94,12 @@ def run(
                    err=True)
     if result.status == "failed":
         raise typer.Exit(1)
+
+
+def execute_and_show(glm: AutoGLM, plan: Any, inputs: dict[str, Any], json_out: bool, quiet: bool) -> None:
+    """Run a plan or workflow (a path, a dict or a Plan) with live progress unless asked not to, and show it."""
+    on_event = None if (json_out or quiet) else progress_printer()
+    show_result(run_async(lambda: glm.execute(plan, inputs=inputs, on_event=on_event), glm), json_out)
 
 
 @app.command()
@@ -128,16 +138,7 @@ def exec_(
 ) -> None:
     """Run a plan or workflow file."""
     values = _json_object(inputs, "--inputs") if inputs else {}
-    glm = make_app(config)
-    on_event = None if (json_out or quiet) else progress_printer()
-    result = run_async(lambda: glm.execute(file, inputs=values, on_event=on_event), glm)
-    if json_out:
-        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2, default=str))
-    else:
-        typer.echo(result.answer)
-        typer.echo(f"(task {result.task_id}: {result.status})", err=True)
-    if result.status == "failed":
-        raise typer.Exit(1)
+    execute_and_show(make_app(config), file, values, json_out, quiet)
 
 
 @app.command()
@@ -162,11 +163,8 @@ def trace(
 def resume(task_id: Annotated[str, typer.Argument()], json_out: JsonFlag = False, config: ConfigOption = None) -> None:
     """Continue an interrupted task: finished steps keep their results, the rest run."""
     glm = make_app(config)
-    result = run_async(lambda: glm.resume(task_id, on_event=None if json_out else progress_printer()), glm)
-    if json_out:
-        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2, default=str))
-    else:
-        typer.echo(result.answer)
+    show_result(run_async(lambda: glm.resume(task_id, on_event=None if json_out else progress_printer()), glm),
+                json_out)
 
 
 @tools_app.callback()

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from . import ConfigOption, JsonFlag, _json_object, make_app, progress_printer, run_async
+from . import ConfigOption, JsonFlag, _json_object, execute_and_show, make_app
 
 workflows_app = typer.Typer(help="List and run YAML workflows.", no_args_is_help=True)
 
@@ -43,13 +43,4 @@ def run(
     """Run a workflow by name."""
     values = _json_object(inputs, "--inputs") if inputs else {}
     glm = make_app(config)
-    workflow = glm.workflows.get(name)
-    on_event = None if (json_out or quiet) else progress_printer()
-    result = run_async(lambda: glm.execute(workflow.plan, inputs=values, on_event=on_event), glm)
-    if json_out:
-        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2, default=str))
-    else:
-        typer.echo(result.answer)
-        typer.echo(f"(task {result.task_id}: {result.status})", err=True)
-    if result.status == "failed":
-        raise typer.Exit(1)
+    execute_and_show(glm, glm.workflows.get(name).plan, values, json_out, quiet)
