@@ -39,7 +39,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "src"))
 
 from kb_eval import DOCS, QUESTIONS  # noqa: E402
-from openautoglm.embeddings import E5Embedder, Embedder, HashingEmbedder, Kind  # noqa: E402
+from openautoglm.embeddings import CachedEmbedder, E5Embedder, Embedder, HashingEmbedder  # noqa: E402
 from openautoglm.memory.kb import KnowledgeBase, KnowledgeConfig, SqliteVecStore  # noqa: E402
 from openautoglm.memory.kb.text import tokenize  # noqa: E402
 
@@ -234,27 +234,6 @@ def e5_query_latency(embedder: Embedder, n: int = 30) -> float:
 # -- 3. quality --------------------------------------------------------------------------------------------------------
 
 
-class MemoEmbedder(Embedder):
-    """Each distinct text embedded once: the quality runs ask the same questions under several settings."""
-
-    def __init__(self, inner: Embedder) -> None:
-        super().__init__()
-        self.inner = inner
-        self.name = inner.name
-        self.memo: dict[tuple[str, str], list[float]] = {}
-
-    @property
-    def dim(self) -> int:
-        return self.inner.dim
-
-    def _embed_batch(self, texts: list[str], kind: Kind) -> list[list[float]]:
-        todo = [t for t in dict.fromkeys(texts) if (kind, t) not in self.memo]
-        if todo:
-            for t, v in zip(todo, self.inner.embed(todo, kind=kind), strict=True):
-                self.memo[(kind, t)] = v
-        return [self.memo[(kind, t)] for t in texts]
-
-
 def quality_kb(workdir: Path, embedder: Embedder, name: str, docs: dict[str, str], noise: list[str]) -> KnowledgeBase:
     folder = workdir / f"{name}-docs"
     folder.mkdir(parents=True, exist_ok=True)
@@ -340,7 +319,7 @@ def main() -> None:
     try:
         e5 = E5Embedder(threads=2)
         print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
-        memo = MemoEmbedder(e5)
+        memo = CachedEmbedder(e5)
 
         if args.tune:
             from kb_dev import QUESTIONS as DEV_QUESTIONS

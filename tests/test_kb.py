@@ -13,7 +13,7 @@ import pytest
 
 from openautoglm.app import AutoGLM
 from openautoglm.config import Settings
-from openautoglm.embeddings import E5Embedder, Embedder, HashingEmbedder, Kind
+from openautoglm.embeddings import CachedEmbedder, E5Embedder, HashingEmbedder
 from openautoglm.errors import AutoGLMError, NotFound
 from openautoglm.memory.kb import KnowledgeBase, KnowledgeConfig, SqliteVecStore
 
@@ -21,35 +21,19 @@ sys.path.insert(0, str(Path(__file__).parent))
 from kb_docs import write_corpus
 
 
-class MemoEmbedder(Embedder):
+def real_embedder() -> CachedEmbedder:
     """The real bundled model, with each distinct text embedded once per test module: the tests ingest the same
     corpus many times, and what they check is retrieval, not how fast the model runs on a busy machine."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.inner = E5Embedder()
-        self.name = self.inner.name
-        self.memo: dict[tuple[str, str], list[float]] = {}
-
-    @property
-    def dim(self) -> int:
-        return self.inner.dim
-
-    def _embed_batch(self, texts: list[str], kind: Kind) -> list[list[float]]:
-        todo = [t for t in dict.fromkeys(texts) if (kind, t) not in self.memo]
-        if todo:
-            for t, v in zip(todo, self.inner.embed(todo, kind=kind), strict=True):
-                self.memo[(kind, t)] = v
-        return [self.memo[(kind, t)] for t in texts]
+    return CachedEmbedder(E5Embedder())
 
 
 @pytest.fixture(scope="module")
-def embedder() -> MemoEmbedder:
-    return MemoEmbedder()
+def embedder() -> CachedEmbedder:
+    return real_embedder()
 
 
 @pytest.fixture(params=["sqlite", "qdrant"])
-def kb(request: pytest.FixtureRequest, tmp_path: Path, embedder: MemoEmbedder) -> Iterator[KnowledgeBase]:
+def kb(request: pytest.FixtureRequest, tmp_path: Path, embedder: CachedEmbedder) -> Iterator[KnowledgeBase]:
     # Qdrant in its local in-memory mode: the same client code as against a server, no server needed.
     base = KnowledgeBase(tmp_path / "kb.db", embedder, config=KnowledgeConfig(backend=request.param))
     yield base
@@ -58,7 +42,7 @@ def kb(request: pytest.FixtureRequest, tmp_path: Path, embedder: MemoEmbedder) -
 
 @pytest.fixture(scope="module", params=["sqlite", "qdrant"])
 def loaded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-           embedder: MemoEmbedder) -> Iterator[tuple[KnowledgeBase, Path]]:
+           embedder: CachedEmbedder) -> Iterator[tuple[KnowledgeBase, Path]]:
     """One ingested corpus per backend, shared by the tests that only read."""
     root = tmp_path_factory.mktemp(f"loaded-{request.param}")
     corpus = write_corpus(root / "docs")
@@ -192,7 +176,7 @@ def test_hybrid_uses_both_rankings(loaded: tuple[KnowledgeBase, Path]) -> None:
     assert rrf[0].score == pytest.approx(expected, abs=1e-6)
 
 
-def test_a_changed_embedder_is_refused_until_reindexed(tmp_path: Path, corpus: Path, embedder: MemoEmbedder) -> None:
+def test_a_changed_embedder_is_refused_until_reindexed(tmp_path: Path, corpus: Path, embedder: CachedEmbedder) -> None:
     path = tmp_path / "kb.db"
     first = KnowledgeBase(path, embedder)
     first.add([corpus / "returns.md"])

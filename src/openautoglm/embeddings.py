@@ -268,3 +268,25 @@ __all__ = [
     "make_embedder",
     "normalise",
 ]
+
+
+class CachedEmbedder(Embedder):
+    """Another embedder with each distinct text embedded once: for benchmarks and tests that embed the same
+    texts under several settings. Unbounded: not for serving."""
+
+    def __init__(self, inner: Embedder) -> None:
+        super().__init__()
+        self.inner = inner
+        self.name = inner.name
+        self.memo: dict[tuple[str, str], list[float]] = {}
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    def _embed_batch(self, texts: list[str], kind: Kind) -> list[list[float]]:
+        todo = [t for t in dict.fromkeys(texts) if (kind, t) not in self.memo]
+        if todo:
+            for t, v in zip(todo, self.inner.embed(todo, kind=kind), strict=True):
+                self.memo[(kind, t)] = v
+        return [self.memo[(kind, t)] for t in texts]
