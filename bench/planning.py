@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/planning.py                 # the configured stack (autoglm.yaml / AUTOGLM_*), all data
     .venv/bin/python bench/planning.py --limit 20      # the first 20 cases of each category / domain
+    .venv/bin/python bench/planning.py --offset 25 --limit 25   # a second slice, to check a gain is general
     .venv/bin/python bench/planning.py --planner rules --no-model   # rules alone, no model fills
 
 The data is read from ../shared/benchdata (relative to the repository; copy nothing of it into the project). For
@@ -212,8 +213,13 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-async def bfcl_category(stack: Stack, category: str, limit: int | None) -> tuple[float, int]:
-    cases = read_jsonl(DATA / "bfcl" / f"BFCL_v4_{category}.json")[:limit]
+def window(items: list[Any], limit: int | None, offset: int = 0) -> list[Any]:
+    """The cases from ``offset`` on, at most ``limit`` of them: a second slice checks that a gain is general."""
+    return items[offset:][:limit]
+
+
+async def bfcl_category(stack: Stack, category: str, limit: int | None, offset: int = 0) -> tuple[float, int]:
+    cases = window(read_jsonl(DATA / "bfcl" / f"BFCL_v4_{category}.json"), limit, offset)
     answers = {} if category == "irrelevance" else {
         a["id"]: a["ground_truth"] for a in read_jsonl(DATA / "bfcl" / "possible_answer" / f"BFCL_v4_{category}.json")}
     right = 0
@@ -364,9 +370,9 @@ def label_faults(label: dict[str, Any], known: set[str]) -> list[str]:
     return faults
 
 
-async def taskbench_domain(stack: Stack, domain: str, limit: int | None) -> dict[str, Any]:
+async def taskbench_domain(stack: Stack, domain: str, limit: int | None, offset: int = 0) -> dict[str, Any]:
     requests = {(r["domain"], r["id"]): r["user_request"] for r in read_jsonl(DATA / "taskbench" / "requests.jsonl")}
-    labels = read_jsonl(DATA / "taskbench" / "labels_sample" / f"{domain}.jsonl")[:limit]
+    labels = window(read_jsonl(DATA / "taskbench" / "labels_sample" / f"{domain}.jsonl"), limit, offset)
     tools, names, positional = taskbench_tools(domain)
     known = set(names.values())
     pairs: dict[str, list[tuple[set[str], set[str]]]] = {"nodes": [], "edges": [], "t": [], "v": []}
@@ -425,6 +431,7 @@ def pct(values: list[float], q: float) -> float:
 async def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, default=None, help="cases per BFCL category / TaskBench domain")
+    parser.add_argument("--offset", type=int, default=0, help="skip this many cases first (a check slice)")
     parser.add_argument("--planner", choices=["auto", "rules", "model"], default=None)
     parser.add_argument("--config", default=None, help="autoglm.yaml to read")
     parser.add_argument("--no-model", action="store_true", help="plan without any model (rules alone)")
@@ -437,13 +444,13 @@ async def main(argv: list[str] | None = None) -> int:
         return 2
     stack = build_stack(args)
     started = time.perf_counter()
-    results: dict[str, Any] = {"stack": stack.label, "limit": args.limit}
+    results: dict[str, Any] = {"stack": stack.label, "limit": args.limit, "offset": args.offset}
     if "taskbench" not in args.skip:
-        results["taskbench"] = {d: await taskbench_domain(stack, d, args.limit) for d in DOMAINS}
+        results["taskbench"] = {d: await taskbench_domain(stack, d, args.limit, args.offset) for d in DOMAINS}
     if "bfcl" not in args.skip:
         bfcl: dict[str, tuple[float, int]] = {}
         for category in [*BFCL_CATEGORIES, "irrelevance"]:
-            bfcl[category] = await bfcl_category(stack, category, args.limit)
+            bfcl[category] = await bfcl_category(stack, category, args.limit, args.offset)
         results["bfcl"] = bfcl
     results["validity"] = 100.0 * stack.valid / stack.produced if stack.produced else 100.0
     results["plans"] = stack.produced
@@ -461,7 +468,8 @@ async def main(argv: list[str] | None = None) -> int:
 
 
 def print_table(r: dict[str, Any]) -> None:
-    print(f"\nPlanning benchmark — {r['stack']}; limit={r['limit'] or 'all'}; wall {r['wall_s']:.1f}s\n")
+    print(f"\nPlanning benchmark — {r['stack']}; limit={r['limit'] or 'all'}; offset={r.get('offset', 0)}; "
+          f"wall {r['wall_s']:.1f}s\n")
     rows: list[tuple[str, str, str, str]] = []
     for domain, m in (r.get("taskbench") or {}).items():
         published = PUBLISHED_TASKBENCH.get(domain, {})

@@ -21,7 +21,7 @@ def broken_forecast(city: str, date: str | None = None) -> dict[str, str]:
 
 async def test_run_replaces_a_failed_step_and_finishes() -> None:
     model = ScriptedModel(["北京明天天气未能查到，出门前请再看一下天气预报，备好雨具。"])
-    app = AutoGLM(settings=Settings(retries=0), model=model, tools=[broken_forecast], store=Store.in_memory(),
+    app = AutoGLM(settings=Settings(retries=0), model=model, tools=[broken_forecast], store=Store.temporary(),
                   planner=RulePlanner())
     result = await app.run("查询北京明天的天气并生成一段提醒文案")
     assert result.status == "succeeded", result.answer

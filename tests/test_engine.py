@@ -282,7 +282,8 @@ async def test_resume_reruns_only_unfinished_steps(tmp_path: Any) -> None:
 async def test_retry_policy_default_from_settings() -> None:
     flaky = Flaky(failures=1)
     app = AutoGLM(settings=Settings(retries=0), model=ScriptedModel(["x"]), tools=[flaky.tool()],
-                  store=Store.in_memory())
+                  store=Store.temporary())
     result = await app.execute({"steps": [{"id": "f", "uses": "test.flaky", "timeout_s": 0.05}]})
     assert result.status == "failed" and result.steps[0].attempts == 1
     assert RetryPolicy(attempts=1).delay_before(2) == 0.5
+    await app.aclose()

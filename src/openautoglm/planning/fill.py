@@ -283,6 +283,52 @@ def _near_name(name: str, spec: Mapping[str, Any], part: Part, used: set[str]) -
     return best[1] if best else None
 
 
+_DETERMINERS = r"(?:my|the|a|an|our|your|his|her|their|this|that|some)"
+_NOT_MODIFIERS = {"my", "the", "a", "an", "our", "your", "his", "her", "their", "this", "that", "some", "new", "same",
+                  "next", "last", "online", "specific", "to", "for", "of", "and", "or", "with", "in", "on", "at"}
+
+
+def _modifier_of(name: str, text: str, used: set[str]) -> str | None:
+    """The value a request gives a string parameter by naming the parameter's own noun: the words before it
+    ("pay my electricity bill" -> "electricity" for ``bill``) or a code or number right after it ("the year 2021",
+    "job ID A-17"). Only a noun the parameter is named by counts, so nothing is read off unrelated words."""
+    noun = name.lower().replace("_", " ").split()[-1] if name.strip("_") else ""
+    if len(noun) < 3:
+        return None
+    after = re.search(rf"\b{re.escape(noun)}s?\s+(?:of\s+|is\s+|number\s+|id\s+)?([A-Z0-9][\w\-.]*\d[\w\-.]*|\d+)\b",
+                      text, re.I)
+    if after and after.group(1) not in used:
+        return after.group(1)
+    before = re.search(rf"\b{_DETERMINERS}\s+((?:[\w\-']+\s+){{1,2}}?){re.escape(noun)}s?\b", text, re.I)
+    if before:
+        words = [w for w in before.group(1).split() if w.lower() not in _NOT_MODIFIERS]
+        value = " ".join(words)
+        if words and value not in used:
+            return value
+    return None
+
+
+_ITEM = r"(?:'[^']+'|\"[^\"]+\"|[A-Z0-9][\w\-&.']*(?:\s+(?:of\s+|the\s+|de\s+)?[A-Z0-9][\w\-&.']*)*)"
+
+
+def value_list(name: str, text: str) -> list[str]:
+    """Several values a request lists for one string parameter, right after the parameter's noun: "the artists
+    Taylor Swift and Maroon 5", "cities 'Paris', 'Rome' and 'Oslo'". One call per value is what such a request
+    asks for; a single value (or none) gives an empty list."""
+    noun = name.lower().replace("_", " ").split()[-1] if name.strip("_") else ""
+    if len(noun) < 3:
+        return []
+    sep = r"(?:\s*,\s*(?:and\s+|or\s+)?|\s+(?:and|or)\s+)"
+    stem = re.escape(noun[:-1]) + "(?:y|ies)" if noun.endswith("y") else re.escape(noun) + "(?:s|es)?"
+    # The noun in any case; the values themselves must be names (capitalised, quoted or numbered).
+    m = re.search(rf"(?i:\b{stem})\s+(?:(?i:named|called|of|like|such as|the)\s+)?"
+                  rf"({_ITEM}(?:{sep}{_ITEM})+)", text)
+    if not m:
+        return []
+    items = [i.strip().strip("'\"") for i in re.split(sep, m.group(1)) if i.strip()]
+    return items if len(items) > 1 and len(set(items)) == len(items) else []
+
+
 def _assignments(text: str, props: Mapping[str, Any]) -> dict[str, Any]:
     """Arguments the request writes out: ``a=2``, ``b = -11``, ``limit: 5``."""
     out: dict[str, Any] = {}
@@ -390,6 +436,9 @@ class ArgumentFiller:
                     used_strings.add(pool[0])
                 elif name in required and (named := _near_name(name, spec, part, used_strings | set(places))):
                     value, rule = named, "name written next to the parameter's words"
+                    used_strings.add(named)
+                elif name in required and (named := _modifier_of(name, part.text, used_strings)):
+                    value, rule = named, "words naming the parameter's noun ('my electricity bill', 'year 2021')"
                     used_strings.add(named)
             if value is not None:
                 out.args[name] = value

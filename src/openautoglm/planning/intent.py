@@ -26,7 +26,14 @@ _EN_CONNECTIVES = ["and then", "after that", "afterwards", "then", "and also", "
 _EN_CLAUSE_START = (r"(?:what|what's|whats|how|when|where|who|which|why|is|are|tell|give|show|find|get|calculate|"
                     r"compute|work out|write|generate|send|check|look|search|book|play|translate|convert|create|"
                     r"make|draft|summari[sz]e|remind|list|fetch|download|read|open|call|email|text|set|schedule|"
-                    r"add|remove|delete|then|i want|i need|i'd like|please|can you|could you|let me know|describe)\b")
+                    r"add|remove|delete|then|i want|i need|i'd like|please|can you|could you|let me know|describe|"
+                    # Action verbs that open an item of a listed errand: "borrow X, attend Y, pay Z and share W".
+                    r"pay|buy|sell|order|borrow|attend|share|post|apply|enroll|deliver|print|record|install|"
+                    r"uninstall|update|upgrade|let|have|take|transfer|consult|see|watch|listen|organi[sz]e|arrange|"
+                    r"reserve|rent|drive|invite|notify|upload|save|edit|analy[sz]e|extract|detect|recognize|"
+                    r"classify|identify|answer|transcribe|buy|purchase|cancel|start|stop|turn|do|go|visit|meet|"
+                    r"ask|reply|respond|post|tweet|publish|submit|sign|register|subscribe|borrow|return|"
+                    r"dance|cook|clean|wash)\b")
 _INDEPENDENT = {"同时", "另外", "此外", "还有", "以及", "顺便", "also", "and also", "additionally", "as well as",
                 "plus"}
 _SEQUENTIAL = {"然后", "接着", "之后", "随后", "再", "and then", "then", "after that", "afterwards"}
@@ -112,8 +119,9 @@ class Intent:
 
 
 def _split_sentences(text: str) -> list[str]:
-    pieces = re.split(r"(?<=[。！？!?；;])|(?<!\bDr)(?<!\bMr)(?<!\bMrs)(?<!\bMs)(?<!\bSt)(?<!\bNo)(?<=\.)\s+(?=[A-Z])"
-                      r"|\n+", text)
+    # A title's dot ("Dr. Smith") does not end a sentence.
+    pieces = re.split(r"(?<=[。！？!?；;])|(?<!\bDr\.)(?<!\bMr\.)(?<!\bMrs\.)(?<!\bMs\.)(?<!\bSt\.)(?<!\bNo\.)"
+                      r"(?<=\.)\s+(?=[A-Z])|\n+", text)
     return [p.strip() for p in pieces if p and p.strip(" 。！？!?；;.,，")]
 
 

@@ -21,7 +21,7 @@ from ..plan import STEP_ID_PATTERN, Plan, Step, argument_problems, plan_problems
 from ..tools.base import Tool, ToolRegistry
 from .base import Planner, PlanningContext, Turn, direct_plan
 from .entities import numbers
-from .fill import ArgumentFiller, Filled, Prior, needed_items, slot_kind
+from .fill import ArgumentFiller, Filled, Prior, needed_items, slot_kind, value_list
 from .followup import answer_to_question, follow_up
 from .intent import Intent, Part, parse_intent
 from .select import GENERIC_TOOLS, MIN_SCORE, Candidate, ToolIndex
@@ -157,10 +157,35 @@ class RulePlanner(Planner):
                 fills = [filled]
                 place_args = [a for a, r in filled.slots.items() if r == "place named in the request"]
                 number_args = [a for a, r in filled.slots.items() if "number" in r and a in filled.args]
-                if place_args and len(part.places) > 1:
-                    # "上海和北京的天气": the same call for each place, in parallel.
-                    fills = [filler.fill(tool, replace(part, places=[p]), intent, priors, needs or None)
-                             for p in part.places[: self.max_steps]]
+                listed = self._listed(tool, part, filled)
+                if listed is not None:
+                    # "songs by Taylor Swift and Maroon 5 for 20 and 15 minutes": one call per listed value.
+                    slot, values = listed
+                    k = len(number_args)
+                    # A number inside a listed value ("Maroon 5") is part of the name, not a quantity.
+                    quantities = [n for n in part.numbers
+                                  if not any(re.search(rf"\b{re.escape(n.text)}\b", v) for v in values)]
+                    per_value = ([quantities[i:i + k] for i in range(0, len(quantities), k)]
+                                 if k and len(quantities) == k * len(values) else [])
+                    fills = []
+                    for i, value in enumerate(values[: self.max_steps]):
+                        one = filler.fill(tool, replace(part, numbers=per_value[i]), intent, priors, needs or None) \
+                            if per_value else Filled(dict(filled.args), dict(filled.slots), list(filled.missing),
+                                                  dict(filled.missing_kinds), set(filled.references))
+                        one.args[slot] = value
+                        one.slots[slot] = "one of several values listed for the parameter"
+                        fills.append(one)
+                    if any(f.missing for f in fills):
+                        fills = [filled]
+                elif place_args and len(part.places) > len(place_args) and len(part.places) % len(place_args) == 0:
+                    # "上海和北京的天气": the same call for each place (or group of places: "from A to B"), in
+                    # parallel.
+                    k = len(place_args)
+                    place_groups = [part.places[i:i + k] for i in range(0, len(part.places), k)][: self.max_steps]
+                    fills = [filler.fill(tool, replace(part, places=g), intent, priors, needs or None)
+                             for g in place_groups]
+                    if any(f.missing for f in fills):
+                        fills = [filled]
                 elif number_args and not part.arithmetic and len(part.numbers) > len(number_args) and (
                         len(part.numbers) % len(number_args) == 0):
                     # "factorial of 5, 10 and 15", "sides 3 and 4, 5 and 12": one call per group of numbers.
@@ -172,7 +197,7 @@ class RulePlanner(Planner):
                         fills = [filled]
                 for one in fills:
                     step = Step(id=_step_id(tool.name, taken), uses=tool.name, with_=one.args,
-                                depends_on=self._order(part, by_part, one), description=part.text)
+                                depends_on=self._order(part, by_part, one, tool), description=part.text)
                     steps_here.append(Drafted(step, part, tool))
                 note.update(chosen=tool.name, step=step.id, score=round(cand.score, 3), matched=cand.matched,
                             slots=filled.slots, args=filled.args)
@@ -237,12 +262,33 @@ class RulePlanner(Planner):
                 return [Prior(d.step.id, d.tool, d.part) for d in steps if d.tool is not None]
         return []
 
-    def _order(self, part: Part, by_part: dict[int, list[Drafted]], filled: Filled) -> list[str]:
-        """Ordering without data: "然后"/"then" with nothing referenced still means after the previous part."""
-        if filled.references or not part.sequential or part.index == 0:
+    @staticmethod
+    def _listed(tool: Tool, part: Part, filled: Filled) -> tuple[str, list[str]] | None:
+        """The one string parameter the part lists several values for, when its fill took one of them."""
+        props = (tool.parameters or {}).get("properties") or {}
+        found = []
+        for name, value in filled.args.items():
+            spec = props.get(name) or {}
+            if spec.get("type") not in (None, "string") or not isinstance(value, str):
+                continue
+            values = value_list(name, part.text)
+            if value in values:
+                found.append((name, values))
+        return found[0] if len(found) == 1 else None
+
+    def _order(self, part: Part, by_part: dict[int, list[Drafted]], filled: Filled, tool: Tool | None = None
+               ) -> list[str]:
+        """Ordering without data: "然后"/"then" with nothing referenced still means after the previous part; and
+        actions that change the world ("book a flight, make a call and order a taxi") happen in the order the
+        user listed them, so that one failing or being denied does not leave the later ones done regardless."""
+        if filled.references or part.index == 0:
             return []
         previous = by_part.get(part.index - 1) or []
-        return [previous[-1].step.id] if previous else []
+        if part.sequential:
+            return [previous[-1].step.id] if previous else []
+        if part.independent or tool is None or not acts(tool):
+            return []
+        return [d.step.id for d in previous if d.tool is not None and acts(d.tool)]
 
     async def _model_fill(self, tool: Tool, part: Part, filled: Filled, ctx: PlanningContext) -> None:
         """Ask the model for the arguments rules could not fill, one tool schema at a time, constrained."""
@@ -285,6 +331,34 @@ class RulePlanner(Planner):
             filled.slots[name] = f"model fill ({slot_kind(name, props.get(name) or {})})"
             filled.missing.remove(name)
             filled.missing_kinds.pop(name, None)
+
+
+# The first word of a tool's description that says the tool changes something outside the plan: books, buys,
+# sends, pays. A tool that declares ``side_effects`` acts whatever its description says.
+ACTION_VERBS = frozenset({
+    "book", "books", "buy", "buys", "purchase", "sell", "sells", "send", "sends", "pay", "pays", "order", "orders",
+    "share", "shares", "post", "posts", "publish", "apply", "applies", "enroll", "enrolls", "register", "deliver",
+    "delivers", "transfer", "transfers", "make", "makes", "place", "places", "play", "plays", "set", "sets", "take",
+    "takes", "record", "records", "print", "prints", "borrow", "borrows", "organize", "organise", "organizes",
+    "attend", "attends", "consult", "see", "let", "manage", "manages", "install", "delete", "deletes", "remove",
+    "removes", "cancel", "cancels", "reserve", "reserves", "rent", "rents", "schedule", "schedules", "submit",
+    "submits", "call", "calls", "do", "does", "drive", "write", "writes", "save", "saves", "upload", "uploads",
+    "create", "creates", "update", "updates", "move", "moves", "start", "starts", "stop", "stops",
+    "订", "预订", "预定", "购买", "买", "卖", "出售", "发送", "发", "支付", "付款", "转账", "下单", "分享", "发布",
+    "申请", "报名", "预约", "安排", "删除", "创建", "保存", "上传", "播放", "设置", "打电话", "拨打", "取消"})
+
+
+def acts(tool: Tool) -> bool:
+    """Whether a tool changes the world (declared, or read off the verb its description starts with)."""
+    if tool.side_effects:
+        return True
+    if tool.name in GENERIC_TOOLS:
+        return False
+    desc = (tool.description or "").strip()
+    first = re.match(r"[A-Za-z]+", desc)
+    if first:
+        return first.group(0).lower() in ACTION_VERBS
+    return any(desc.startswith(v) for v in ACTION_VERBS if not v.isascii())
 
 
 # What an entity in a part says about a tool: a tool with a parameter that takes it fits better.
@@ -350,4 +424,4 @@ def plan_problems_or_none(plan: Plan, tools: ToolRegistry) -> list[str]:
         return exc.problems
 
 
-__all__ = ["GENERIC_TOOLS", "RuleOutcome", "RulePlanner", "Turn", "ask_for"]
+__all__ = ["GENERIC_TOOLS", "RuleOutcome", "RulePlanner", "Turn", "acts", "ask_for"]

@@ -8,6 +8,8 @@ so a reader always sees its own writes.
 from __future__ import annotations
 
 import queue
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -81,14 +83,17 @@ class Store:
         self._writer = threading.Thread(target=self._write_loop, name="autoglm-event-writer", daemon=True)
         self._writer.start()
         self._closed = False
+        self._temporary_dir: str | None = None
 
     @classmethod
-    def in_memory(cls) -> Store:
-        """A private SQLite database in memory, for tests and one-off runs."""
-        from sqlalchemy.pool import StaticPool
-
-        engine = create_engine("sqlite://", connect_args={"check_same_thread": False}, poolclass=StaticPool)
-        return cls("sqlite://", engine=engine)
+    def temporary(cls) -> Store:
+        """A private throwaway database, removed on :meth:`close`: for tests and one-off runs. A file, not
+        ``:memory:``: the event writer thread and its callers need connections of their own, which one in-memory
+        connection shared between threads cannot give (their transactions would interleave)."""
+        folder = tempfile.mkdtemp(prefix="autoglm-")
+        store = cls(sqlite_url(Path(folder) / "autoglm.db"))
+        store._temporary_dir = folder
+        return store
 
     # -- events -----------------------------------------------------------------------------------------------
 
@@ -222,6 +227,8 @@ class Store:
         self._queue.put(None)
         self._writer.join(timeout=10)
         self.engine.dispose()
+        if self._temporary_dir is not None:
+            shutil.rmtree(self._temporary_dir, ignore_errors=True)
 
 
 def _safe(url: str) -> str:
