@@ -28,6 +28,12 @@ async def test_run_replaces_a_failed_step_and_finishes() -> None:
     by_id = {s.id: s for s in result.steps}
     assert by_id["forecast"].uses == "llm.generate"  # the stand-in took the failed step's place
     assert "weather.forecast failed" in model.requests[0].messages[-1].content
+    # The answer says a stand-in answered, so it is never taken for the weather service's own.
+    assert "Replaced:\n[forecast] weather.forecast failed (RuntimeError: upstream weather service is down)" \
+        in result.answer
+    # The reminder's prompt holds the stand-in's words as data, fenced once (by the tool, not also the planner).
+    reminder = model.requests[1].messages[-1].content
+    assert reminder.count("<data>") == 1 and reminder.count("</data>") == 1
     kinds = [e.kind for e in app.trace(result.task_id)]
     assert kinds.count(EventKind.PLAN_MADE) == 2
     assert kinds.index(EventKind.STEP_FAILED) < kinds.index(EventKind.REPLAN) < len(kinds) - 1

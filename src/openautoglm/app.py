@@ -350,11 +350,14 @@ class AutoGLM:
         self.store.update_task(task_id, plan=plan.dump())
         try:
             results = await self.executor.run(plan, emitter, inputs, role=role, session_id=session_id, done=done)
+            replaced: list[StepResult] = []
             if replan is not None and any(r.status == StepStatus.FAILED for r in results.values()):
                 replacement = await replan(plan, results)
                 if replacement is not None:
                     from .planning.replan import done_results
 
+                    replaced = [r for r in results.values()
+                                if r.status == StepStatus.FAILED and replacement.step(r.id).uses != r.uses]
                     plan = replacement
                     emitter.emit(EventKind.PLAN_MADE, plan=plan.dump(), planner="replan")
                     self.store.update_task(task_id, plan=plan.dump())
@@ -365,7 +368,7 @@ class AutoGLM:
             result.plan = plan
             return result
         steps = [results[s.id] for s in plan.steps]
-        answer = aggregate(plan, steps, self.tools)
+        answer = aggregate(plan, steps, self.tools, replaced)
         ok = [s for s in steps if s.status == StepStatus.SUCCEEDED]
         status = "succeeded" if len(ok) == len(steps) else ("partial" if ok else "failed")
         emitter.emit(EventKind.ANSWER, answer=answer, status=status)

@@ -9,8 +9,11 @@ from ..plan import Plan, render
 from ..tools.base import ToolRegistry
 
 
-def aggregate(plan: Plan, results: Iterable[StepResult], tools: ToolRegistry | None = None) -> str:
-    """Each finished step's result in plan order, tagged with its step id; then what is missing and why."""
+def aggregate(plan: Plan, results: Iterable[StepResult], tools: ToolRegistry | None = None,
+              replaced: Iterable[StepResult] = ()) -> str:
+    """Each finished step's result in plan order, tagged with its step id; then what is missing and why, and
+    which steps a replan stood in for (``replaced``: the failed results it replaced), so a stand-in's answer is
+    never taken for the original tool's."""
     by_id = {r.id: r for r in results}
     parts: list[str] = []
     missing: list[str] = []
@@ -28,4 +31,8 @@ def aggregate(plan: Plan, results: Iterable[StepResult], tools: ToolRegistry | N
     answer = "\n".join(parts)
     if missing:
         answer += ("\n" if answer else "") + "Missing:\n" + "\n".join(missing)
+    stand_ins = [f"[{r.id}] {r.uses} failed ({r.error}); answered with {plan.step(r.id).uses} instead"
+                 for r in replaced]
+    if stand_ins:
+        answer += ("\n" if answer else "") + "Replaced:\n" + "\n".join(stand_ins)
     return answer

@@ -461,5 +461,5 @@ class ArgumentFiller:
         if priors and (part.refers_back or part.writes):
             data = "\n".join(f"${{{p.step_id}.output}}" for p in priors)
             out.references.update(p.step_id for p in priors)
-            return f"{text}\n<data>\n{data}\n</data>"
+            return f"{text}\n{data}"  # llm tools fence each referenced output as data themselves
         return text

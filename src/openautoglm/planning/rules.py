@@ -207,7 +207,7 @@ class RulePlanner(Planner):
                     # "提醒我明天带伞": fetch the data, then write with it.
                     data = "\n".join(f"${{{d.step.id}.output}}" for d in steps_here)
                     write = Step(id=_step_id(GENERATE, taken), uses=GENERATE,
-                                 with_={"prompt": f"{part.text}\n<data>\n{data}\n</data>"})
+                                 with_={"prompt": f"{part.text}\n{data}"})  # the tool fences the data
                     steps_here.append(Drafted(write, part, ctx.tools.get(GENERATE)))
                     note["then"] = {"step": write.id, "uses": GENERATE, "why": "the part asks for writing"}
             elif has_generate:
