@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from openautoglm.embeddings import HashingEmbedder
+from openautoglm.embeddings import CachedEmbedder, HashingEmbedder
 from openautoglm.memory.kb import KnowledgeBase, KnowledgeConfig, SqliteVecStore
 from openautoglm.memory.kb.base import fuse
 from openautoglm.memory.kb.catalog import connect
 from openautoglm.memory.kb.language import script
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_kb import MemoEmbedder
+from test_kb import real_embedder
 
 # -- fusion ----------------------------------------------------------------------------------------------------------
 
@@ -165,8 +165,8 @@ CROSS = [  # (question in one language, index into the other language's list)
 
 
 @pytest.fixture(scope="module")
-def e5() -> MemoEmbedder:
-    return MemoEmbedder()
+def e5() -> CachedEmbedder:
+    return real_embedder()
 
 
 def _rank(kb: KnowledgeBase, question: str, text: str, debias: bool) -> int:
@@ -175,7 +175,7 @@ def _rank(kb: KnowledgeBase, question: str, text: str, debias: bool) -> int:
     return next(i for i, h in enumerate(hits, start=1) if h.text.strip() == text)
 
 
-def test_questions_find_passages_in_the_other_language(tmp_path: Path, e5: MemoEmbedder) -> None:
+def test_questions_find_passages_in_the_other_language(tmp_path: Path, e5: CachedEmbedder) -> None:
     docs = tmp_path / "docs"
     docs.mkdir()
     for i, text in enumerate(ZH + EN):
