@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from openautoglm import AutoGLM, ScriptedModel, Settings, tool
 from openautoglm.events import EventKind
-from openautoglm.planning import RulePlanner
+from openautoglm.planning import RulePlanner, planning_embedder
 from openautoglm.store import Store
 
 
@@ -21,8 +21,10 @@ def broken_forecast(city: str, date: str | None = None) -> dict[str, str]:
 
 async def test_run_replaces_a_failed_step_and_finishes() -> None:
     model = ScriptedModel(["北京明天天气未能查到，出门前请再看一下天气预报，备好雨具。"])
-    app = AutoGLM(settings=Settings(retries=0), model=model, tools=[broken_forecast], store=Store.temporary(),
-                  planner=RulePlanner())
+    settings = Settings(retries=0)
+    # time.resolve fits the request's words (明天) well enough to pass the score bar; only its job is different.
+    app = AutoGLM(settings=settings, model=model, tools=[broken_forecast], store=Store.temporary(),
+                  planner=RulePlanner(embedder=planning_embedder(settings)))
     result = await app.run("查询北京明天的天气并生成一段提醒文案")
     assert result.status == "succeeded", result.answer
     by_id = {s.id: s for s in result.steps}
@@ -39,4 +41,28 @@ async def test_run_replaces_a_failed_step_and_finishes() -> None:
     assert kinds.index(EventKind.STEP_FAILED) < kinds.index(EventKind.REPLAN) < len(kinds) - 1
     planners = [e.data["planner"] for e in app.trace(result.task_id) if e.kind == EventKind.PLAN_MADE]
     assert planners == ["rules", "replan"]
+    await app.aclose()
+
+
+@tool(name="weather2.current")
+def second_provider(city: str, date: str | None = None) -> dict[str, str]:
+    """Current weather and the forecast for the next days in a city, from a second provider.
+
+    Args:
+        city: the city
+        date: the day
+    """
+    return {"city": city, "date": date or "", "summary": "小雨, 8-14°C"}
+
+
+async def test_a_tool_doing_the_same_job_stands_in_and_an_unrelated_one_does_not() -> None:
+    model = ScriptedModel(["明天小雨，记得带伞。"])
+    settings = Settings(retries=0)
+    app = AutoGLM(settings=settings, model=model, tools=[broken_forecast, second_provider],
+                  store=Store.temporary(), planner=RulePlanner(embedder=planning_embedder(settings)))
+    result = await app.run("查询北京明天的天气并生成一段提醒文案")
+    by_id = {s.id: s for s in result.steps}
+    # time.resolve also matches "明天" in the request, but it does not do a weather service's job.
+    assert by_id["forecast"].uses == "weather2.current" and by_id["forecast"].output["city"] == "北京"
+    assert "answered with weather2.current instead" in result.answer
     await app.aclose()

@@ -92,7 +92,7 @@ class ToolIndex:
             return WEAK_FACTOR
         return 1.0
 
-    def _semantic(self, query: str) -> list[float] | None:
+    def _tool_vectors(self) -> list[list[float]] | None:
         if self.embedder is None or not self.tools:
             return None
         try:
@@ -102,13 +102,35 @@ class ToolIndex:
                 if todo:
                     self.vector_cache.update(zip(todo, self.embedder.embed(todo, kind="passage"), strict=True))
                 self._vectors = [self.vector_cache[t] for t in texts]
+        except AutoGLMError as exc:
+            self._disable(exc)
+            return None
+        return self._vectors
+
+    def _disable(self, exc: AutoGLMError) -> None:
+        # Keyword rules work alone; say once why semantic retrieval is off.
+        self.disabled = str(exc)
+        self.embedder = None
+
+    def _semantic(self, query: str) -> list[float] | None:
+        vectors = self._tool_vectors()
+        if vectors is None or self.embedder is None:
+            return None
+        try:
             q = self.embedder.embed([query], kind="query")[0]
         except AutoGLMError as exc:
-            # Keyword rules work alone; say once why semantic retrieval is off.
-            self.disabled = str(exc)
-            self.embedder = None
+            self._disable(exc)
             return None
-        return [sum(a * b for a, b in zip(q, v, strict=False)) for v in self._vectors]
+        return [sum(a * b for a, b in zip(q, v, strict=False)) for v in vectors]
+
+    def kinship(self, a: str, b: str) -> float | None:
+        """How alike two tools' jobs are: the cosine of their descriptions' embeddings (None without them)."""
+        vectors = self._tool_vectors()
+        names = [t.name for t in self.tools]
+        if vectors is None or a not in names or b not in names:
+            return None
+        va, vb = vectors[names.index(a)], vectors[names.index(b)]
+        return sum(x * y for x, y in zip(va, vb, strict=False))
 
     def rank(self, query: str, exclude: Sequence[str] = ()) -> list[Candidate]:
         qfeats = features(query)
