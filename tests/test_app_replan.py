@@ -6,17 +6,7 @@ from openautoglm import AutoGLM, ScriptedModel, Settings, tool
 from openautoglm.events import EventKind
 from openautoglm.planning import RulePlanner, planning_embedder
 from openautoglm.store import Store
-
-
-@tool(name="weather.forecast")
-def broken_forecast(city: str, date: str | None = None) -> dict[str, str]:
-    """Weather forecast for a city.
-
-    Args:
-        city: the city
-        date: the day
-    """
-    raise RuntimeError("upstream weather service is down")
+from test_planning_replan import broken_forecast
 
 
 async def test_run_replaces_a_failed_step_and_finishes() -> None:
