@@ -90,6 +90,13 @@ class Tool:
         """The output in words, for the answer. Tools whose output is data can say it better than JSON."""
         return render(output)
 
+    def answer(self, output: Any, lang: str) -> str | None:
+        """One sentence in ``lang`` (``"zh"`` or ``"en"``) saying what the result means for the person who asked:
+        the best seller and its figure, the percentage as a phrase, the date with its weekday. The composer joins
+        these into the reply; ``None`` means this tool has no sentence of its own (the composer then falls back
+        to :meth:`summarize`). Every fact in it must come from ``output``."""
+        return None
+
     def spec(self) -> ToolSpec:
         return ToolSpec(
             name=self.name,
