@@ -151,3 +151,21 @@ def test_run_composite_request_is_a_multi_step_plan_on_the_embedded_defaults() -
     first, second = (p["units"] for p in outputs["sales.top_products"]["products"][:2])
     assert outputs["math.calculate"]["result"] == pytest.approx((first - second) / second * 100)
     assert outputs["sales.top_products"]["products"][0]["product"] in out["answer"]
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--no-such-flag"], "No such option: --no-such-flag"),
+        (["run", "hi", "--no-such-flag"], "No such option: --no-such-flag"),
+        (["frobnicate"], "No such command 'frobnicate'"),
+        (["run"], "Missing argument"),
+        (["tools", "call"], "Missing argument"),
+        (["exec", "plan.json", "--inputs"], "requires an argument"),
+    ],
+)
+def test_usage_mistakes_are_one_line_and_exit_2(args: list[str], expected: str) -> None:
+    result = autoglm(*args)
+    assert result.returncode == 2
+    line = one_error_line(result)
+    assert line.startswith("autoglm: error: ") and expected in line and "--help" in line

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -17,7 +18,7 @@ from openautoglm.config import Settings
 from openautoglm.errors import ConfigError, PlanValidationError
 from openautoglm.events import Event, EventKind
 from openautoglm.models.scripted import ScriptedModel
-from openautoglm.tools.workflows import WorkflowRegistry, default_dirs
+from openautoglm.tools.workflows import WorkflowRegistry, default_dirs, load_workflow
 
 AUTOGLM = str(Path(sys.executable).with_name("autoglm"))
 DEMO = Path(__file__).with_name("mcp_demo_server.py")
@@ -213,20 +214,32 @@ INVALID = {
 @pytest.mark.parametrize("case", sorted(INVALID))
 def test_an_invalid_workflow_is_a_one_line_error_naming_the_file(tmp_path: Path, case: str) -> None:
     filename, text, expected = INVALID[case]
-    write(tmp_path / "wf", "good.yaml", SHOUT_PAIR)
     write(tmp_path / "wf", filename, text)
     with pytest.raises(ConfigError) as caught:
-        WorkflowRegistry.from_dirs([tmp_path / "wf"])
+        load_workflow(tmp_path / "wf" / filename)
     message = str(caught.value)
     assert filename in message and expected in message
     assert "\n" not in message
 
 
-def test_two_workflows_with_one_name_are_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("case", sorted(INVALID))
+def test_an_invalid_workflow_in_the_folder_is_skipped_and_reported_on_one_line(tmp_path: Path, case: str) -> None:
+    filename, text, expected = INVALID[case]
+    write(tmp_path / "wf", "good.yaml", SHOUT_PAIR)
+    write(tmp_path / "wf", filename, text)
+    registry = WorkflowRegistry.from_dirs([tmp_path / "wf"])
+    assert [w.name for w in registry] == ["shout_pair"]
+    [problem] = registry.skipped
+    assert filename in problem and expected in problem and "\n" not in problem
+
+
+def test_two_workflows_with_one_name_keep_the_first_and_report_the_second(tmp_path: Path) -> None:
     write(tmp_path / "a", "one.yaml", SHOUT_PAIR)
     write(tmp_path / "b", "two.yaml", SHOUT_PAIR)
-    with pytest.raises(ConfigError, match=r"two workflows are named 'shout_pair'.*one\.yaml.*two\.yaml"):
-        WorkflowRegistry.from_dirs([tmp_path / "a", tmp_path / "b"])
+    registry = WorkflowRegistry.from_dirs([tmp_path / "a", tmp_path / "b"])
+    assert [str(w.path) for w in registry] == [str(tmp_path / "a" / "one.yaml")]
+    [problem] = registry.skipped
+    assert re.search(r"two workflows are named 'shout_pair'.*one\.yaml.*two\.yaml", problem)
 
 
 def test_default_folders_are_the_data_dir_and_the_working_directory(
@@ -281,7 +294,11 @@ def test_cli_lists_workflows_and_names_a_broken_file_on_one_line(tmp_path: Path)
     assert row["tool"] == "workflow.sum_greet" and row["inputs"]["b"] == {"type": "integer", "default": 10}
 
     write(tmp_path / "workflows", "bad.yaml", "name: bad\nsteps: [{id: x, uses: demo.add, with: {a: ${inputs.q}}}]\n")
-    failed = autoglm("workflows", "list", cwd=tmp_path)
-    lines = [line for line in failed.stderr.splitlines() if line.strip()]
-    assert failed.returncode != 0 and len(lines) == 1, failed.stderr
-    assert "bad.yaml" in lines[0] and "Traceback" not in failed.stderr
+    # One broken file is reported on one line naming it, and every command goes on without it.
+    for args in (["workflows", "list", "--json"], ["tools", "--json"]):
+        listed = autoglm(*args, cwd=tmp_path)
+        lines = [line for line in listed.stderr.splitlines() if line.strip()]
+        assert listed.returncode == 0 and len(lines) == 1, listed.stderr
+        assert "bad.yaml" in lines[0] and "Traceback" not in listed.stderr
+        names = [row.get("tool", row.get("name")) for row in json.loads(listed.stdout)]
+        assert "workflow.sum_greet" in names and "workflow.bad" not in names

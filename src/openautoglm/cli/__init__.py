@@ -43,7 +43,10 @@ def make_app(config: Path | None, **overrides: Any) -> AutoGLM:
     from ..config import load_settings
 
     settings = load_settings(config, **{k: v for k, v in overrides.items() if v is not None})
-    return AutoGLM(settings=settings, approver=_interactive_approver())
+    glm = AutoGLM(settings=settings, approver=_interactive_approver())
+    for problem in glm.workflows.skipped:  # the command goes on without the broken file
+        typer.echo(f"autoglm: warning: {problem}", err=True)
+    return glm
 
 
 def _interactive_approver() -> Any:
@@ -255,18 +258,35 @@ def main() -> None:
         sys.exit(code if isinstance(code, int) else 0)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("autoglm: aborted", err=True)
+        sys.exit(1)
     except AutoGLMError as exc:
         typer.echo(f"autoglm: error: {exc}", err=True)
         sys.exit(2)
     except KeyboardInterrupt:
         typer.echo("autoglm: interrupted", err=True)
         sys.exit(130)
-    except Exception as exc:  # click's own usage errors and aborts
-        import click
+    except Exception as exc:
+        usage = usage_error(exc)
+        if usage is None:
+            raise  # a bug of ours: the traceback is what a report needs
+        message, code = usage
+        typer.echo(message, err=True)
+        sys.exit(code)
 
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(1)
-        raise
+
+def usage_error(exc: BaseException) -> tuple[str, int] | None:
+    """click's own errors (unknown option or command, missing argument, bad value) as one line and an exit code.
+
+    Recognised by shape, not class: typer ≥ 0.22 vendors click (``typer._click``), older typer uses ``click``, and
+    the two hierarchies are unrelated. ``no_args_is_help`` raises one of these too, carrying the help text."""
+    format_message = getattr(exc, "format_message", None)
+    code = getattr(exc, "exit_code", None)
+    if not callable(format_message) or not isinstance(code, int):
+        return None
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        return str(format_message()).rstrip(), code
+    ctx = getattr(exc, "ctx", None)
+    where = getattr(ctx, "command_path", None) or "autoglm"
+    return f"autoglm: error: {' '.join(str(format_message()).split())} (see `{where} --help`)", code

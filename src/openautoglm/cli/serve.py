@@ -35,6 +35,8 @@ def serve(
     settings = load_settings(config)
     broker = _broker()
     glm = AutoGLM(settings=settings, approver=broker.approver if broker is not None else None)
+    for problem in glm.workflows.skipped:
+        typer.echo(f"autoglm: warning: {problem}", err=True)
     if settings.auth == "required":
         admins = [k for k in KeyRing(glm.store).list() if k.role == "admin" and k.revoked_at is None]
         if not admins:

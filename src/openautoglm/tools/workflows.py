@@ -137,11 +137,15 @@ class WorkflowRegistry:
 
     def __init__(self, workflows: Iterable[Workflow] = ()) -> None:
         self._workflows: dict[str, Workflow] = {}
+        # One line per workflow file left out (broken, or a name taken already), naming the file: one bad file in
+        # a shared folder must not stop every command, and must not go unnoticed either.
+        self.skipped: list[str] = []
         for workflow in workflows:
             self.add(workflow)
 
     @classmethod
     def from_dirs(cls, dirs: Iterable[Path]) -> WorkflowRegistry:
+        """The workflows in ``dirs``; a file that does not load is left out and described in ``skipped``."""
         registry = cls()
         seen: set[Path] = set()
         for folder in dirs:
@@ -149,7 +153,12 @@ class WorkflowRegistry:
                 continue
             seen.add(folder.resolve())
             for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES and p.is_file()):
-                registry.add(load_workflow(path))
+                try:
+                    registry.add(load_workflow(path))
+                except ConfigError as exc:  # its message names the file already
+                    registry.skipped.append(f"workflow skipped: {exc}")
+                except (OSError, UnicodeDecodeError) as exc:
+                    registry.skipped.append(_one_line(f"workflow skipped: {path} cannot be read: {exc}"))
         return registry
 
     @classmethod
