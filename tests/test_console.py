@@ -146,7 +146,7 @@ def app(tmp_path: Path) -> Iterator[tuple[AutoGLM, Any, ThrottledKeys]]:
                   model=ScriptedModel([f"Sales were 1234 {HOSTILE}"]), store=Store(db_url), planner=FixedPlanner(),
                   tools=[lookup, notify, broken, flaky_tool()], approver=broker.approver)
     limiter = ThrottledKeys()
-    with gateway(glm, limiter=limiter, access_log=False) as server:
+    with gateway(glm, limiter=limiter, access_log=False, approvals=broker) as server:
         yield glm, server, limiter
 
 

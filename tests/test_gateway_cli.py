@@ -77,7 +77,7 @@ def test_side_effect_tools_wait_for_an_operators_approval(tmp_path: Path) -> Non
     with database("sqlite", tmp_path) as url:
         glm = make_glm(url, tools=[send_mail])
         glm.approver = broker.approver
-        with gateway(glm) as server, httpx.Client(base_url=server.url, timeout=20) as http:
+        with gateway(glm, approvals=broker) as server, httpx.Client(base_url=server.url, timeout=20) as http:
             user, operator = bearer(new_key(glm, "user", "ann")), bearer(new_key(glm, "operator"))
             plan = {"steps": [{"id": "mail", "uses": "send_mail", "with": {"to": "bo@example.com"}}]}
             task_id = http.post("/v1/tasks", json={"plan": plan}, headers=user).json()["id"]

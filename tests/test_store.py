@@ -83,3 +83,28 @@ def test_duplicate_sequence_numbers_are_reported_not_silently_dropped(tmp_path: 
         s.flush()
     assert [e.kind for e in s.events("t")] == ["a"]  # the good event of the batch is kept
     s.close()
+
+
+def test_keys_tokens_and_feedback_are_kept_through_typed_methods(store: Store) -> None:
+    from openautoglm.store import KeyRecord
+
+    record = KeyRecord("abc123def456", "user", "ann", "laptop", 100.0)
+    assert store.add_api_key(record, "hash-1") is True
+    assert store.add_api_key(KeyRecord("abc123def456", "admin", "eve", None, 101.0), "hash-2") is False
+    assert store.api_key("abc123def456") == (record, "hash-1")
+    assert store.api_key("nope") is None
+    assert store.revoke_api_key("abc123def456") is True and store.revoke_api_key("nope") is False
+    [listed] = store.api_keys()
+    assert listed.id == record.id and listed.revoked_at is not None
+
+    assert store.token_revoked("jti-1") is False
+    store.revoke_token("jti-1", expires_at=200.0)
+    store.revoke_token("jti-1")  # a second revocation is not an error
+    assert store.token_revoked("jti-1") is True
+
+    store.add_feedback("t1", 1, owner="ann", comment="good", nodes=["a", "b"])
+    store.add_feedback("t1", -1, owner="bo")
+    assert [(f.rating, f.owner, f.comment, f.nodes) for f in store.feedback("t1")] == [
+        (1, "ann", "good", ["a", "b"]), (-1, "bo", None, [])]
+    assert store.feedback("t2") == []
+    assert store.ping() == store.backend == store.url.split(":")[0].split("+")[0]

@@ -17,6 +17,7 @@ from typing import Any
 
 from .errors import AutoGLMError, PlanError, StepTimeout, ToolError, ToolPermissionError
 from .events import EventEmitter, EventKind
+from .models.base import ChatModel
 from .plan import Plan, RetryPolicy, Step, is_truthy, render, resolve, step_dependencies, validate_plan
 from .tools.base import Tool, ToolContext, ToolRegistry
 
@@ -71,6 +72,8 @@ class Executor:
     default_retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(attempts=2, backoff_s=0.5))
     approver: Approver | None = None
     max_concurrency: int | None = None
+    # Given to tools in their context (``ctx.model``); a lazy stand-in, so making an executor loads nothing.
+    model: ChatModel | None = None
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
     clock: Callable[[], float] = time.time
 
@@ -216,7 +219,8 @@ class _Run:
         timeout = step.timeout_s or tool.timeout_s or self.x.default_timeout_s
         args = tool.validate(resolve(step.with_, self.outputs, self.inputs, tool.embed))
         ctx = ToolContext(self.emitter.task_id, step.id, self._step_emit(step.id), self.role, self.session_id,
-                          approver=self.x.approver, emitter=self.emitter)
+                          approver=self.x.approver, emitter=self.emitter, model=self.x.model,
+                          run_plan=self.run_nested)
         self.emitter.emit(EventKind.STEP_STARTED, step.id, uses=step.uses, args=_storable(args),
                           timeout_s=timeout, attempts_allowed=policy.attempts)
         await self.authorize(tool, args, ctx)
@@ -262,6 +266,10 @@ class _Run:
                     f"{tool.name} has side effects and was not approved"
                     + ("" if self.x.approver else " (no approver is configured: run interactively or grant it)")
                 )
+
+    async def run_nested(self, plan: Plan, emitter: EventEmitter, inputs: dict[str, Any]) -> dict[str, StepResult]:
+        """A sub-plan of one of this plan's steps: the same tools, approver, role and session."""
+        return await self.x.run(plan, emitter, inputs, role=self.role, session_id=self.session_id)
 
     def _step_emit(self, step_id: str) -> Callable[..., Any]:
         def emit(kind: str, **data: Any) -> Any:

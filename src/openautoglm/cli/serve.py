@@ -46,7 +46,7 @@ def serve(
                        err=True)
     else:
         typer.echo("autoglm: WARNING: auth is disabled: anyone who can reach this port acts as admin", err=True)
-    app = create_app(glm, close_glm=True)
+    app = create_app(glm, close_glm=True, approvals=broker)
     typer.echo(f"autoglm: gateway on http://{host}:{port} (OpenAI base_url http://{host}:{port}/v1)", err=True)
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, server_header=False)
 

@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from ..app import AutoGLM
+from ..tools.approval import ApprovalBroker
 from . import console
 from .auth import Authenticator
 from .deps import Gateway, role_by_method
@@ -32,11 +33,13 @@ def create_app(
     limiter: RateLimiter | None = None,
     access_log: bool = True,
     close_glm: bool = False,
+    approvals: ApprovalBroker | None = None,
 ) -> FastAPI:
     """The gateway over ``glm``; its settings (``glm.settings``) choose auth, limits and telemetry.
 
     ``span_exporter`` receives the spans too (tests pass an in-memory one); ``limiter`` overrides the rate limiter
-    the settings describe; ``close_glm`` closes the facade when the app shuts down.
+    the settings describe; ``close_glm`` closes the facade when the app shuts down; ``approvals`` is the broker
+    whose ``approver`` the facade was given: ``/v1/approvals`` lists and decides its pending requests.
     """
     settings = glm.settings
     g = settings.gateway
@@ -78,23 +81,18 @@ def create_app(
     app.include_router(admin.router)
     app.include_router(ops.router)
     app.include_router(console.router)  # GET /console: the web console (static files, no data)
-    _mount_parts(app, glm)
+    _mount_parts(app, approvals)
     app.add_middleware(Guard, metrics=metrics, max_body=g.max_body_bytes,
                        max_concurrent=g.max_concurrent_requests, timeout_s=g.request_timeout_s,
                        access_log=access_log)
     return app
 
 
-def _mount_parts(app: FastAPI, glm: AutoGLM) -> None:
+def _mount_parts(app: FastAPI, approvals: ApprovalBroker | None) -> None:
     """Routers over other rooms' parts: model nodes (read: viewer, change: operator), tool approvals (operator)."""
+    from .approvals import router as approvals_router
     from .nodes import router as nodes_router
 
     app.include_router(nodes_router, dependencies=[Depends(role_by_method("viewer", "operator"))])
-    from ..tools.approval import ApprovalBroker
-    from .approvals import router as approvals_router
-
-    # The broker behind the facade's approver, when it has one: its pending requests are what operators decide.
-    broker = getattr(glm.approver, "__self__", None)
-    app.state.approvals = broker if isinstance(broker, ApprovalBroker) else None
+    app.state.approvals = approvals
     app.include_router(approvals_router)
-

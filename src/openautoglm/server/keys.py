@@ -11,30 +11,13 @@ import hashlib
 import hmac
 import secrets
 import time
-from dataclasses import dataclass
-
-from sqlalchemy import insert, select, update
-from sqlalchemy.exc import IntegrityError
 
 from ..errors import ConfigError, NotFound
-from ..store import Store, schema
+from ..store import KeyRecord, Store
 
 PREFIX = "agk_"
 ROLES = ("viewer", "user", "operator", "admin")
-
-
-@dataclass(frozen=True, slots=True)
-class KeyRecord:
-    id: str
-    role: str
-    owner: str
-    name: str | None
-    created_at: float
-    revoked_at: float | None = None
-
-    def public(self) -> dict[str, object]:
-        return {"id": self.id, "role": self.role, "owner": self.owner, "name": self.name,
-                "created_at": self.created_at, "revoked": self.revoked_at is not None}
+__all__ = ["PREFIX", "ROLES", "KeyRecord", "KeyRing", "hash_key", "split_key"]
 
 
 def hash_key(key: str) -> str:
@@ -52,6 +35,8 @@ def split_key(key: str) -> str | None:
 
 
 class KeyRing:
+    """Keys made, checked and revoked; the rows live in the store (``Store.add_api_key`` and its neighbours)."""
+
     def __init__(self, store: Store) -> None:
         self.store = store
 
@@ -62,14 +47,9 @@ class KeyRing:
             key_id = secrets.token_hex(6)
             key = f"{PREFIX}{key_id}_{secrets.token_urlsafe(24)}"
             record = KeyRecord(key_id, role, owner or f"key-{key_id}", name, time.time())
-            try:
-                with self.store.engine.begin() as conn:
-                    conn.execute(insert(schema.api_keys).values(
-                        id=record.id, key_hash=hash_key(key), role=role, owner=record.owner, name=name,
-                        created_at=record.created_at))
-            except IntegrityError:  # an id collision (1 in 2^48): draw again
-                continue
-            return key, record
+            if self.store.add_api_key(record, hash_key(key)):
+                return key, record
+            # an id collision (1 in 2^48): draw again
         raise ConfigError("could not allocate a key id; try again")
 
     def verify(self, key: str) -> KeyRecord | None:
@@ -77,39 +57,26 @@ class KeyRing:
         key_id = split_key(key)
         if key_id is None:
             return None
-        with self.store.engine.connect() as conn:
-            row = conn.execute(select(schema.api_keys).where(schema.api_keys.c.id == key_id)).first()
-        if row is None or row.revoked_at is not None:
+        found = self.store.api_key(key_id)
+        if found is None:
             return None
-        if not hmac.compare_digest(row.key_hash, hash_key(key)):
+        record, key_hash = found
+        if record.revoked_at is not None or not hmac.compare_digest(key_hash, hash_key(key)):
             return None
-        return KeyRecord(row.id, row.role, row.owner, row.name, row.created_at, row.revoked_at)
+        return record
 
     def list(self) -> list[KeyRecord]:
-        with self.store.engine.connect() as conn:
-            rows = conn.execute(select(schema.api_keys).order_by(schema.api_keys.c.created_at)).all()
-        return [KeyRecord(r.id, r.role, r.owner, r.name, r.created_at, r.revoked_at) for r in rows]
+        return self.store.api_keys()
 
     def revoke(self, key_id: str) -> None:
         key_id = split_key(key_id) or key_id  # accept the whole key as well as its id
-        with self.store.engine.begin() as conn:
-            done = conn.execute(update(schema.api_keys).where(schema.api_keys.c.id == key_id)
-                                .values(revoked_at=time.time()))
-        if done.rowcount == 0:
+        if not self.store.revoke_api_key(key_id):
             raise NotFound(f"no API key '{key_id}'; `autoglm keys list` shows the ids")
 
     # -- JWT revocation list ---------------------------------------------------------------------------------
 
     def revoke_token(self, jti: str, expires_at: float | None = None) -> None:
-        with self.store.engine.begin() as conn:
-            exists = conn.execute(select(schema.revoked_tokens.c.jti)
-                                  .where(schema.revoked_tokens.c.jti == jti)).first()
-            if exists is None:
-                conn.execute(insert(schema.revoked_tokens).values(jti=jti, revoked_at=time.time(),
-                                                                  expires_at=expires_at))
+        self.store.revoke_token(jti, expires_at)
 
     def token_revoked(self, jti: str) -> bool:
-        with self.store.engine.connect() as conn:
-            row = conn.execute(select(schema.revoked_tokens.c.jti)
-                               .where(schema.revoked_tokens.c.jti == jti)).first()
-        return row is not None
+        return self.store.token_revoked(jti)

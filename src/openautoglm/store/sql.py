@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import Engine, create_engine, event, insert, select, update
+from sqlalchemy import Engine, create_engine, event, insert, select, text, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from ..errors import NotFound, StoreError
 from ..events import Event
@@ -45,6 +45,32 @@ class TaskRecord:
     error: str | None
     created_at: float
     updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """An API key's row, without its hash."""
+
+    id: str
+    role: str
+    owner: str
+    name: str | None
+    created_at: float
+    revoked_at: float | None = None
+
+    def public(self) -> dict[str, object]:
+        return {"id": self.id, "role": self.role, "owner": self.owner, "name": self.name,
+                "created_at": self.created_at, "revoked": self.revoked_at is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackRecord:
+    task_id: str
+    owner: str | None
+    rating: int
+    comment: str | None
+    nodes: list[str]
+    created_at: float
 
 
 def make_engine(url: str) -> Engine:
@@ -211,6 +237,83 @@ class Store:
         with self.engine.connect() as conn:
             return [TaskRecord(**row._mapping) for row in conn.execute(query)]
 
+    # -- the gateway: API keys, revoked JWTs, feedback -------------------------------------------------------
+
+    def add_api_key(self, record: KeyRecord, key_hash: str) -> bool:
+        """Store a new key; False when its id is taken already (the caller draws another)."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(schema.api_keys).values(
+                    id=record.id, key_hash=key_hash, role=record.role, owner=record.owner, name=record.name,
+                    created_at=record.created_at, revoked_at=record.revoked_at))
+        except IntegrityError:
+            return False
+        return True
+
+    def api_key(self, key_id: str) -> tuple[KeyRecord, str] | None:
+        """A key's record and the hash it is checked against; None for an unknown id."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(schema.api_keys).where(schema.api_keys.c.id == key_id)).first()
+        if row is None:
+            return None
+        return _key_record(row), row.key_hash
+
+    def api_keys(self) -> list[KeyRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(schema.api_keys).order_by(schema.api_keys.c.created_at)).all()
+        return [_key_record(r) for r in rows]
+
+    def revoke_api_key(self, key_id: str) -> bool:
+        """Mark a key revoked; False when there is no such key."""
+        with self._write() as conn:
+            done = conn.execute(update(schema.api_keys).where(schema.api_keys.c.id == key_id)
+                                .values(revoked_at=time.time()))
+        return bool(done.rowcount)
+
+    def revoke_token(self, jti: str, expires_at: float | None = None) -> None:
+        with self._write() as conn:
+            exists = conn.execute(select(schema.revoked_tokens.c.jti)
+                                  .where(schema.revoked_tokens.c.jti == jti)).first()
+            if exists is None:
+                conn.execute(insert(schema.revoked_tokens).values(jti=jti, revoked_at=time.time(),
+                                                                  expires_at=expires_at))
+
+    def token_revoked(self, jti: str) -> bool:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(schema.revoked_tokens.c.jti)
+                               .where(schema.revoked_tokens.c.jti == jti)).first()
+        return row is not None
+
+    def add_feedback(self, task_id: str, rating: int, owner: str | None = None, comment: str | None = None,
+                     nodes: list[str] | None = None) -> FeedbackRecord:
+        record = FeedbackRecord(task_id, owner, rating, comment, list(nodes or []), time.time())
+        with self._write() as conn:
+            conn.execute(insert(schema.feedback).values(
+                task_id=task_id, owner=owner, rating=rating, comment=comment,
+                node=",".join(record.nodes) or None, created_at=record.created_at))
+        return record
+
+    def feedback(self, task_id: str) -> list[FeedbackRecord]:
+        """The ratings a task's answer got, oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(schema.feedback).where(schema.feedback.c.task_id == task_id)
+                                .order_by(schema.feedback.c.id)).all()
+        return [FeedbackRecord(r.task_id, r.owner, r.rating, r.comment, r.node.split(",") if r.node else [],
+                               r.created_at) for r in rows]
+
+    # -- health -----------------------------------------------------------------------------------------------
+
+    @property
+    def backend(self) -> str:
+        """The database's kind: sqlite, postgresql..."""
+        return self.engine.dialect.name
+
+    def ping(self) -> str:
+        """Round-trip one query (raises when the database does not answer); the backend's name."""
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return self.backend
+
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         try:
@@ -229,6 +332,10 @@ class Store:
         self.engine.dispose()
         if self._temporary_dir is not None:
             shutil.rmtree(self._temporary_dir, ignore_errors=True)
+
+
+def _key_record(row: Any) -> KeyRecord:
+    return KeyRecord(row.id, row.role, row.owner, row.name, row.created_at, row.revoked_at)
 
 
 def _safe(url: str) -> str:

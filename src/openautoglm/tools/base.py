@@ -14,15 +14,22 @@ import inspect
 import re
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, get_type_hints
+from typing import TYPE_CHECKING, Any, get_type_hints
 
 import jsonschema
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from ..errors import ToolArgumentError, ToolNotFound
 from ..events import EventEmitter
-from ..plan import render
+from ..plan import Plan, render
 
+if TYPE_CHECKING:
+    from ..engine import StepResult
+    from ..models.base import ChatModel
+
+# Runs a nested plan under the calling step (same tools, role, session and approver): ``await run_plan(plan,
+# emitter, inputs)`` returns each step's result by id. The executor gives it to every tool it calls.
+RunPlan = Callable[[Plan, EventEmitter, dict[str, Any]], Awaitable[dict[str, "StepResult"]]]
 TOOL_NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*(\.[A-Za-z_][A-Za-z0-9_\-]*)*$")
 
 
@@ -40,6 +47,10 @@ class ToolContext:
     approver: Callable[[Tool, dict[str, Any], ToolContext], Awaitable[bool]] | None = None
     # The task's event log, for tools that run a nested plan (workflows) under the calling step.
     emitter: EventEmitter | None = None
+    # The app's model (built on its first call), for tools that ask it something.
+    model: ChatModel | None = None
+    # How a tool runs a sub-plan (workflows); None outside an executor.
+    run_plan: RunPlan | None = None
 
 
 class ToolSpec(BaseModel):

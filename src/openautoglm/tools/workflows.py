@@ -1,9 +1,10 @@
 """Workflows: YAML plans written by a person, with a name, typed inputs and a description, kept in a folder.
 
 Each workflow becomes a tool ``workflow.<name>`` whose JSON schema is made from its inputs, so the planner and
-hand-written plans can call it like any other tool. Calling it runs the workflow's plan with the app's executor as
-a nested run: its events go into the calling task's log, under step ids prefixed with the calling step's
-(``report.fetch``), and each inner tool is still checked for roles and approval on its own.
+hand-written plans can call it like any other tool. Calling it runs the workflow's plan as a nested run through
+``ctx.run_plan`` (the executor running the calling step): its events go into the calling task's log, under step
+ids prefixed with the calling step's (``report.fetch``), and each inner tool is still checked for roles and
+approval on its own.
 
 Files are validated when they are loaded; a broken file is an error that names it, not a tool that fails later.
 """
@@ -11,9 +12,8 @@ Files are validated when they are loaded; a broken file is an error that names i
 from __future__ import annotations
 
 import contextvars
-import dataclasses
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from typing import Any
 import jsonschema
 
 from ..config import Settings
-from ..engine import Executor, StepStatus
+from ..engine import StepStatus
 from ..errors import AutoGLMError, ConfigError, NotFound, PlanValidationError, ToolError
 from ..events import Event, EventEmitter, EventKind
 from ..plan import Plan, plan_problems, step_dependencies
@@ -186,8 +186,8 @@ class WorkflowRegistry:
     def __len__(self) -> int:
         return len(self._workflows)
 
-    def tools(self, executor: Callable[[], Executor], default_timeout_s: float = 30.0) -> list[Tool]:
-        return [WorkflowTool(w, executor, default_timeout_s) for w in self]
+    def tools(self, default_timeout_s: float = 30.0) -> list[Tool]:
+        return [WorkflowTool(w, default_timeout_s) for w in self]
 
 
 class WorkflowTool(Tool):
@@ -196,9 +196,8 @@ class WorkflowTool(Tool):
 
     source = "workflow"
 
-    def __init__(self, workflow: Workflow, executor: Callable[[], Executor], default_timeout_s: float = 30.0) -> None:
+    def __init__(self, workflow: Workflow, default_timeout_s: float = 30.0) -> None:
         self.workflow = workflow
-        self._executor = executor
         self.name = PREFIX + workflow.name
         self.description = workflow.description
         self.parameters = workflow.input_schema()
@@ -213,11 +212,12 @@ class WorkflowTool(Tool):
         stack = _ACTIVE.get()
         if name in stack:
             raise ToolError(f"workflow '{name}' calls itself: {' -> '.join([*stack, name])}")
-        executor = dataclasses.replace(self._executor(), approver=ctx.approver)
+        if ctx.run_plan is None:
+            raise ToolError(f"workflow '{name}' runs only as a step of a plan (it has no executor here)")
         ctx.emit(EventKind.TOOL_CALL, workflow=name, inputs=args, steps=[s.id for s in plan.steps])
         token = _ACTIVE.set((*stack, name))
         try:
-            results = await executor.run(plan, _NestedEmitter(ctx), args, role=ctx.role, session_id=ctx.session_id)
+            results = await ctx.run_plan(plan, _NestedEmitter(ctx), args)
         except AutoGLMError as exc:
             raise ToolError(f"workflow '{name}' cannot run: {exc}") from exc
         finally:

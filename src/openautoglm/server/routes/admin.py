@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 from fastapi import APIRouter, Depends
-from sqlalchemy import insert
 
-from ...errors import NotFound
-from ...events import EventKind
-from ...store import schema
 from ..auth import Principal
 from ..deps import Gateway, caller, gateway
 from ..schemas import FeedbackIn, KeyIn, RevokeTokenIn
@@ -50,24 +45,6 @@ async def revoke_token(body: RevokeTokenIn, _: Principal = Depends(caller("admin
 @router.post("/v1/feedback", status_code=201, tags=["tasks"], summary="Rate a task's answer")
 async def feedback(body: FeedbackIn, principal: Principal = Depends(caller("user")),
                    gw: Gateway = Depends(gateway)) -> dict[str, Any]:
-    store = gw.glm.store
-    try:
-        await asyncio.to_thread(store.get_task, body.task_id, principal.owner_filter)
-    except NotFound:
-        raise NotFound(f"no task '{body.task_id}' visible to you") from None
-    events = await asyncio.to_thread(store.events, body.task_id)
-    nodes = sorted({str(e.data["node"]) for e in events if e.kind == EventKind.STEP_FINISHED and e.data.get("node")})
-
-    def save() -> None:
-        with store.engine.begin() as conn:
-            conn.execute(insert(schema.feedback).values(
-                task_id=body.task_id, owner=principal.subject, rating=body.rating, comment=body.comment,
-                node=",".join(nodes) or None, created_at=time.time()))
-
-    await asyncio.to_thread(save)
-    # A router that learns node weights from feedback gets it here.
-    record = getattr(gw.glm.model, "record_feedback", None)
-    if callable(record):
-        for node in nodes:
-            record(node, body.rating)
+    nodes = await asyncio.to_thread(gw.glm.rate_task, body.task_id, body.rating, by=principal.subject,
+                                    comment=body.comment, owner=principal.owner_filter)
     return {"task_id": body.task_id, "rating": body.rating, "nodes": nodes}

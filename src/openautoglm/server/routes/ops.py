@@ -8,7 +8,6 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
-from sqlalchemy import text
 
 from ..auth import Principal
 from ..deps import Gateway, caller, gateway
@@ -49,15 +48,11 @@ def _usable(row: dict[str, Any]) -> bool:
 
 
 async def _database(gw: Gateway) -> tuple[str, dict[str, Any]]:
-    def ping() -> None:
-        with gw.glm.store.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-
     try:
-        await asyncio.wait_for(asyncio.to_thread(ping), 5)
+        backend = await asyncio.wait_for(asyncio.to_thread(gw.glm.store.ping), 5)
     except Exception as exc:
         return "database", {"status": "down", "error": f"{type(exc).__name__}: {exc}"[:300]}
-    return "database", {"status": "ok", "backend": gw.glm.store.engine.dialect.name}
+    return "database", {"status": "ok", "backend": backend}
 
 
 async def _models(gw: Gateway) -> tuple[str, dict[str, Any]]:

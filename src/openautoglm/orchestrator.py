@@ -1,0 +1,259 @@
+"""One task's lifecycle: plan, execute, replan once, answer, remember; or resume an interrupted one from its log.
+
+The orchestrator knows its collaborators only by narrow interfaces: a :class:`TaskLog` (the store's event log and
+task table), a :class:`SessionMemory`, an executor factory, an :data:`AnswerWriter`, and, per run, a planner with
+its context. Which concrete parts fill them is the services container's business (:mod:`openautoglm.services`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from .engine import Executor, StepResult, StepStatus
+from .errors import AutoGLMError, ClarificationNeeded, PlanError, PlanValidationError
+from .events import Event, EventEmitter, EventKind, EventSink
+from .memory.sessions import SessionTurn, Summarizer
+from .models.base import reporting_model_events
+from .plan import Plan, parse_plan, validate_plan
+from .planning.aggregate import aggregate
+from .planning.base import Planner, PlanningContext
+from .tools.base import ToolRegistry
+from .tools.workflows import check_inputs
+
+
+@dataclass
+class RunResult:
+    task_id: str
+    status: str  # succeeded | partial | failed | needs_input
+    answer: str
+    plan: Plan | None = None
+    steps: list[StepResult] = field(default_factory=list)
+    question: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "task_id": self.task_id,
+            "status": self.status,
+            "answer": self.answer,
+            "question": self.question,
+            "plan": self.plan.dump() if self.plan else None,
+            "steps": [s.summary() for s in self.steps],
+        }
+
+
+def new_task_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def clean_request(request: str) -> str:
+    text = " ".join((request or "").split())
+    if not text:
+        raise PlanError("the request is empty: say what you want done")
+    if len(text) > 20_000:
+        raise PlanError(f"the request is {len(text)} characters long; the limit is 20000")
+    return text
+
+
+class TaskRecordLike(Protocol):
+    owner: str | None
+    session_id: str | None
+
+
+class TaskLog(Protocol):
+    """The event log and task table of :class:`~openautoglm.store.Store`, as far as a task's lifecycle uses it."""
+
+    def append(self, ev: Event) -> None: ...
+    def events(self, task_id: str, after_seq: int = 0) -> list[Event]: ...
+    def flush(self, timeout: float = 30.0) -> None: ...
+    def create_task(self, task_id: str, request: str | None, owner: str | None = None,
+                    session_id: str | None = None, status: str = "running") -> None: ...
+    def update_task(self, task_id: str, **fields: Any) -> None: ...
+    def get_task(self, task_id: str, owner: str | None = None) -> TaskRecordLike: ...
+
+
+class SessionMemory(Protocol):
+    """Conversations by session id (:class:`~openautoglm.memory.sessions.Sessions`)."""
+
+    def history(self, session_id: str | None, owner: str | None = None) -> list[Any]: ...
+    def append(self, session_id: str, turn: SessionTurn, owner: str | None = None) -> Any: ...
+    async def compact(self, session_id: str, summarizer: Summarizer | None = None) -> bool: ...
+
+
+# Writes a finished plan's answer and says how it went: (answer, status), status succeeded | partial | failed.
+# Arguments: the plan as run, its step results in plan order, the tools (they word their outputs), and the
+# results of failed steps that a replan replaced with a different tool (the answer says what stood in).
+AnswerWriter = Callable[[Plan, list[StepResult], ToolRegistry, list[StepResult]], tuple[str, str]]
+
+
+def write_answer(plan: Plan, steps: list[StepResult], tools: ToolRegistry,
+                 replaced: list[StepResult]) -> tuple[str, str]:
+    """The default writer: the steps' outputs put together by :func:`~openautoglm.planning.aggregate.aggregate`."""
+    answer = aggregate(plan, steps, tools, replaced)
+    ok = [s for s in steps if s.status == StepStatus.SUCCEEDED]
+    status = "succeeded" if len(ok) == len(steps) else ("partial" if ok else "failed")
+    return answer, status
+
+
+Replan = Callable[[Plan, dict[str, StepResult]], Awaitable[Plan | None]]
+
+
+class Orchestrator:
+    """Runs tasks from request (or plan) to recorded answer."""
+
+    def __init__(
+        self,
+        log: TaskLog,
+        executor: Callable[[], Executor],
+        memory: SessionMemory,
+        *,
+        writer: AnswerWriter = write_answer,
+        summarizer: Callable[[Callable[..., Any]], Summarizer | None] = lambda emit: None,
+    ) -> None:
+        self.log = log
+        self.new_executor = executor
+        self.memory = memory
+        self.writer = writer
+        self.summarizer = summarizer
+
+    async def run(self, request: str, planner: Planner, context: PlanningContext, *, session_id: str | None = None,
+                  owner: str | None = None, on_event: EventSink | None = None, task_id: str | None = None,
+                  role: str = "admin") -> RunResult:
+        """Plan ``request`` with ``planner`` (its context gets the session's history and the task's events),
+        execute, replan once if a step failed, answer, and add the turn to the session."""
+        task_id = task_id or new_task_id()
+        emitter = self._emitter(task_id, on_event)
+        self.log.create_task(task_id, request, owner=owner, session_id=session_id)
+        emitter.emit(EventKind.TASK_STARTED, request=request, session_id=session_id)
+        context = replace(context, emit=lambda kind, **data: emitter.emit(kind, **data),
+                          history=self.memory.history(session_id, owner))
+        try:
+            with reporting_model_events(context.emit):  # a routed planner call's attempts land in the trace
+                plan = await planner.plan(request, context)
+        except ClarificationNeeded as need:
+            emitter.emit(EventKind.CLARIFICATION, question=need.question, missing=need.missing)
+            self.log.update_task(task_id, status="needs_input", answer=need.question)
+            result = RunResult(task_id, "needs_input", need.question, question=need.question)
+            await self._remember(session_id, owner, request, result, emitter, missing=need.missing)
+            return result
+        except AutoGLMError as exc:
+            result = self._failed(task_id, emitter, exc)
+            await self._remember(session_id, owner, request, result, emitter)
+            return result
+        emitter.emit(EventKind.PLAN_MADE, plan=plan.dump(), planner=planner.name)
+
+        async def replan(failed_plan: Plan, results: dict[str, StepResult]) -> Plan | None:
+            with reporting_model_events(context.emit):
+                return await planner.replan(request, failed_plan, results, context)
+
+        result = await self._execute(task_id, plan, emitter, {}, owner, session_id, role=role, replan=replan)
+        await self._remember(session_id, owner, request, result, emitter)
+        return result
+
+    async def execute(self, plan: Plan, inputs: Mapping[str, Any] | None = None, *, owner: str | None = None,
+                      on_event: EventSink | None = None, task_id: str | None = None,
+                      role: str = "admin") -> RunResult:
+        """Run a plan written by a person (or a program); it is checked before any task exists."""
+        given = dict(inputs or {})
+        validate_plan(plan, self.new_executor().tools.schemas(), given)
+        check_inputs(plan, given)  # the types its `inputs:` declare
+        task_id = task_id or new_task_id()
+        emitter = self._emitter(task_id, on_event)
+        self.log.create_task(task_id, plan.description or plan.name, owner=owner)
+        emitter.emit(EventKind.TASK_STARTED, request=plan.name or "plan", inputs=given)
+        emitter.emit(EventKind.PLAN_MADE, plan=plan.dump(), planner="given")
+        return await self._execute(task_id, plan, emitter, given, owner, None, role=role)
+
+    async def resume(self, task_id: str, on_event: EventSink | None = None) -> RunResult:
+        """Continue an interrupted task from its log: finished steps keep their results, the rest run."""
+        task = self.log.get_task(task_id)
+        events = self.log.events(task_id)
+        plan_events = [e for e in events if e.kind == EventKind.PLAN_MADE]
+        if not plan_events:
+            raise PlanValidationError([f"task {task_id} never got a plan; run it again instead"])
+        plan = parse_plan(plan_events[-1].data["plan"])
+        inputs = next((e.data.get("inputs") or {} for e in events if e.kind == EventKind.TASK_STARTED), {})
+        done: dict[str, StepResult] = {}
+        for e in events:
+            if e.kind == EventKind.STEP_FINISHED and e.step_id:
+                done[e.step_id] = StepResult(e.step_id, e.data.get("uses", ""), StepStatus.SUCCEEDED,
+                                             output=e.data.get("output"), attempts=e.data.get("attempts", 1),
+                                             node=e.data.get("node"), finished_at=e.ts)
+        emitter = self._emitter(task_id, on_event, seq=events[-1].seq if events else 0)
+        emitter.emit(EventKind.TASK_STARTED, resumed=True, steps_done=sorted(done))
+        self.log.update_task(task_id, status="running")
+        return await self._execute(task_id, plan, emitter, inputs, task.owner, task.session_id, done)
+
+    # -- the stages -------------------------------------------------------------------------------------------
+
+    def _emitter(self, task_id: str, on_event: EventSink | None, seq: int = 0) -> EventEmitter:
+        sinks: list[EventSink] = [self.log.append]
+        if on_event is not None:
+            sinks.append(on_event)
+        return EventEmitter(task_id, sinks, seq=seq)
+
+    async def _execute(
+        self,
+        task_id: str,
+        plan: Plan,
+        emitter: EventEmitter,
+        inputs: dict[str, Any],
+        owner: str | None,
+        session_id: str | None,
+        done: dict[str, StepResult] | None = None,
+        role: str = "admin",
+        replan: Replan | None = None,
+    ) -> RunResult:
+        """Run ``plan``; when a step fails for good and ``replan`` offers a replacement, run that once, keeping the
+        results of the steps that succeeded."""
+        self.log.update_task(task_id, plan=plan.dump())
+        executor = self.new_executor()
+        try:
+            results = await executor.run(plan, emitter, inputs, role=role, session_id=session_id, done=done)
+            replaced: list[StepResult] = []
+            if replan is not None and any(r.status == StepStatus.FAILED for r in results.values()):
+                replacement = await replan(plan, results)
+                if replacement is not None:
+                    from .planning.replan import done_results
+
+                    replaced = [r for r in results.values()
+                                if r.status == StepStatus.FAILED and replacement.step(r.id).uses != r.uses]
+                    plan = replacement
+                    emitter.emit(EventKind.PLAN_MADE, plan=plan.dump(), planner="replan")
+                    self.log.update_task(task_id, plan=plan.dump())
+                    results = await executor.run(plan, emitter, inputs, role=role, session_id=session_id,
+                                                 done=done_results(results))
+        except AutoGLMError as exc:
+            result = self._failed(task_id, emitter, exc)
+            result.plan = plan
+            return result
+        steps = [results[s.id] for s in plan.steps]
+        answer, status = self.writer(plan, steps, executor.tools, replaced)
+        emitter.emit(EventKind.ANSWER, answer=answer, status=status)
+        emitter.emit(EventKind.TASK_FINISHED, status=status)
+        self.log.update_task(task_id, status=status, answer=answer)
+        self.log.flush()
+        return RunResult(task_id, status, answer, plan, steps)
+
+    async def _remember(self, session_id: str | None, owner: str | None, request: str, result: RunResult,
+                        emitter: EventEmitter, missing: list[str] | None = None) -> None:
+        """Add the finished run to its session (a clarifying question too: the next request answers it)."""
+        if not session_id:
+            return
+        turn = SessionTurn(request=request, answer=result.answer, status=result.status, question=result.question,
+                           missing=list(missing or []), plan=result.plan.dump() if result.plan else None,
+                           task_id=result.task_id)
+        self.memory.append(session_id, turn, owner=owner)
+        summarizer = self.summarizer(lambda kind, **data: emitter.emit(kind, **data))
+        if await self.memory.compact(session_id, summarizer):
+            emitter.emit("session.compacted", session_id=session_id,
+                         summarizer="model" if summarizer else "truncate")
+        self.log.flush()
+
+    def _failed(self, task_id: str, emitter: EventEmitter, exc: AutoGLMError) -> RunResult:
+        emitter.emit(EventKind.TASK_FAILED, error=str(exc), error_type=type(exc).__name__)
+        self.log.update_task(task_id, status="failed", error=str(exc))
+        self.log.flush()
+        return RunResult(task_id, "failed", f"failed: {exc}")

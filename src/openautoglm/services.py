@@ -1,0 +1,217 @@
+"""The services container: the parts one :class:`~openautoglm.AutoGLM` works with, built once from ``Settings``.
+
+Each part is built on first use, so that listing tools never loads a model and a health probe never opens the
+knowledge base. The container owns what it built and closes it in :meth:`Services.aclose`. Nothing here runs a
+task: that is :mod:`openautoglm.orchestrator`'s job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from .config import Settings
+from .engine import Approver, Executor
+from .memory.kb import KnowledgeBase
+from .memory.kb.tools import LazyKnowledgeBase
+from .memory.sessions import ModelSummarizer, Sessions, Summarizer
+from .models.base import ChatModel
+from .plan import RetryPolicy
+from .planning.base import Planner, PlanningContext
+from .store import Store
+from .tools.base import Tool, ToolRegistry
+from .tools.builtin import builtin_tools
+from .tools.mcp_client import MCPToolset
+from .tools.workflows import WorkflowRegistry
+
+if TYPE_CHECKING:
+    from .router import Router
+
+
+class LazyModel(ChatModel):
+    """Stands in for a model that is built on its first call, so tools can hold it without loading weights."""
+
+    def __init__(self, build: Callable[[], ChatModel]) -> None:
+        self._build = build
+        self.name = "model"
+
+    async def complete(self, request: Any) -> Any:
+        return await self._build().complete(request)
+
+    async def stream(self, request: Any) -> Any:
+        async for piece in self._build().stream(request):
+            yield piece
+
+    @property
+    def resolved(self) -> ChatModel:
+        """The real model (building it): for tools that adapt to what the model can do."""
+        return self._build()
+
+
+class Services:
+    """Model (or router), tools, workflows, MCP toolset, store, sessions, knowledge base, planner, executors."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        model: ChatModel | None = None,
+        tools: Iterable[Tool | Callable[..., Any]] | ToolRegistry | None = None,
+        store: Store | None = None,
+        planner: Planner | None = None,
+        approver: Approver | None = None,
+    ) -> None:
+        self.settings = settings
+        # Who approves tools with side effects; read each time an executor is made, so it may be changed later.
+        self.approver = approver
+        self._model = model
+        self._store = store
+        self._planner = planner
+        self._extra_tools = tools
+        self._tools: ToolRegistry | None = None
+        self._workflows: WorkflowRegistry | None = None
+        self._mcp: MCPToolset | None = None
+        self._sessions: Sessions | None = None
+        self._knowledge = LazyKnowledgeBase(lambda: KnowledgeBase.from_settings(self.settings))
+        self.lazy_model = LazyModel(lambda: self.model)
+
+    # -- models -----------------------------------------------------------------------------------------------
+
+    @property
+    def model(self) -> ChatModel:
+        if self._model is None:
+            from .models.factory import build_model
+
+            self._model = build_model(self.settings)
+        return self._model
+
+    @property
+    def loaded_model(self) -> ChatModel | None:
+        """The model if something built it already (closing, or choosing a summarizer, must not load it)."""
+        return self._model
+
+    @property
+    def router(self) -> Router:
+        """The pool of model nodes. A single configured model becomes the pool's first member, so nodes that
+        register at run time join it instead of replacing it; from then on every llm step goes through the pool."""
+        from .router import Router
+
+        model = self.model
+        if not isinstance(model, Router):
+            model = Router([model], settings=self.settings.router)
+            self._model = model
+        return model
+
+    def describe_models(self) -> list[dict[str, Any]]:
+        describe = getattr(self.model, "describe", None)
+        if callable(describe):
+            return list(describe())
+        m = self.model
+        return [{"name": m.name, "type": type(m).__name__, "capabilities": sorted(m.capabilities),
+                 "json_schema": m.supports_json_schema, "can_plan": m.can_plan, "state": "ready"}]
+
+    # -- tools ------------------------------------------------------------------------------------------------
+
+    @property
+    def tools(self) -> ToolRegistry:
+        if self._tools is None:
+            registry = ToolRegistry(builtin_tools(self.lazy_model, self.settings, knowledge=self._knowledge))
+            for workflow_tool in self.workflows.tools(self.settings.timeout_seconds):
+                registry.add(workflow_tool, replace=True)
+            extra = self._extra_tools
+            for item in (extra if extra is not None else []):
+                registry.add(item, replace=True)
+            self._tools = registry
+        return self._tools
+
+    @property
+    def workflows(self) -> WorkflowRegistry:
+        """The YAML workflows in ``workflows_dir`` (each is also the tool ``workflow.<name>``)."""
+        if self._workflows is None:
+            self._workflows = WorkflowRegistry.from_settings(self.settings)
+        return self._workflows
+
+    async def load_tools(self) -> ToolRegistry:
+        """The registry, with the tools that take I/O to discover: MCP servers connect on the first call."""
+        registry = self.tools
+        if self.settings.mcp_servers:
+            if self._mcp is None or not self._mcp.usable():  # a new event loop needs new connections
+                self._mcp = MCPToolset(self.settings.mcp_servers)
+            toolset = self._mcp
+            try:
+                loaded = await toolset.load()  # once; concurrent callers wait for the first
+            except BaseException:
+                self._mcp = None  # closed by load(); the next call tries again
+                raise
+            for mcp_tool in loaded:
+                # Tools given in code win over a server's; a server's replace its own from an older connection.
+                if mcp_tool.name not in registry or registry.get(mcp_tool.name).source == mcp_tool.source:
+                    registry.add(mcp_tool, replace=True)
+        return registry
+
+    def new_executor(self) -> Executor:
+        """An executor over the tools, with the settings' timeouts, retries and concurrency and the approver."""
+        return Executor(
+            self.tools,
+            default_timeout_s=self.settings.timeout_seconds,
+            default_retry=RetryPolicy(attempts=1 + self.settings.retries),
+            approver=self.approver,
+            max_concurrency=self.settings.max_concurrency,
+            model=self.lazy_model,
+        )
+
+    # -- planning ---------------------------------------------------------------------------------------------
+
+    @property
+    def planner(self) -> Planner:
+        if self._planner is None:
+            from .planning import choose_planner
+
+            self._planner = choose_planner(self.settings, self.model)
+        return self._planner
+
+    def planning_context(self, emit: Callable[..., Any] | None = None,
+                         history: list[Any] | None = None) -> PlanningContext:
+        return PlanningContext(tools=self.tools, model=self.model, emit=emit or (lambda *a, **k: None),
+                               history=history or [], default_city=self.settings.default_city)
+
+    # -- memory and persistence -------------------------------------------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.settings.db_url)
+        return self._store
+
+    @property
+    def sessions(self) -> Sessions:
+        if self._sessions is None:
+            self._sessions = Sessions(self.store)
+        return self._sessions
+
+    def summarizer(self, emit: Callable[..., Any]) -> Summarizer | None:
+        """Who folds old session turns into a summary: only a model that can plan writes summaries (the small
+        embedded one would garble them), and only one already loaded; None means the sessions truncate."""
+        model = self._model
+        if model is not None and model.can_plan:
+            return ModelSummarizer(model, emit=emit)
+        return None
+
+    @property
+    def knowledge(self) -> KnowledgeBase:
+        return self._knowledge()
+
+    @property
+    def opened_knowledge(self) -> KnowledgeBase | None:
+        return self._knowledge.opened
+
+    async def aclose(self) -> None:
+        if self._knowledge.opened is not None:
+            self._knowledge.opened.close()
+        if self._mcp is not None:
+            await self._mcp.aclose()
+            self._mcp = None
+        if self._model is not None:
+            await self._model.aclose()
+        if self._store is not None:
+            self._store.close()
