@@ -34,8 +34,8 @@ async def test_the_answer_and_status_come_from_the_writer_it_is_given() -> None:
     registry = ToolRegistry([probe_context])
     calls: list[tuple[list[str], list[str]]] = []
 
-    def writer(plan: Plan, steps: list[StepResult], tools: ToolRegistry,
-               replaced: list[StepResult]) -> tuple[str, str]:
+    def writer(plan: Plan, steps: list[StepResult], tools: ToolRegistry, replaced: list[StepResult], *,
+               language: str | None = None, instructions: str | None = None) -> tuple[str, str]:
         calls.append(([s.id for s in steps], tools.names()))
         return "composed answer", "partial"
 

@@ -19,7 +19,7 @@ from .memory.sessions import Sessions
 from .models.base import ChatModel
 from .orchestrator import AnswerWriter, Orchestrator, RunResult, clean_request, new_task_id, write_answer
 from .plan import Plan, parse_plan
-from .planning.base import Planner, PlanningContext
+from .planning.base import Planner, PlanningContext, Turn
 from .services import Services
 from .store import Store
 from .tools.base import Tool, ToolRegistry
@@ -140,14 +140,21 @@ class AutoGLM:
         on_event: EventSink | None = None,
         task_id: str | None = None,
         role: str = "admin",
+        history: list[Turn] | None = None,
+        language: str | None = None,
+        instructions: str | None = None,
     ) -> RunResult:
         """Plan ``request``, execute the plan, answer; every stage recorded under the returned task id.
 
-        ``role`` is the caller's (the gateway passes its principal's): tools restricted to other roles are denied."""
+        ``role`` is the caller's (the gateway passes its principal's): tools restricted to other roles are denied.
+        ``history`` is the conversation before ``request`` when the caller keeps it (a stateless chat client);
+        without it, the session's turns. ``instructions`` (a chat's system prompt) reach every writer: each
+        ``llm.generate`` step and the answer, written in ``language`` ("zh"/"en"; default: what they ask for)."""
         request = clean_request(request)
         await self.load_tools()
         return await self.orchestrator.run(request, self.planner, self.planning_context(), session_id=session_id,
-                                           owner=owner, on_event=on_event, task_id=task_id, role=role)
+                                           owner=owner, on_event=on_event, task_id=task_id, role=role,
+                                           history=history, language=language, instructions=instructions)
 
     async def execute(
         self,

@@ -7,7 +7,7 @@ reads (``autoglm trace``), the source of a task's state, and the feed of live pr
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -78,3 +78,9 @@ class EventEmitter:
 
     def add_sink(self, sink: EventSink) -> None:
         self._sinks.append(sink)
+
+
+def step_outputs(events: Iterable[Event]) -> dict[str, Any]:
+    """What each step of a task returned, by step id, as recorded (a step run again after a replan or a resume
+    keeps its last output)."""
+    return {e.step_id: e.data.get("output") for e in events if e.kind == EventKind.STEP_FINISHED and e.step_id}

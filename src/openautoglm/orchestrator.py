@@ -15,11 +15,12 @@ from typing import Any, Protocol
 from .engine import Executor, StepResult, StepStatus
 from .errors import AutoGLMError, ClarificationNeeded, PlanError, PlanValidationError
 from .events import Event, EventEmitter, EventKind, EventSink
+from .language import requested_language
 from .memory.sessions import SessionTurn, Summarizer
 from .models.base import reporting_model_events
 from .plan import Plan, parse_plan, validate_plan
 from .planning.aggregate import aggregate
-from .planning.base import Planner, PlanningContext
+from .planning.base import Planner, PlanningContext, Turn, with_instructions
 from .tools.base import ToolRegistry
 from .tools.workflows import check_inputs
 
@@ -78,20 +79,28 @@ class SessionMemory(Protocol):
     """Conversations by session id (:class:`~openautoglm.memory.sessions.Sessions`)."""
 
     def history(self, session_id: str | None, owner: str | None = None) -> list[Any]: ...
+    def summary(self, session_id: str) -> str | None: ...
     def append(self, session_id: str, turn: SessionTurn, owner: str | None = None) -> Any: ...
     async def compact(self, session_id: str, summarizer: Summarizer | None = None) -> bool: ...
 
 
-# Writes a finished plan's answer and says how it went: (answer, status), status succeeded | partial | failed.
-# Arguments: the plan as run, its step results in plan order, the tools (they word their outputs), and the
-# results of failed steps that a replan replaced with a different tool (the answer says what stood in).
-AnswerWriter = Callable[[Plan, list[StepResult], ToolRegistry, list[StepResult]], tuple[str, str]]
+class AnswerWriter(Protocol):
+    """Writes a finished plan's answer and says how it went: (answer, status), status succeeded | partial | failed.
+
+    Arguments: the plan as run, its step results in plan order, the tools (they word their outputs), and the
+    results of failed steps that a replan replaced with a different tool (the answer says what stood in); the
+    reply language asked for ("zh"/"en", None: the request's own) and the caller's standing instructions (a chat's
+    system prompt), which every writer honours."""
+
+    def __call__(self, plan: Plan, steps: list[StepResult], tools: ToolRegistry, replaced: list[StepResult], *,
+                 language: str | None = None, instructions: str | None = None) -> tuple[str, str]: ...
 
 
-def write_answer(plan: Plan, steps: list[StepResult], tools: ToolRegistry,
-                 replaced: list[StepResult]) -> tuple[str, str]:
-    """The default writer: the steps' outputs put together by :func:`~openautoglm.planning.aggregate.aggregate`."""
-    answer = aggregate(plan, steps, tools, replaced)
+def write_answer(plan: Plan, steps: list[StepResult], tools: ToolRegistry, replaced: list[StepResult], *,
+                 language: str | None = None, instructions: str | None = None) -> tuple[str, str]:
+    """The default writer: the steps' outputs put together by :func:`~openautoglm.planning.aggregate.aggregate`
+    (in ``language`` where it has words of its own; ``instructions`` already reached the plan's writing steps)."""
+    answer = aggregate(plan, steps, tools, replaced, language=language)
     ok = [s for s in steps if s.status == StepStatus.SUCCEEDED]
     status = "succeeded" if len(ok) == len(steps) else ("partial" if ok else "failed")
     return answer, status
@@ -120,15 +129,21 @@ class Orchestrator:
 
     async def run(self, request: str, planner: Planner, context: PlanningContext, *, session_id: str | None = None,
                   owner: str | None = None, on_event: EventSink | None = None, task_id: str | None = None,
-                  role: str = "admin") -> RunResult:
-        """Plan ``request`` with ``planner`` (its context gets the session's history and the task's events),
-        execute, replan once if a step failed, answer, and add the turn to the session."""
+                  role: str = "admin", history: list[Turn] | None = None, language: str | None = None,
+                  instructions: str | None = None) -> RunResult:
+        """Plan ``request`` with ``planner`` (its context gets the history, the session's unless ``history`` is
+        given, the session's summary and the task's events), execute, replan once if a step failed, answer, and
+        add the turn to the session. ``instructions`` go to every writing step and the answer writer, with
+        ``language`` (default: the one they ask for)."""
         task_id = task_id or new_task_id()
+        language = language or requested_language(instructions)
         emitter = self._emitter(task_id, on_event)
         self.log.create_task(task_id, request, owner=owner, session_id=session_id)
-        emitter.emit(EventKind.TASK_STARTED, request=request, session_id=session_id)
+        emitter.emit(EventKind.TASK_STARTED, request=request, session_id=session_id,
+                     **({"instructions": instructions, "language": language} if instructions or language else {}))
         context = replace(context, emit=lambda kind, **data: emitter.emit(kind, **data),
-                          history=self.memory.history(session_id, owner))
+                          history=history if history is not None else self.memory.history(session_id, owner),
+                          summary=self.memory.summary(session_id) if session_id else None)
         try:
             with reporting_model_events(context.emit):  # a routed planner call's attempts land in the trace
                 plan = await planner.plan(request, context)
@@ -142,13 +157,16 @@ class Orchestrator:
             result = self._failed(task_id, emitter, exc)
             await self._remember(session_id, owner, request, result, emitter)
             return result
+        plan = with_instructions(plan, instructions)
         emitter.emit(EventKind.PLAN_MADE, plan=plan.dump(), planner=planner.name)
 
         async def replan(failed_plan: Plan, results: dict[str, StepResult]) -> Plan | None:
             with reporting_model_events(context.emit):
-                return await planner.replan(request, failed_plan, results, context)
+                replacement = await planner.replan(request, failed_plan, results, context)
+            return with_instructions(replacement, instructions) if replacement is not None else None
 
-        result = await self._execute(task_id, plan, emitter, {}, owner, session_id, role=role, replan=replan)
+        result = await self._execute(task_id, plan, emitter, {}, owner, session_id, role=role, replan=replan,
+                                     language=language, instructions=instructions)
         await self._remember(session_id, owner, request, result, emitter)
         return result
 
@@ -205,6 +223,8 @@ class Orchestrator:
         done: dict[str, StepResult] | None = None,
         role: str = "admin",
         replan: Replan | None = None,
+        language: str | None = None,
+        instructions: str | None = None,
     ) -> RunResult:
         """Run ``plan``; when a step fails for good and ``replan`` offers a replacement, run that once, keeping the
         results of the steps that succeeded."""
@@ -230,7 +250,8 @@ class Orchestrator:
             result.plan = plan
             return result
         steps = [results[s.id] for s in plan.steps]
-        answer, status = self.writer(plan, steps, executor.tools, replaced)
+        answer, status = self.writer(plan, steps, executor.tools, replaced, language=language,
+                                     instructions=instructions)
         emitter.emit(EventKind.ANSWER, answer=answer, status=status)
         emitter.emit(EventKind.TASK_FINISHED, status=status)
         self.log.update_task(task_id, status=status, answer=answer)

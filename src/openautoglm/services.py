@@ -22,6 +22,7 @@ from .store import Store
 from .tools.base import Tool, ToolRegistry
 from .tools.builtin import builtin_tools
 from .tools.mcp_client import MCPToolset
+from .tools.recall import RecallTool
 from .tools.workflows import WorkflowRegistry
 
 if TYPE_CHECKING:
@@ -118,6 +119,7 @@ class Services:
             registry = ToolRegistry(builtin_tools(self.lazy_model, self.settings, knowledge=self._knowledge))
             for workflow_tool in self.workflows.tools(self.settings.timeout_seconds):
                 registry.add(workflow_tool, replace=True)
+            registry.add(RecallTool(lambda: self.store), replace=True)  # a follow-up reads earlier turns' data
             extra = self._extra_tools
             for item in (extra if extra is not None else []):
                 registry.add(item, replace=True)

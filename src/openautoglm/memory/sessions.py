@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..errors import AutoGLMError, NotFound, StoreError
+from ..events import step_outputs
 from ..store import schema
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ class SessionTurn:
             except AutoGLMError:
                 plan = None  # a plan stored by an older version may no longer parse; the text still helps
         return Turn(request=self.request, answer=self.answer, plan=plan, status=self.status,
-                    question=self.question, missing=list(self.missing))
+                    question=self.question, missing=list(self.missing), task_id=self.task_id)
 
 
 @dataclass
@@ -115,9 +116,14 @@ class ModelSummarizer:
 
         text = "\n".join(f"user: {_clip(t.request, 400)}\nassistant: {_clip(t.question or t.answer, 600)}"
                          for t in turns)
-        prompt = self.template.format(max_words=self.max_words, previous=previous or "(none)", turns=text)
+        from ..tools.llm import DATA_NOTICE, fence_data
+
+        # Earlier answers may quote documents and web pages: the model reads them as data, never as instructions.
+        prompt = self.template.format(max_words=self.max_words, previous=fence_data(previous or "(none)"),
+                                      turns=fence_data(text))
         try:
-            response = await self.model.complete(ChatRequest.of(prompt, max_tokens=self.max_tokens))
+            response = await self.model.complete(ChatRequest.of(prompt, system=DATA_NOTICE,
+                                                                 max_tokens=self.max_tokens))
             summary = response.text.strip()
             if not summary:
                 raise StoreError("the model returned an empty summary")
@@ -210,8 +216,13 @@ class Sessions:
         return [_turn(r) for r in reversed(rows)]
 
     def history(self, session_id: str | None, owner: str | None = None) -> builtins.list[Turn]:
-        """What the planner gets: the recent turns as :class:`~openautoglm.planning.base.Turn`."""
-        return [t.to_turn() for t in self.recent(session_id, owner)] if session_id else []
+        """What the planner gets: the recent turns as :class:`~openautoglm.planning.base.Turn`, each with what its
+        steps returned (a follow-up about "it" reads the earlier turn's data, not its wording)."""
+        turns = [t.to_turn() for t in self.recent(session_id, owner)] if session_id else []
+        for turn in turns:
+            if turn.task_id:
+                turn.outputs = step_outputs(self.store.events(turn.task_id))
+        return turns
 
     def summary(self, session_id: str) -> str | None:
         with self._read() as conn:

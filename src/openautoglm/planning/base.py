@@ -23,6 +23,10 @@ class Turn:
     status: str = "succeeded"
     question: str | None = None
     missing: list[str] = field(default_factory=list)
+    # What the turn's steps returned, by step id: a follow-up about "it" is answered from this data, not from the
+    # answer's wording. Data only: planners never read it as instructions (a model sees it fenced).
+    outputs: dict[str, Any] = field(default_factory=dict)
+    task_id: str | None = None
 
 
 @dataclass
@@ -31,6 +35,8 @@ class PlanningContext:
     model: ChatModel | None = None
     now: datetime = field(default_factory=lambda: datetime.now().astimezone())
     history: list[Turn] = field(default_factory=list)
+    # The session's older turns folded into a few lines (memory/sessions.py); data like the history.
+    summary: str | None = None
     emit: Callable[..., Any] = field(default=lambda *a, **k: None)
     default_city: str | None = None
     # Why each step was chosen (candidates and scores, matched words, filled slots): `autoglm plan --explain`.
@@ -66,3 +72,17 @@ class DirectPlanner(Planner):
 
 def direct_plan(request: str) -> Plan:
     return Plan(steps=[Step(id="answer", uses="llm.generate", with_={"prompt": request})])
+
+
+WRITERS = frozenset({"llm.generate"})
+
+
+def with_instructions(plan: Plan, instructions: str | None) -> Plan:
+    """``plan`` with the caller's standing instructions (a chat's system prompt: language, persona) given to each
+    step that writes text and has none of its own; the plan records them, so a resumed task writes the same way."""
+    if not instructions or not any(s.uses in WRITERS and not s.with_.get("system") for s in plan.steps):
+        return plan
+    instructions = instructions.replace("${", "$\u200b{")  # the caller's words, never a reference to a step
+    steps = [s.model_copy(update={"with_": {**s.with_, "system": instructions}})
+             if s.uses in WRITERS and not s.with_.get("system") else s for s in plan.steps]
+    return plan.model_copy(update={"steps": steps})

@@ -14,10 +14,13 @@ from typing import Any
 from ..errors import AutoGLMError, PlanValidationError
 from ..events import EventKind
 from ..models.base import ChatRequest, Message
-from ..plan import STEP_ID_PATTERN, Plan, parse_plan, plan_problems
+from ..plan import STEP_ID_PATTERN, Plan, parse_plan, plan_problems, render
 from ..tools.base import ToolRegistry
+from ..tools.llm import DATA_NOTICE, fence_data
+from .asked import asked_for, unasked
 from .base import Planner, PlanningContext
 from .rules import RulePlanner
+from .select import ToolIndex
 
 PROMPTS = Path(__file__).with_name("prompts")
 REFERENCE_PATTERN = r"^[$][{][^}]+[}]$"  # no backslash escapes: llama.cpp's schema-to-grammar rejects them
@@ -101,14 +104,11 @@ class ModelPlanner(Planner):
     def messages(self, request: str, ctx: PlanningContext) -> list[Message]:
         system = (_prompt("plan_system.txt").replace("{today}", ctx.now.strftime("%Y-%m-%d %A"))
                   .replace("{tools}", describe_tools(ctx.tools)))
-        messages = [Message(role="system", content=system)]
-        for turn in ctx.history[-4:]:
-            messages.append(Message(role="user", content=turn.request))
-            reply = turn.question if turn.status == "needs_input" and turn.question else turn.answer
-            if reply:
-                messages.append(Message(role="assistant", content=reply[:1000]))
-        messages.append(Message(role="user", content=request))
-        return messages
+        # Earlier turns are data, never instructions: a document read in one turn must not plan the next. They
+        # go into the system message inside one fence (not as assistant turns a model would continue).
+        if earlier := conversation_data(ctx):
+            system += "\n\n" + _prompt("plan_history.txt").replace("{notice}", DATA_NOTICE) + "\n" + fence_data(earlier)
+        return [Message(role="system", content=system), Message(role="user", content=request)]
 
     async def plan(self, request: str, ctx: PlanningContext) -> Plan:
         model = ctx.model
@@ -118,6 +118,8 @@ class ModelPlanner(Planner):
         schemas = ctx.tools.schemas()
         schema = plan_schema(ctx.tools, self.max_steps) if model.supports_json_schema else None
         messages = self.messages(request, ctx)
+        # With earlier turns in the prompt, only tools the user asked for may run (planning/asked.py).
+        allowed = asked_for(request, ctx.history, self._index(ctx)) if ctx.history or ctx.summary else None
         problems: list[str] = []
         for attempt in range(1 + self.max_repairs):
             try:
@@ -131,6 +133,8 @@ class ModelPlanner(Planner):
             try:
                 plan = parse_plan(extract_json(text))
                 problems = plan_problems(plan, schemas)
+                if allowed is not None:
+                    problems += unasked(plan, allowed)
             except PlanValidationError as exc:
                 problems = exc.problems
             if not problems:
@@ -147,3 +151,27 @@ class ModelPlanner(Planner):
         ctx.emit(EventKind.PLAN_FALLBACK, planner=self.name, to=self.fallback.name,
                  reason=f"still invalid after {self.max_repairs} repair(s)", problems=problems[:20])
         return await self.fallback.plan(request, ctx)
+
+    def _index(self, ctx: PlanningContext) -> ToolIndex:
+        index = getattr(self.fallback, "index", None)  # the rule planner's, with its embedder, when it is the fallback
+        return index(ctx.tools) if callable(index) else ToolIndex(ctx.tools)
+
+
+def conversation_data(ctx: PlanningContext, turns: int = 4, answer_chars: int = 1000, output_chars: int = 1500) -> str:
+    """The session summary and the last ``turns`` turns (request, reply, each step's output), as plain text."""
+    lines: list[str] = []
+    if ctx.summary:
+        lines.append(f"Summary of older turns:\n{ctx.summary}")
+    for turn in ctx.history[-turns:]:
+        reply = turn.question if turn.status == "needs_input" and turn.question else turn.answer
+        lines.append(f"Turn (task {turn.task_id or '-'}): the user asked: {turn.request}")
+        if reply:
+            lines.append(f"Reply: {reply[:answer_chars]}")
+        for step_id, output in turn.outputs.items():
+            uses = next((s.uses for s in turn.plan.steps if s.id == step_id), "?") if turn.plan else "?"
+            lines.append(f"Step {step_id} ({uses}) returned: {_clip(render(output), output_chars)}")
+    return "\n".join(lines)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + "…"

@@ -19,7 +19,9 @@ from ..events import EventKind
 from ..models.base import ChatRequest
 from ..plan import STEP_ID_PATTERN, Plan, Step, argument_problems, plan_problems
 from ..tools.base import Tool, ToolRegistry
+from ..tools.recall import RECALL
 from .base import Planner, PlanningContext, Turn, direct_plan
+from .carry import carried_steps, keep_read
 from .entities import numbers
 from .fill import ArgumentFiller, Filled, Prior, needed_items, slot_kind, value_list
 from .followup import answer_to_question, follow_up
@@ -119,14 +121,16 @@ class RulePlanner(Planner):
         filler = ArgumentFiller(ctx.default_city)
         drafted: list[Drafted] = []
         explanation: list[dict[str, Any]] = []
-        taken: set[str] = set()
+        # A follow-up that opens with "它"/"it" reads the previous turn's data (planning/carry.py).
+        carried = carried_steps(ctx.history, ctx.tools) if intent.parts and intent.parts[0].refers_back else []
+        taken: set[str] = {c.step.id for c in carried}
         by_part: dict[int, list[Drafted]] = {}
         clarify: list[str] = []
         has_generate = GENERATE in ctx.tools
 
         for part in intent.parts:
             needs = max((needed_items(p) or 0 for p in intent.parts[part.index + 1:] if p.refers_back), default=0)
-            priors = self._priors(part, by_part, intent)
+            priors = [c.prior for c in carried] if part.index == 0 else self._priors(part, by_part, intent)
             note: dict[str, Any] = {"part": part.text}
             if part.connective:
                 note["connective"] = part.connective
@@ -226,6 +230,11 @@ class RulePlanner(Planner):
             drafted.extend(steps_here)
             explanation.append(note)
 
+        if kept := keep_read(carried, [d.step for d in drafted]):
+            recall = ctx.tools.get(RECALL)
+            drafted = [Drafted(c.step, None, recall) for c in kept] + drafted
+            explanation.insert(0, {"carried": [c.step.with_ for c in kept]})
+            ctx.emit(EventKind.INTENT, follow_up=True, carried=[c.step.with_ for c in kept])
         if clarify:
             question = ask_for(sorted(set(clarify)), request)
             ctx.explanation[:] = explanation

@@ -15,8 +15,9 @@ from ..errors import AutoGLMError
 from ..tools.base import Tool
 from .text import features, lexicon
 
-# Tools a rule planner never picks by matching: the model answers whatever no tool fits, as the fallback step.
-GENERIC_TOOLS = frozenset({"llm.generate", "llm.extract"})
+# Tools a rule planner never picks by matching: the model answers whatever no tool fits, as the fallback step, and
+# a follow-up plan reads an earlier turn's data with the recall (planning/carry.py).
+GENERIC_TOOLS = frozenset({"llm.generate", "llm.extract", "memory.recall"})
 # Generic verbs ("get", "查询", "find") say that something is wanted, not which tool gives it.
 WEAK_CONCEPTS = frozenset({"query", "write", "compute"})
 NAME_WEIGHT, DESCRIPTION_WEIGHT, PARAMETER_WEIGHT = 1.5, 1.0, 0.4

@@ -237,6 +237,17 @@ class Store:
         with self.engine.connect() as conn:
             return [TaskRecord(**row._mapping) for row in conn.execute(query)]
 
+    def find_answered(self, owner: str | None, request: str, answer: str) -> TaskRecord | None:
+        """The latest finished task of ``owner`` that was asked ``request`` and answered ``answer``: how a client
+        that resends the conversation finds the data behind an earlier reply."""
+        t = schema.tasks
+        query = (select(t).where(t.c.request == request, t.c.answer == answer,
+                                 t.c.owner.is_(None) if owner is None else t.c.owner == owner)
+                 .order_by(t.c.created_at.desc()).limit(1))
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return TaskRecord(**row._mapping) if row is not None else None
+
     # -- the gateway: API keys, revoked JWTs, feedback -------------------------------------------------------
 
     def add_api_key(self, record: KeyRecord, key_hash: str) -> bool:
@@ -313,7 +324,6 @@ class Store:
         with self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         return self.backend
-
     @contextmanager
     def _write(self) -> Iterator[Connection]:
         try:

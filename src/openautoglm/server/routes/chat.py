@@ -1,9 +1,11 @@
 """``POST /v1/chat/completions`` and ``GET /v1/models``, as the OpenAI clients expect them.
 
-Model ``autoglm`` runs the whole orchestration: the answer is the message, and the task id, status, plan and steps
-ride along in an ``autoglm`` extension field (the official clients keep unknown fields). Streamed, it sends a chunk
-per progress event (plan made, step started/finished/failed/retried) with an empty delta and the event in
-``autoglm``, then the answer as content chunks. Any other model name goes to that node as a plain completion.
+Model ``autoglm`` runs the whole orchestration over the whole ``messages`` array (memory/conversation.py): the
+system prompt instructs every writer, earlier turns are the planner's history. The answer is the message; the task
+id, status, plan and steps ride along in an ``autoglm`` extension field (the official clients keep unknown
+fields). Streamed, it sends a chunk per progress event (plan made, step started/finished/failed/retried) with an
+empty delta and the event in ``autoglm``, then the answer as content chunks. Any other model name goes to that
+node as a plain completion.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from ...app import RunResult, new_task_id
 from ...errors import AutoGLMError, NotFound, PlanError
 from ...events import Event, EventKind, EventSink
+from ...memory.conversation import conversation
 from ...models.base import ChatModel, ChatRequest, ChatResponse, Message
 from ..auth import Principal
 from ..deps import Gateway, caller, gateway
@@ -164,11 +167,6 @@ async def _stream_plain(model: ChatModel, chat: ChatRequest, body: ChatCompletio
 # -- the orchestration ----------------------------------------------------------------------------------------
 
 
-def _request_text(body: ChatCompletionIn) -> str:
-    users = [m.text for m in body.messages if m.role == "user"]
-    return users[-1] if users else body.messages[-1].text
-
-
 def _extension(result: RunResult) -> dict[str, Any]:
     return {"task_id": result.task_id, "status": result.status, "question": result.question,
             "plan": result.plan.dump() if result.plan else None, "steps": [s.summary() for s in result.steps]}
@@ -182,16 +180,21 @@ def _usage(events: list[Event]) -> dict[str, int]:
 
 
 async def _orchestrate(body: ChatCompletionIn, principal: Principal, gw: Gateway) -> JSONResponse | StreamingResponse:
-    text = _request_text(body)
+    session = body.session_id
+    # The whole conversation counts: the system prompt instructs every writer, and earlier turns are the history
+    # (a session's own record when the client names one; otherwise the messages, matched to this owner's tasks).
+    said = await asyncio.to_thread(conversation, [(m.role, m.text) for m in body.messages],
+                                   None if session else gw.glm.store, principal.subject)
+    text = said.request
     if not text.strip():
         raise PlanError("the last user message is empty: say what you want done")
-    session = body.session_id
     task_id = new_task_id()
     seen: list[Event] = []
 
     def start(tid: str, sink: EventSink) -> Any:
         return gw.glm.run(text, session_id=session, owner=principal.subject, on_event=sink, task_id=tid,
-                          role=principal.role)
+                          role=principal.role, history=None if session else said.history,
+                          instructions=said.instructions)
 
     if not body.stream:
         # Shielded: if the request times out (504) or the client leaves, the task still finishes and is recorded.
