@@ -137,6 +137,21 @@ def test_run_json_two_independent_parts_overlap_in_time() -> None:
     assert all(not s.get("depends_on") and "${" not in json.dumps(s.get("with", {})) for s in plan.values())
 
 
+def test_run_session_follow_up_is_computed_from_the_previous_turns_data() -> None:
+    first = json.loads(autoglm("run", "上周哪个产品卖得最好？", "--session", "S", "--json").stdout)
+    result = autoglm("run", "它比第二名多卖了多少件？", "--session", "S", "--json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert first["status"] == out["status"] == "succeeded"
+    events = json.loads(autoglm("trace", first["task_id"], "--json").stdout)
+    products = next(e["data"]["output"]["products"] for e in events if e["kind"] == "step.finished")
+    assert str(products[0]["units"] - products[1]["units"]) in out["answer"]
+    # The earlier data is read back from turn one's task, not fetched again nor taken from its wording.
+    recall, calc = out["plan"]["steps"]
+    assert recall["uses"] == "memory.recall" and recall["with"]["task_id"] == first["task_id"]
+    assert calc["uses"] == "math.calculate" and "${top_products.output.products.1.units}" in calc["with"]["expression"]
+
+
 def test_run_composite_request_is_a_multi_step_plan_on_the_embedded_defaults() -> None:
     result = autoglm("run", "上周哪个产品卖得最好？再算一下它比第二名多卖了百分之几", "--json")
     assert result.returncode == 0, result.stderr
