@@ -195,3 +195,62 @@ async def test_the_composite_sales_question_as_a_plan() -> None:
     assert pct["result"] == pytest.approx((first - second) / second * 100)
     assert top["products"][0]["product"] in result.answer and "=" in result.answer
     await app.aclose()
+
+
+def expected_by(group: str, first: date, last: date) -> dict[str, tuple[int, float]]:
+    """(units, revenue) per region, category or day, straight from the generating function."""
+    out: dict[str, list[float]] = defaultdict(lambda: [0, 0.0])
+    day = first
+    while day <= last:
+        for p in PRODUCTS:
+            for r in REGIONS:
+                units, revenue = daily_sale(day, p, r)
+                key = {"region": r.name, "category": p.category, "day": day.isoformat(), "product": p.name}[group]
+                out[key][0] += units
+                out[key][1] += revenue
+        day += timedelta(days=1)
+    return {k: (int(v[0]), v[1]) for k, v in out.items()}
+
+
+@pytest.mark.parametrize("group, measure, order", [
+    ("region", "units", "desc"), ("day", "revenue", "desc"), ("category", "units", "asc"),
+    ("product", "revenue", "desc"),
+])
+async def test_rank_groups_with_shares(registry: ToolRegistry, group: str, measure: str, order: str) -> None:
+    out = await call(registry, "sales.rank", start="上个月", group_by=group, measure=measure, order=order, limit=50)
+    truth = expected_by(group, date(2026, 10, 1), date(2026, 10, 31))
+    index = 0 if measure == "units" else 1
+    ranked = sorted(truth, key=lambda k: truth[k][index], reverse=order == "desc")
+    assert [g["key"] for g in out["groups"]] == ranked
+    total = sum(v[index] for v in truth.values())
+    assert out["total"] == pytest.approx(total, abs=0.05)
+    top = out["groups"][0]
+    assert top["share"] == pytest.approx(round(100 * truth[top["key"]][index] / total, 2), abs=0.01)
+    assert sum(g["share"] for g in out["groups"]) == pytest.approx(100, abs=0.1)
+    assert out["total_units"] == sum(v[0] for v in truth.values())
+
+
+async def test_rank_sentences_name_the_winner_its_figure_and_share(registry: ToolRegistry) -> None:
+    tool = registry.get("sales.rank")
+    regions = await call(registry, "sales.rank", start="上个月", group_by="region")
+    top = regions["groups"][0]
+    zh = tool.answer(regions, "zh")
+    assert zh.startswith(f"2026-10-01 至 2026-10-31 销量最高的地区是{top['key']}，{top['units']:,} 件")
+    assert f"{top['share']:.2f}%" in zh and f"{regions['total']:,} 件" in zh
+    en = tool.answer(regions, "en")
+    assert f"{top['key_en']} had the most units sold: {top['units']:,} units, {top['share']:.2f}%" in en
+    days = await call(registry, "sales.rank", start="上周", group_by="day", measure="revenue", limit=1)
+    best = date.fromisoformat(days["groups"][0]["key"])
+    assert f"{best.month}月{best.day}日" in tool.answer(days, "zh")
+    assert best.strftime("%B") + f" {best.day}" in tool.answer(days, "en")
+
+
+async def test_top_products_and_summary_sentences(registry: ToolRegistry) -> None:
+    top = await call(registry, "sales.top_products", start="上周", by="revenue", limit=2)
+    first = top["products"][0]
+    sentence = registry.get("sales.top_products").answer(top, "en")
+    assert first["product_en"] in sentence and f"{first['units']:,} units" in sentence
+    assert first["product"] in registry.get("sales.top_products").answer(top, "zh")
+    ytd = await call(registry, "sales.summary", start="今年到目前为止", group_by="month")
+    assert ytd["start"] == "2026-01-01" and ytd["end"] == TODAY.isoformat()
+    assert f"共卖出 {ytd['total_units']:,} 件" in registry.get("sales.summary").answer(ytd, "zh")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -162,6 +162,9 @@ class Settings(BaseSettings):
     coordinator_url: str | None = Field(default=None, description="the gateway a `Node` registers with")
     default_city: str | None = Field(default=None, description="used when a request names no place")
     timezone: str | None = None
+    currency_rates: dict[str, Annotated[float, Field(gt=0)]] = Field(
+        default_factory=dict, description="what one unit of each currency is worth in a common one, e.g. {CNY: 1, "
+        "USD: 7.1}; units.convert converts currencies only at these rates (none are built in)")
     embeddings: EmbeddingsConfig = Field(default_factory=EmbeddingsConfig)
     knowledge: KnowledgeConfig = Field(default_factory=KnowledgeConfig)
     mcp_servers: list[MCPServerConfig] = Field(default_factory=list)

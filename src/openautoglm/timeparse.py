@@ -333,6 +333,36 @@ def _cn_wtd(m: re.Match[str], today: date) -> Period:
     return Period(week_start(today), today, m.group(0))
 
 
+@_rule(r"(今年|本年|本月|这个月|这月|本周|这周|这个星期)(?:到目前为止|到现在为止|到现在|迄今为止|迄今|截至目前|截止目前|至今)")
+def _cn_so_far(m: re.Match[str], today: date) -> Period:
+    first = {"年": date(today.year, 1, 1), "月": today.replace(day=1)}.get(m.group(1)[-1], week_start(today))
+    return Period(first, today, m.group(0))
+
+
+# Holidays on the same day every year; a year before them (2027年元旦) or the current year.
+_CN_HOLIDAYS = {"元旦": (1, 1), "情人节": (2, 14), "妇女节": (3, 8), "植树节": (3, 12), "愚人节": (4, 1),
+                "劳动节": (5, 1), "五一": (5, 1), "青年节": (5, 4), "儿童节": (6, 1), "六一": (6, 1), "建党节": (7, 1),
+                "建军节": (8, 1), "教师节": (9, 10), "国庆节": (10, 1), "国庆": (10, 1), "万圣节": (10, 31),
+                "双十一": (11, 11), "光棍节": (11, 11), "平安夜": (12, 24), "圣诞节": (12, 25), "圣诞": (12, 25)}
+_EN_HOLIDAYS = {"new year's day": (1, 1), "new years day": (1, 1), "new year's eve": (12, 31),
+                "valentine's day": (2, 14), "valentines day": (2, 14), "april fools' day": (4, 1),
+                "april fools day": (4, 1), "independence day": (7, 4), "halloween": (10, 31),
+                "christmas eve": (12, 24), "christmas day": (12, 25), "christmas": (12, 25), "xmas": (12, 25)}
+
+
+@_rule(rf"{_CN_YEAR}?的?({'|'.join(sorted(_CN_HOLIDAYS, key=len, reverse=True))})")
+def _cn_holiday(m: re.Match[str], today: date) -> Period:
+    month, day = _CN_HOLIDAYS[m.group(3)]
+    return _day(date(_year_of(m, 1, 2, today), month, day), m.group(0))
+
+
+@_rule(rf"({'|'.join(re.escape(h) for h in sorted(_EN_HOLIDAYS, key=len, reverse=True))})(?:,?\s+(\d{{4}}))?",
+       re.IGNORECASE)
+def _en_holiday(m: re.Match[str], today: date) -> Period:
+    month, day = _EN_HOLIDAYS[m.group(1).lower().replace("’", "'")]
+    return _day(date(int(m.group(2) or today.year), month, day), m.group(0))
+
+
 @_rule(rf"({NUM})(?:个)?(天|日|周|星期|礼拜|月|年)(以前|以后|之前|之后|前|后)")
 def _cn_offset(m: re.Match[str], today: date) -> Period:
     sign = -1 if m.group(3).endswith("前") else 1
@@ -456,9 +486,10 @@ def _en_quarter(m: re.Match[str], today: date) -> Period:
     return _quarter(int(m.group(3)), int(m.group(4)), m.group(0))
 
 
-@_rule(_en(r"year\s+to\s+date|ytd|month\s+to\s+date|mtd|week\s+to\s+date|wtd"), re.IGNORECASE)
+@_rule(_en(r"year\s+to\s+date|ytd|month\s+to\s+date|mtd|week\s+to\s+date|wtd|(?:so\s+far\s+)?this\s+(year|month|week)"
+           r"\s+so\s+far|so\s+far\s+this\s+(year|month|week)"), re.IGNORECASE)
 def _en_to_date(m: re.Match[str], today: date) -> Period:
-    kind = m.group(0).lower()[0]
+    kind = (m.group(1) or m.group(2) or m.group(0)).lower()[0]
     start = {"y": date(today.year, 1, 1), "m": today.replace(day=1), "w": week_start(today)}[kind]
     return Period(start, today, m.group(0))
 
@@ -466,7 +497,9 @@ def _en_to_date(m: re.Match[str], today: date) -> Period:
 # ---------------------------------------------------------------------------------------------------------------
 # finding and joining
 
-_RANGE_JOIN = re.compile(r"\s*(?:到|至|～|~|-|—|–|to|until|till|through|thru|and)\s*", re.IGNORECASE)
+_RANGE_JOIN = re.compile(r"\s*(?:到|至|～|~|-|—|–|to|until|till|through|thru|and|和|与|跟)\s*", re.IGNORECASE)
+# "A 和 B 之间相差几天": a Chinese "and" joins two dates when what follows says "between".
+_BETWEEN_AFTER = re.compile(r"\s*(?:之间|中间|相差|相隔|间隔|差)")
 _RANGE_OPEN = re.compile(r"(?:从|自|由|from|between)\s*$", re.IGNORECASE)
 
 
@@ -522,6 +555,8 @@ def find_periods(text: str, now: datetime | date) -> list[PeriodMatch]:
             english_word = word.isascii() and word.isalpha()
             if word == "and":
                 joins = opener is not None and opener.group(0).lower().startswith("between")
+            elif word in ("和", "与", "跟"):
+                joins = bool(_BETWEEN_AFTER.match(text, nxt.end))
             else:
                 joins = not english_word or opener is not None or (period.days == 1 and nxt.read.period.days == 1)
             if _RANGE_JOIN.fullmatch(between) and joins:

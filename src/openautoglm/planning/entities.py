@@ -12,11 +12,10 @@ from pathlib import Path
 
 import yaml
 
+from .mathwords import cn_to_int, to_expression
+
 PLACES_FILE = Path(__file__).with_name("places.yaml")
 
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8,
-              "九": 9}
-_CN_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10_000, "亿": 100_000_000}
 _CN_NUMBER = "[零〇一二两三四五六七八九十百千万亿]+"
 _EN_ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
                 "eighth": 8, "ninth": 9, "tenth": 10, "runner-up": 2, "runner up": 2, "top": 1, "best": 1}
@@ -24,25 +23,6 @@ _EN_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "
                "ten": 10, "eleven": 11, "twelve": 12, "twenty": 20, "hundred": 100}
 NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?[eE]-?\d+(?![\w])|(?<![\w.])-?\d+(?:,\d{3})*(?:\.\d+)?(?![\w])"
                     r"|(?<![\w.])-?\d+(?:\.\d+)?")
-
-
-def cn_to_int(text: str) -> int | None:
-    """二十三 -> 23, 两百 -> 200, 十 -> 10; None when it is not a Chinese numeral."""
-    if not text or any(ch not in _CN_DIGITS and ch not in _CN_UNITS for ch in text):
-        return None
-    total, section, digit = 0, 0, 0
-    for ch in text:
-        if ch in _CN_DIGITS:
-            digit = _CN_DIGITS[ch]
-        else:
-            unit = _CN_UNITS[ch]
-            if unit >= 10_000:
-                total += (section + digit) * unit
-                section, digit = 0, 0
-            else:
-                section += (digit or 1) * unit
-                digit = 0
-    return total + section + digit
 
 
 @dataclass(frozen=True)
@@ -161,42 +141,7 @@ def urls(text: str) -> list[str]:
     return [m.group(0).rstrip(".,)") for m in _URL.finditer(text)]
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Arithmetic written in words or symbols -> an expression a calculator reads
-
-_WORD_OPS = [
-    (r"乘以|乘上|乘|×|\bx\b|\btimes\b|\bmultiplied by\b", "*"),
-    (r"除以|÷|\bdivided by\b|\bover\b", "/"),
-    (r"加上|加|\bplus\b", "+"),
-    (r"减去|减|\bminus\b", "-"),
-]
-_EXPR = re.compile(r"[-+]?\(*\s*\d+(?:\.\d+)?\s*%?\s*\)*(?:\s*(?:\*\*|[-+*/^])\s*\(*\s*\d+(?:\.\d+)?\s*%?\s*\)*)+")
-
-
 def arithmetic(text: str) -> str | None:
-    """The arithmetic in ``text`` as an expression (``17% of 2300`` -> ``17 / 100 * 2300``), or None."""
-    t = text.replace("（", "(").replace("）", ")").replace("＊", "*").replace("／", "/")
-    t = re.sub(r"(\d+(?:\.\d+)?)\s*%\s*(?:of|的)\s*(\d+(?:\.\d+)?)", r"(\1 / 100 * \2)", t, flags=re.I)
-    t = re.sub(r"(\d+(?:\.\d+)?)\s*的\s*百分之\s*(\d+(?:\.\d+)?)", r"(\1 * \2 / 100)", t)
-    t = re.sub(r"百分之\s*(\d+(?:\.\d+)?)", r"(\1 / 100)", t)
-    t = re.sub(r"(?:the\s+)?square root of\s*(\d+(?:\.\d+)?)", r"sqrt(\1)", t, flags=re.I)
-    t = re.sub(r"(\d+(?:\.\d+)?)\s*的平方根|根号\s*(\d+(?:\.\d+)?)", lambda m: f"sqrt({m.group(1) or m.group(2)})", t)
-    t = re.sub(r"(\d+(?:\.\d+)?)\s*的平方", r"\1 ** 2", t)
-    t = re.sub(r"(\d+(?:\.\d+)?)\s*squared", r"\1 ** 2", t, flags=re.I)
-    for pattern, op in _WORD_OPS:
-        t = re.sub(rf"(?<=[\d)])\s*(?:{pattern})\s*(?=[\d(])", f" {op} ", t, flags=re.I)
-    t = t.replace("^", "**")
-    best: str | None = None
-    candidates = [m.group(0) for m in re.finditer(r"sqrt\(\d+(?:\.\d+)?\)(?:\s*[-+*/]\s*[\d.()]+)*", t)]
-    candidates += [m.group(0) for m in _EXPR.finditer(t)]
-    candidates += [m.group(0) for m in re.finditer(r"\(\d+(?:\.\d+)? / 100 \* \d+(?:\.\d+)?\)|\(\d+(?:\.\d+)? / 100\)"
-                                                   r"|\(\d+(?:\.\d+)? \* \d+(?:\.\d+)? / 100\)", t)]
-    for cand in candidates:
-        cand = cand.strip()
-        if cand.count("(") != cand.count(")"):
-            cand = cand.strip("()")
-            if cand.count("(") != cand.count(")"):
-                continue
-        if best is None or len(cand) > len(best):
-            best = cand
-    return " ".join(best.split()) if best else None
+    """The arithmetic in ``text`` as an expression (``17% of 2300`` -> ``(17 / 100 * 2300)``), or None; see
+    :mod:`.mathwords`."""
+    return to_expression(text)

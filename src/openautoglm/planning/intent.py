@@ -15,6 +15,7 @@ from typing import Any
 
 from ..timeparse import PeriodMatch, find_periods
 from . import entities as ent
+from . import mathwords
 from .text import features
 
 # Connectives that start a new part. Order matters: longer ones first.
@@ -175,6 +176,14 @@ def _leading_connective(piece: tuple[str, str]) -> tuple[str, str]:
     return piece
 
 
+def _goes_on_computing(before: str, piece: str) -> bool:
+    """Whether ``piece`` continues the arithmetic of ``before``: an operation with no left operand of its own, or
+    only a question for the result."""
+    if mathwords.continues(piece):
+        return bool(re.search(r"\d", mathwords.digits(before)))
+    return mathwords.asks_result(piece) and mathwords.to_expression(before) is not None
+
+
 def split_parts(request: str) -> list[tuple[str, str]]:
     pieces: list[tuple[str, str]] = []
     for i, sentence in enumerate(_split_sentences(request)):
@@ -183,6 +192,11 @@ def split_parts(request: str) -> list[tuple[str, str]]:
             pieces.append((conn if (conn or i == 0 or j > 0) else "", text.strip(" ,，。.;；")))
     merged: list[tuple[str, str]] = []
     for conn, text in map(_leading_connective, pieces):
+        if merged and _goes_on_computing(merged[-1][1], text):
+            # "(45+55)*12 然后除以 8", "480 元，先打七折再减 20 元，最后多少钱": one computation, in the order said.
+            prev_conn, prev = merged[-1]
+            merged[-1] = (prev_conn, f"{prev}，{conn} {text}".replace("， ", "，"))
+            continue
         if merged and (not _content(text) or len(text) <= 1):
             prev_conn, prev = merged[-1]
             merged[-1] = (prev_conn, f"{prev} {text}".strip())

@@ -12,7 +12,7 @@ from .base import Tool
 from .llm import llm_tools
 
 # The groups `tools:` in autoglm.yaml chooses from (a tool's group is its name's first part); "builtin" means all.
-BUILTIN_GROUPS = ("llm", "knowledge", "math", "time", "sales", "sql", "weather", "web", "files")
+BUILTIN_GROUPS = ("llm", "knowledge", "math", "units", "finance", "time", "sales", "sql", "weather", "web", "files")
 ALL_GROUPS = frozenset({"builtin", "all"})
 
 
@@ -23,7 +23,7 @@ def builtin_tools(model: ChatModel, settings: Settings, knowledge: Callable[[], 
     tools: list[Tool] = []
     tools += llm_tools(model)
     tools += _memory_tools(model, settings, knowledge)  # knowledge.search, knowledge.answer
-    tools += _data_tools(settings)  # math.calculate, time.*, sales.*, sql.query
+    tools += _data_tools(settings)  # math.calculate, units.convert, finance.interest, time.*, sales.*, sql.query
     tools += _net_tools(settings)  # weather.forecast, web.fetch, files.read
     return enabled(tools, settings.tools) + _configured_tools(settings)  # sql.<db>.*, <api>.<operationId>
 
@@ -83,10 +83,13 @@ def _net_tools(settings: Settings) -> list[Tool]:
 def _data_tools(settings: Settings) -> list[Tool]:
     from ..data.sales import SalesDatabase, default_path
     from .calculator import CalculatorTool
+    from .finance import finance_tools
     from .sales import sales_tools
     from .timetools import system_clock, time_tools, zone
+    from .units import units_tools
 
-    tools: list[Tool] = [CalculatorTool(), *time_tools(settings.timezone)]
+    tools: list[Tool] = [CalculatorTool(), *units_tools(settings.currency_rates), *finance_tools(),
+                         *time_tools(settings.timezone)]
     tz_name = settings.timezone
     tools += sales_tools(SalesDatabase(default_path(settings.data_dir)), lambda: system_clock(zone(tz_name)).date())
     return tools

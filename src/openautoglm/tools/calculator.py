@@ -218,3 +218,11 @@ class CalculatorTool(FunctionTool):
         if isinstance(output, dict) and "result" in output:
             return f"{output.get('expression', '')} = {format_number(output['result'])}"
         return super().summarize(output)
+
+    def answer(self, output: Any, lang: str) -> str | None:
+        if not (isinstance(output, dict) and "result" in output):
+            return None
+        shown = " ".join(str(output.get("expression", "")).split())
+        shown = shown.replace("**", "^").replace("*", "×").replace("/", "÷")
+        result = format_number(output["result"])
+        return f"计算结果：{shown} = {result}。" if lang == "zh" else f"{shown} = {result}."

@@ -35,6 +35,16 @@ from .sql import SQLiteReader, SQLQueryTool
 
 Today = Callable[[], date]
 GROUPS = ("day", "week", "month", "product", "category", "region")
+# Each grouping as SQL: the key, its English name (NULL when the key is a date) and the order of summary rows.
+GROUP_KEYS = {
+    "day": ("s.date", "NULL", "key"),
+    "week": ("strftime('%Y', s.date, '-3 days', 'weekday 4') || '-W' || "
+             "printf('%02d', (strftime('%j', s.date, '-3 days', 'weekday 4') - 1) / 7 + 1)", "NULL", "key"),
+    "month": ("substr(s.date, 1, 7)", "NULL", "key"),
+    "product": ("p.name", "p.name_en", "revenue DESC"),
+    "category": ("p.category", "p.category_en", "revenue DESC"),
+    "region": ("r.name", "r.name_en", "revenue DESC"),
+}
 
 
 def _money(value: float) -> str:
@@ -106,6 +116,48 @@ class _SalesTool(FunctionTool):
         if isinstance(output, dict) and "rows" in output and "group_by" in output:
             return summarize_summary(output)
         return super().summarize(output)
+
+    def answer(self, output: Any, lang: str) -> str | None:
+        if isinstance(output, dict) and "products" in output:
+            return answer_top(output, lang)
+        if isinstance(output, dict) and "rows" in output and "group_by" in output:
+            return answer_summary(output, lang)
+        return None
+
+
+def answer_top(output: dict[str, Any], lang: str) -> str:
+    products, by = output["products"], output["by"]
+    where = f"{output['region']} " if output.get("region") else ""
+    span = f"{output['start']} 至 {output['end']} " if lang == "zh" else f"from {output['start']} to {output['end']}"
+    if not products:
+        return f"{span}{where}没有销售记录。" if lang == "zh" else f"There were no sales {span}."
+
+    def one(p: dict[str, Any]) -> str:
+        if lang == "zh":
+            return f"{p['product']}，销量 {p['units']:,} 件，销售额 {_money(p['revenue'])}"
+        return f"{p['product_en']} ({p['units']:,} units, {_money(p['revenue'])})"
+
+    if lang == "zh":
+        text = f"{span}{where}{'销量' if by == 'units' else '销售额'}最高的产品是{one(products[0])}"
+        return text + (f"；第二名是{one(products[1])}。" if len(products) > 1 else "。")
+    text = f"The best seller by {'units' if by == 'units' else 'revenue'} {span} was {one(products[0])}"
+    return text + (f"; second was {one(products[1])}." if len(products) > 1 else ".")
+
+
+def answer_summary(output: dict[str, Any], lang: str) -> str:
+    where = f"{output['region']} " if output.get("region") else ""
+    units, revenue = f"{output['total_units']:,}", _money(output["total_revenue"])
+    rows = output["rows"] if output["group_by"] in ("product", "category", "region") else []
+    if lang == "zh":
+        text = f"{output['start']} 至 {output['end']} {where}共卖出 {units} 件，销售额 {revenue}"
+        if rows:
+            text += f"；销售额最高的是{rows[0]['key']}（{_money(rows[0]['revenue'])}，占 {rows[0]['revenue_share']}%）"
+        return text + "。"
+    text = f"From {output['start']} to {output['end']}, {units} units were sold for {revenue} in total"
+    if rows:
+        top = rows[0]
+        text += f"; the largest share was {top.get('key_en') or top['key']} ({top['revenue_share']}% of revenue)"
+    return text + "."
 
 
 def summarize_top(output: dict[str, Any]) -> str:
@@ -188,15 +240,7 @@ def sales_tools(db: SalesDatabase, today: Today) -> list[Tool]:
         first, last = resolve_range(start, end, data.ready(), name)
         data.check_coverage(first, last, name)
         region_id = _region_id(region, name)
-        key, key_en, order = {
-            "day": ("s.date", "NULL", "key"),
-            "week": ("strftime('%Y', s.date, '-3 days', 'weekday 4') || '-W' || "
-                     "printf('%02d', (strftime('%j', s.date, '-3 days', 'weekday 4') - 1) / 7 + 1)", "NULL", "key"),
-            "month": ("substr(s.date, 1, 7)", "NULL", "key"),
-            "product": ("p.name", "p.name_en", "revenue DESC"),
-            "category": ("p.category", "p.category_en", "revenue DESC"),
-            "region": ("r.name", "r.name_en", "revenue DESC"),
-        }[group_by]
+        key, key_en, order = GROUP_KEYS[group_by]
         where = "s.date BETWEEN ? AND ?" + (" AND s.region_id = ?" if region_id else "")
         params: tuple[Any, ...] = (first.isoformat(), last.isoformat()) + ((region_id,) if region_id else ())
         rows = data.rows(
@@ -215,6 +259,53 @@ def sales_tools(db: SalesDatabase, today: Today) -> list[Tool]:
         return {"start": first.isoformat(), "end": last.isoformat(), "group_by": group_by,
                 "region": next((r.name for r in REGIONS if r.id == region_id), None),
                 "total_units": total_units, "total_revenue": total_revenue, "rows": out_rows}
+
+    def rank(start: str, end: str | None = None, measure: Literal["units", "revenue"] = "units",
+             group_by: Literal["product", "region", "category", "day", "week", "month"] = "product",
+             order: Literal["desc", "asc"] = "desc", limit: int = 5, region: str | None = None) -> dict[str, Any]:
+        """Rank the regions, categories, days, weeks or months of a period by sales, each with its share of the
+        whole: which one sold most or least (sample sales data).
+
+        Args:
+            start: first day, YYYY-MM-DD, or a period in words (上周, 上个月, 今年以来, last month, so far this year).
+            end: last day, YYYY-MM-DD; leave out when start names a whole period.
+            measure: "units" (销量, 件数, units sold) or "revenue" (销售额, 收入, revenue).
+            group_by: what to rank: product (产品), region (地区), category (品类), day (哪一天), week or month.
+            order: "desc" for the most first (最多, 最高), "asc" for the least first (最少, 最低).
+            limit: how many of the ranked groups to return (1-50).
+            region: only this region: 华东, 华北, 华南, 西南, 东北 (or East/North/South/Southwest/Northeast China).
+        """
+        name = "sales.rank"
+        if not 1 <= limit <= 50:
+            raise ToolArgumentError(f"{name}: limit must be between 1 and 50")
+        first, last = resolve_range(start, end, data.ready(), name)
+        data.check_coverage(first, last, name)
+        region_id = _region_id(region, name)
+        key, key_en, _ = GROUP_KEYS[group_by]
+        where = "s.date BETWEEN ? AND ?" + (" AND s.region_id = ?" if region_id else "")
+        params: tuple[Any, ...] = (first.isoformat(), last.isoformat()) + ((region_id,) if region_id else ())
+        rows = data.rows(
+            f"SELECT {key} AS key, {key_en} AS key_en, SUM(s.units) AS units, ROUND(SUM(s.revenue), 2) AS revenue"
+            " FROM sales s JOIN products p ON p.id = s.product_id JOIN regions r ON r.id = s.region_id"
+            f" WHERE {where} GROUP BY 1, 2", params)
+        total_units = sum(int(r["units"]) for r in rows)
+        total_revenue = round(sum(float(r["revenue"]) for r in rows), 2)
+        total = total_units if measure == "units" else total_revenue
+        rows.sort(key=lambda r: (float(r[measure]) if order == "asc" else -float(r[measure]), str(r["key"])))
+        groups = []
+        for i, r in enumerate(rows[:limit]):
+            group: dict[str, Any] = {"rank": i + 1, "key": r["key"], "units": int(r["units"]),
+                                     "revenue": float(r["revenue"])}
+            if r["key_en"] is not None:
+                group["key_en"] = r["key_en"]
+            if group_by == "day":
+                day = date.fromisoformat(r["key"])
+                group |= {"weekday": day.strftime("%A"), "weekday_zh": _WEEKDAYS_ZH[day.weekday()]}
+            group["share"] = round(100 * float(r[measure]) / total, 2) if total else None
+            groups.append(group)
+        return {"start": first.isoformat(), "end": last.isoformat(), "measure": measure, "group_by": group_by,
+                "order": order, "region": next((r.name for r in REGIONS if r.id == region_id), None),
+                "total": total, "total_units": total_units, "total_revenue": total_revenue, "groups": groups}
 
     def prepare() -> None:
         data.ready()
@@ -235,8 +326,77 @@ def sales_tools(db: SalesDatabase, today: Today) -> list[Tool]:
         "products": {"type": "array", "items": {"type": "object", "properties": {
             "rank": {"type": "integer"}, "product": {"type": "string"}, "product_en": {"type": "string"},
             "category": {"type": "string"}, "units": {"type": "integer"}, "revenue": {"type": "number"}}}}}}
+    ranked = RankTool(rank, name="sales.rank", source="builtin", timeout_s=30.0)
+    ranked.returns = {"type": "object", "properties": {
+        "start": {"type": "string"}, "end": {"type": "string"}, "measure": {"type": "string"},
+        "group_by": {"type": "string"}, "order": {"type": "string"}, "total": {"type": "number"},
+        "total_units": {"type": "integer"}, "total_revenue": {"type": "number"},
+        "groups": {"type": "array", "items": {"type": "object", "properties": {
+            "rank": {"type": "integer"}, "key": {"type": "string"}, "key_en": {"type": "string"},
+            "units": {"type": "integer"}, "revenue": {"type": "number"}, "share": {"type": "number"}}}}}}
     return [
         top,
         _SalesTool(summary, name="sales.summary", source="builtin", timeout_s=30.0),
+        ranked,
         query,
     ]
+
+
+_WEEKDAYS_ZH = ["星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日"]
+_GROUP_ZH = {"product": "产品", "region": "地区", "category": "品类", "day": "一天", "week": "一周", "month": "月份"}
+_GROUP_EN = {"product": "product", "region": "region", "category": "category", "day": "day", "week": "week",
+             "month": "month"}
+
+
+def _figure(value: float, measure: str, lang: str) -> str:
+    if measure == "revenue":
+        return _money(value)
+    return f"{int(value):,} 件" if lang == "zh" else f"{int(value):,} units"
+
+
+def _group_name(group: dict[str, Any], group_by: str, lang: str) -> str:
+    if group_by == "day":
+        day = date.fromisoformat(group["key"])
+        if lang == "zh":
+            return f"{group['key']}（{day.month}月{day.day}日，{group['weekday_zh']}）"
+        return f"{group['weekday']}, {day.strftime('%B')} {day.day} ({group['key']})"
+    return str(group.get("key_en") or group["key"]) if lang == "en" else str(group["key"])
+
+
+class RankTool(_SalesTool):
+    def summarize(self, output: Any) -> str:
+        if isinstance(output, dict) and "groups" in output:
+            lines = [f"{output['start']} – {output['end']} sales.rank by {output['measure']}, {output['group_by']}"
+                     f" ({output['order']}); total {_figure(output['total'], output['measure'], 'en')}:"]
+            for g in output["groups"]:
+                lines.append(f"{g['rank']}. {_group_name(g, output['group_by'], 'en')}: "
+                             f"{_figure(g[output['measure']], output['measure'], 'en')} ({g['share']}%)")
+            return "\n".join(lines)
+        return super().summarize(output)
+
+    def answer(self, output: Any, lang: str) -> str | None:
+        if not (isinstance(output, dict) and "groups" in output):
+            return None
+        measure, group_by, most = output["measure"], output["group_by"], output["order"] == "desc"
+        where = f"{output['region']} " if output.get("region") else ""
+        total = _figure(output["total"], measure, lang)
+        if not output["groups"]:
+            return (f"{output['start']} 至 {output['end']} {where}没有销售记录。" if lang == "zh"
+                    else f"There were no sales from {output['start']} to {output['end']}.")
+        top = output["groups"][0]
+        name, figure = _group_name(top, group_by, lang), _figure(top[measure], measure, lang)
+        second = output["groups"][1] if len(output["groups"]) > 1 else None
+        if lang == "zh":
+            what = ("销量" if measure == "units" else "销售额") + ("最高" if most else "最低")
+            text = (f"{output['start']} 至 {output['end']} {where}{what}的{_GROUP_ZH[group_by]}是{name}，"
+                    f"{figure}，占总{'销量' if measure == 'units' else '销售额'} {total} 的 {top['share']:.2f}%")
+            if second:
+                text += f"；其次是{_group_name(second, group_by, lang)}，{_figure(second[measure], measure, lang)}"
+            return text + "。"
+        what = ("the most units sold" if measure == "units" else "the highest revenue") if most else \
+            ("the fewest units sold" if measure == "units" else "the lowest revenue")
+        text = (f"From {output['start']} to {output['end']}, {name} had {what}{' in ' + where.strip() if where else ''}"
+                f": {figure}, {top['share']:.2f}% of the total {total}")
+        if second:
+            text += f"; next was {_group_name(second, group_by, lang)} with {_figure(second[measure], measure, lang)}"
+        return text + "."

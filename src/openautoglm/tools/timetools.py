@@ -6,6 +6,12 @@ Output shapes (for planners)::
                           "weekday": "Sunday", "weekday_zh": "星期日", "iso_week": 47, "timezone": "Asia/Shanghai"}
     time.resolve("上周") -> {"expression": "上周", "start": "2026-11-09", "end": "2026-11-15", "label": "上周",
                           "days": 7, "today": "2026-11-22", "timezone": "Asia/Shanghai"}
+                          # one day adds "weekday" and "weekday_zh"
+    time.between("2026-01-15 到 2026-07-04") -> {"expression": ..., "start": "2026-01-15", "end": "2026-07-04",
+                          "days": 170, "weeks": 24, "extra_days": 2, "from_today": false,
+                          "start_weekday": "Thursday", "end_weekday": "Saturday", "start_weekday_zh": "星期四",
+                          "end_weekday_zh": "星期六", "today": "2026-11-22"}
+                          # one date alone ("2027年元旦", "until Christmas") counts from today; days < 0: passed
 
 ``${when.output.start}`` / ``${when.output.end}`` feed tools that take dates (``sales.top_products``).
 The clock is passed in (``clock``), so tests run at a fixed time; the time zone is the argument, else the
@@ -15,12 +21,12 @@ The clock is passed in (``clock``), so tests run at a fixed time; the time zone 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, tzinfo
+from datetime import date, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..errors import ToolArgumentError
-from ..timeparse import resolve_period
+from ..timeparse import DateParseError, find_periods, resolve_period
 from .base import FunctionTool, Tool
 
 Clock = Callable[[tzinfo | None], datetime]
@@ -51,8 +57,40 @@ def _zone_name(now: datetime, name: str | None) -> str:
     return now.tzname() or "local"
 
 
+def _zh_day(iso: str) -> str:
+    d = date.fromisoformat(iso)
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
+def _en_day(iso: str) -> str:
+    d = date.fromisoformat(iso)
+    return f"{d.strftime('%B')} {d.day}, {d.year}"
+
+
 class _TimeTool(FunctionTool):
+    def answer(self, output: Any, lang: str) -> str | None:
+        if not isinstance(output, dict):
+            return None
+        zh = lang == "zh"
+        if "datetime" in output:
+            hm = output["time"][:5]
+            if zh:
+                return f"现在是 {_zh_day(output['date'])} {output['weekday_zh']} {hm}（{output['timezone']}）。"
+            return f"It is {output['weekday']}, {_en_day(output['date'])}, {hm} ({output['timezone']})."
+        if "start" not in output or "end" not in output:
+            return None
+        what = output.get("expression", "")
+        if "weekday" in output:
+            if zh:
+                return f"{what}是 {_zh_day(output['start'])}（{output['start']}），{output['weekday_zh']}。"
+            return f"{what} is {output['weekday']}, {_en_day(output['start'])} ({output['start']})."
+        if zh:
+            return f"{what}是 {output['start']} 至 {output['end']}（共 {output['days']} 天）。"
+        return f"{what} is {output['start']} to {output['end']} ({output['days']} days)."
+
     def summarize(self, output: Any) -> str:
+        if isinstance(output, dict) and "extra_days" in output:
+            return f"{output['start']} → {output['end']}: {output['days']} 天 / days"
         if isinstance(output, dict) and "start" in output and "end" in output:
             span = output["start"] if output["start"] == output["end"] else f"{output['start']} – {output['end']}"
             if "weekday" in output:
@@ -85,8 +123,8 @@ def time_tools(default_timezone: str | None = None, clock: Clock = system_clock)
         }
 
     def resolve(expression: str, timezone: str | None = None) -> dict[str, Any]:
-        """Turn a date expression into a date range: 今天, 明天, 上周, 本月, 最近7天, 下周一, 11月3日,
-        last week, next Monday, in 3 days, 2026-11-03, or a range such as 11月1日到3日.
+        """Turn a date expression into a date range, and a day into its date and weekday (星期几): 今天, 明天,
+        上周, 本月, 最近7天, 下周一, 11月3日, last week, next Monday, in 3 days, 2026-11-03, 11月1日到3日.
 
         Args:
             expression: the words naming a day or period, in Chinese or English.
@@ -101,7 +139,66 @@ def time_tools(default_timezone: str | None = None, clock: Clock = system_clock)
             out |= {"weekday": period.start.strftime("%A"), "weekday_zh": WEEKDAYS_ZH[period.start.weekday()]}
         return out
 
+    def between(expression: str, timezone: str | None = None) -> dict[str, Any]:
+        """Count the days between two dates, or from today until (or since) a date: how many days apart, how many
+        days left (相差天数, 倒计时).
+
+        Args:
+            expression: the dates in words, in Chinese or English: two dates or a range ("2026-01-15 到 2026-07-04",
+                "between March 1 and June 30"), or one date counted from today ("2027年元旦", "Christmas").
+            timezone: an IANA time zone that decides what "today" is; default: the configured one.
+        """
+        name = timezone or default_timezone
+        current = clock(zone(name))
+        today = current.date()
+        found = find_periods(expression, current)
+        if not found:
+            raise DateParseError(f"time.between: could not read a date from {expression!r}: try 2026-01-15 到 "
+                                 "2026-07-04, between March 1 and June 30, or one date such as 2027年元旦")
+        from_today = len(found) == 1 and found[0].period.days == 1
+        if len(found) >= 2:
+            first, last = found[0].period.start, found[1].period.start
+        elif from_today:
+            first, last = today, found[0].period.start
+        else:
+            first, last = found[0].period.start, found[0].period.end
+        days = (last - first).days
+        return {"expression": expression, "start": first.isoformat(), "end": last.isoformat(), "days": days,
+                "weeks": abs(days) // 7, "extra_days": abs(days) % 7, "from_today": from_today,
+                "start_weekday": first.strftime("%A"), "end_weekday": last.strftime("%A"),
+                "start_weekday_zh": WEEKDAYS_ZH[first.weekday()], "end_weekday_zh": WEEKDAYS_ZH[last.weekday()],
+                "today": today.isoformat()}
+
+    between_tool = _BetweenTool(between, name="time.between", source="builtin", timeout_s=5.0)
+    between_tool.returns = {"type": "object", "properties": {
+        "start": {"type": "string", "format": "date"}, "end": {"type": "string", "format": "date"},
+        "days": {"type": "integer"}, "weeks": {"type": "integer"}, "extra_days": {"type": "integer"},
+        "from_today": {"type": "boolean"}, "start_weekday": {"type": "string"}, "end_weekday": {"type": "string"},
+        "start_weekday_zh": {"type": "string"}, "end_weekday_zh": {"type": "string"}, "today": {"type": "string"}}}
     return [
         _TimeTool(now, name="time.now", source="builtin", timeout_s=5.0),
         _TimeTool(resolve, name="time.resolve", source="builtin", timeout_s=5.0),
+        between_tool,
     ]
+
+
+class _BetweenTool(_TimeTool):
+    def answer(self, output: Any, lang: str) -> str | None:
+        if not (isinstance(output, dict) and "extra_days" in output):
+            return None
+        days, start, end = output["days"], output["start"], output["end"]
+        n = abs(days)
+        weeks = output["weeks"]
+        if output["from_today"]:
+            if lang == "zh":
+                if days >= 0:
+                    return f"距离 {end}（{output['end_weekday_zh']}）还有 {n} 天。"
+                return f"{end}（{output['end_weekday_zh']}）已经过去 {n} 天。"
+            if days >= 0:
+                return f"{end} ({output['end_weekday']}) is {n} day{'s' * (n != 1)} from today ({start})."
+            return f"{end} ({output['end_weekday']}) was {n} day{'s' * (n != 1)} ago."
+        if lang == "zh":
+            split = f"（{weeks} 周又 {output['extra_days']} 天）" if weeks else ""
+            return f"{start} 到 {end} 相差 {n} 天{split}。"
+        split = f" ({weeks} weeks and {output['extra_days']} days)" if weeks else ""
+        return f"There are {n} day{'s' * (n != 1)} between {start} and {end}{split}."
