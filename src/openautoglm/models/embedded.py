@@ -73,6 +73,9 @@ class EmbeddedModel(ChatModel):
 
     def _load(self) -> Any:
         if self._llama is None:
+            from ..cpu import prepare_native_threads
+
+            prepare_native_threads()
             try:
                 from llama_cpp import Llama
             except ImportError as exc:
