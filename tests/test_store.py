@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from openautoglm.errors import NotFound
-from openautoglm.events import EventEmitter
+from openautoglm.events import Event, EventEmitter, EventKind
 from openautoglm.store import Store
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -40,9 +41,10 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 
 def test_events_round_trip_in_order_with_unicode_and_nested_data(store: Store) -> None:
     store.create_task("t1", "查询北京明天的天气", owner="alice")
-    emitter = EventEmitter("t1", [store.append])
+    # Appended as the store receives them: it keeps whatever data an event has (old databases' too).
     for i in range(250):
-        emitter.emit("step.finished", f"s{i}", output={"城市": "北京", "i": i, "xs": [1.5, None, True]})
+        store.append(Event("t1", i + 1, "step.finished", time.time(), f"s{i}",
+                           {"output": {"城市": "北京", "i": i, "xs": [1.5, None, True]}}))
     events = store.events("t1")
     assert [e.seq for e in events] == list(range(1, 251))
     assert events[7].data == {"output": {"城市": "北京", "i": 7, "xs": [1.5, None, True]}}
@@ -53,7 +55,7 @@ def test_concurrent_writers_lose_nothing(store: Store) -> None:
     def write(task: str) -> None:
         emitter = EventEmitter(task, [store.append])
         for _ in range(200):
-            emitter.emit("x")
+            emitter.emit(EventKind.TASK_STARTED)
 
     threads = [threading.Thread(target=write, args=(f"task{i}",)) for i in range(4)]
     for t in threads:
@@ -75,8 +77,8 @@ def test_tasks_are_scoped_to_their_owner(store: Store) -> None:
 
 def test_duplicate_sequence_numbers_are_reported_not_silently_dropped(tmp_path: Path) -> None:
     s = Store(f"sqlite:///{tmp_path / 'dup.db'}")
-    EventEmitter("t", [s.append]).emit("a")
-    EventEmitter("t", [s.append]).emit("b")  # a second emitter restarting at seq 1: a bug to surface
+    s.append(Event("t", 1, "a", time.time()))
+    s.append(Event("t", 1, "b", time.time()))  # a second emitter restarting at seq 1: a bug to surface
     from openautoglm.errors import StoreError
 
     with pytest.raises(StoreError, match="could not write events"):

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from .engine import Executor, StepResult, StepStatus
 from .errors import AutoGLMError, ClarificationNeeded, PlanError, PlanValidationError
-from .events import Event, EventEmitter, EventKind, EventSink
+from .events import Event, EventEmitter, EventKind, EventSink, PlanMade, StepFinished, TaskStarted
 from .language import requested_language
 from .memory.sessions import SessionTurn, Summarizer
 from .models.base import reporting_model_events
@@ -188,17 +188,17 @@ class Orchestrator:
         """Continue an interrupted task from its log: finished steps keep their results, the rest run."""
         task = self.log.get_task(task_id)
         events = self.log.events(task_id)
-        plan_events = [e for e in events if e.kind == EventKind.PLAN_MADE]
-        if not plan_events:
+        plans = [p for e in events if (p := e.payload_as(PlanMade)) is not None]
+        if not plans:
             raise PlanValidationError([f"task {task_id} never got a plan; run it again instead"])
-        plan = parse_plan(plan_events[-1].data["plan"])
-        inputs = next((e.data.get("inputs") or {} for e in events if e.kind == EventKind.TASK_STARTED), {})
+        plan = parse_plan(plans[-1].plan)
+        started = next((s for e in events if (s := e.payload_as(TaskStarted)) is not None), None)
+        inputs = dict(started.inputs or {}) if started is not None else {}
         done: dict[str, StepResult] = {}
         for e in events:
-            if e.kind == EventKind.STEP_FINISHED and e.step_id:
-                done[e.step_id] = StepResult(e.step_id, e.data.get("uses", ""), StepStatus.SUCCEEDED,
-                                             output=e.data.get("output"), attempts=e.data.get("attempts", 1),
-                                             node=e.data.get("node"), finished_at=e.ts)
+            if (finished := e.payload_as(StepFinished)) is not None and e.step_id:
+                done[e.step_id] = StepResult(e.step_id, finished.uses, StepStatus.SUCCEEDED, output=finished.output,
+                                             attempts=finished.attempts, node=finished.node, finished_at=e.ts)
         emitter = self._emitter(task_id, on_event, seq=events[-1].seq if events else 0)
         emitter.emit(EventKind.TASK_STARTED, resumed=True, steps_done=sorted(done))
         self.log.update_task(task_id, status="running")
@@ -269,7 +269,7 @@ class Orchestrator:
         self.memory.append(session_id, turn, owner=owner)
         summarizer = self.summarizer(lambda kind, **data: emitter.emit(kind, **data))
         if await self.memory.compact(session_id, summarizer):
-            emitter.emit("session.compacted", session_id=session_id,
+            emitter.emit(EventKind.SESSION_COMPACTED, session_id=session_id,
                          summarizer="model" if summarizer else "truncate")
         self.log.flush()
 

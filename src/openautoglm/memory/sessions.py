@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ..errors import AutoGLMError, NotFound, StoreError
-from ..events import step_outputs
+from ..events import EventKind, step_outputs
 from ..store import schema
 
 if TYPE_CHECKING:
@@ -129,7 +129,7 @@ class ModelSummarizer:
                 raise StoreError("the model returned an empty summary")
             return summary
         except AutoGLMError as exc:
-            self.emit("session.summary_fallback", error=str(exc), summarizer="truncate")
+            self.emit(EventKind.SESSION_SUMMARY_FALLBACK, error=str(exc), summarizer="truncate")
             return await self.fallback.summarize(previous, turns)
 
 

@@ -12,7 +12,6 @@ Files are validated when they are loaded; a broken file is an error that names i
 from __future__ import annotations
 
 import contextvars
-import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -212,12 +211,12 @@ class WorkflowTool(Tool):
         stack = _ACTIVE.get()
         if name in stack:
             raise ToolError(f"workflow '{name}' calls itself: {' -> '.join([*stack, name])}")
-        if ctx.run_plan is None:
+        if ctx.run_plan is None or ctx.emitter is None:
             raise ToolError(f"workflow '{name}' runs only as a step of a plan (it has no executor here)")
         ctx.emit(EventKind.TOOL_CALL, workflow=name, inputs=args, steps=[s.id for s in plan.steps])
         token = _ACTIVE.set((*stack, name))
         try:
-            results = await ctx.run_plan(plan, _NestedEmitter(ctx), args)
+            results = await ctx.run_plan(plan, _NestedEmitter(ctx.emitter, ctx.step_id), args)
         except AutoGLMError as exc:
             raise ToolError(f"workflow '{name}' cannot run: {exc}") from exc
         finally:
@@ -235,19 +234,15 @@ class WorkflowTool(Tool):
 class _NestedEmitter(EventEmitter):
     """Writes a nested run's events into the calling task's log, step ids prefixed with the calling step's."""
 
-    __slots__ = ("_ctx",)
+    __slots__ = ("_outer", "_prefix")
 
-    def __init__(self, ctx: ToolContext) -> None:
-        super().__init__(ctx.task_id, [])
-        self._ctx = ctx
+    def __init__(self, outer: EventEmitter, prefix: str) -> None:
+        super().__init__(outer.task_id, [])
+        self._outer = outer
+        self._prefix = prefix
 
     def emit(self, kind: str, step_id: str | None = None, **data: Any) -> Event:
-        inner = f"{self._ctx.step_id}.{step_id}" if step_id else self._ctx.step_id
-        if self._ctx.emitter is not None:
-            return self._ctx.emitter.emit(kind, inner, **data)
-        # A caller without the task's log (a tool run outside the executor) still sees the events.
-        self._ctx.emit(kind, inner_step=inner, **data)
-        return Event(self.task_id, 0, str(kind), time.time(), inner, dict(data))
+        return self._outer.emit(kind, f"{self._prefix}.{step_id}" if step_id else self._prefix, **data)
 
 
 def _one_line(text: str) -> str:
