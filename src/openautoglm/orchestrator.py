@@ -157,13 +157,13 @@ class Orchestrator:
             result = self._failed(task_id, emitter, exc)
             await self._remember(session_id, owner, request, result, emitter)
             return result
-        plan = with_instructions(plan, instructions)
+        plan = with_instructions(plan, instructions, context.tools)
         emitter.emit(EventKind.PLAN_MADE, plan=plan.dump(), planner=planner.name)
 
         async def replan(failed_plan: Plan, results: dict[str, StepResult]) -> Plan | None:
             with reporting_model_events(context.emit):
                 replacement = await planner.replan(request, failed_plan, results, context)
-            return with_instructions(replacement, instructions) if replacement is not None else None
+            return with_instructions(replacement, instructions, context.tools) if replacement is not None else None
 
         result = await self._execute(task_id, plan, emitter, {}, owner, session_id, role=role, replan=replan,
                                      language=language, instructions=instructions)

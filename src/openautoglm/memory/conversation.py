@@ -77,8 +77,9 @@ def recorded_turn(store: Store, record: TaskRecord) -> Turn:
         plan = parse_plan(record.plan) if record.plan else None
     except AutoGLMError:
         plan = None
+    question = record.answer if record.status == "needs_input" else None  # the turn asked the user something
     return Turn(request=record.request or "", answer=record.answer or "", plan=plan, status=record.status,
-                outputs=step_outputs(store.events(record.id)), task_id=record.id)
+                question=question, outputs=step_outputs(store.events(record.id)), task_id=record.id)
 
 
 def _recorded(store: Store | None, owner: str | None, request: str, answer: str) -> TaskRecord | None:

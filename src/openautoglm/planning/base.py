@@ -74,15 +74,19 @@ def direct_plan(request: str) -> Plan:
     return Plan(steps=[Step(id="answer", uses="llm.generate", with_={"prompt": request})])
 
 
-WRITERS = frozenset({"llm.generate"})
-
-
-def with_instructions(plan: Plan, instructions: str | None) -> Plan:
+def with_instructions(plan: Plan, instructions: str | None, tools: ToolRegistry) -> Plan:
     """``plan`` with the caller's standing instructions (a chat's system prompt: language, persona) given to each
-    step that writes text and has none of its own; the plan records them, so a resumed task writes the same way."""
-    if not instructions or not any(s.uses in WRITERS and not s.with_.get("system") for s in plan.steps):
+    step that writes text, i.e. whose tool takes a ``system`` argument (``llm.generate``, ``knowledge.answer``), and
+    has none of its own. The plan records them, so a resumed task writes the same way."""
+
+    def writes(step: Step) -> bool:
+        if step.with_.get("system") or step.uses not in tools:
+            return False
+        return "system" in ((tools.get(step.uses).parameters or {}).get("properties") or {})
+
+    if not instructions or not any(writes(s) for s in plan.steps):
         return plan
     instructions = instructions.replace("${", "$\u200b{")  # the caller's words, never a reference to a step
-    steps = [s.model_copy(update={"with_": {**s.with_, "system": instructions}})
-             if s.uses in WRITERS and not s.with_.get("system") else s for s in plan.steps]
+    steps = [s.model_copy(update={"with_": {**s.with_, "system": instructions}}) if writes(s) else s
+             for s in plan.steps]
     return plan.model_copy(update={"steps": steps})

@@ -138,7 +138,7 @@ class RulePlanner(Planner):
             candidates = [c for c in ranked if c.score >= self.min_score]
             note["candidates"] = [c.describe() for c in ranked[:4]]
             chosen: tuple[Candidate, Filled] | None = None
-            for cand in candidates[:TRIES_PER_PART]:
+            for cand in self._tries(candidates, part, priors, ctx.tools):
                 tool = ctx.tools.get(cand.tool)
                 filled = filler.fill(tool, part, intent, priors, needs or None)
                 if filled.missing and cand.score >= self.min_score * MODEL_FILL_MARGIN:
@@ -257,6 +257,18 @@ class RulePlanner(Planner):
         from .replan import replan
 
         return await replan(request, plan, results, ctx, index=self.index(ctx.tools))
+
+    @staticmethod
+    def _tries(candidates: list[Candidate], part: Part, priors: list[Prior], tools: ToolRegistry) -> list[Candidate]:
+        """The candidates whose arguments are tried: the best few, and for a computation over earlier results
+        ("how many more units did it sell than the second one?") also a tool that takes an arithmetic expression,
+        however the words ranked it: the data tools the words match best would only fetch the data again."""
+        tries = candidates[:TRIES_PER_PART]
+        if part.computes and part.refers_back and priors:
+            tries += [c for c in candidates[TRIES_PER_PART:] if any(
+                slot_kind(name, spec if isinstance(spec, dict) else {}) == "expression"
+                for name, spec in ((tools.get(c.tool).parameters or {}).get("properties") or {}).items())]
+        return tries
 
     def _priors(self, part: Part, by_part: dict[int, list[Drafted]], intent: Intent) -> list[Prior]:
         """The earlier steps a part may read: those of the nearest earlier part that produced any."""

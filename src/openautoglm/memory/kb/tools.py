@@ -85,6 +85,7 @@ class KnowledgeAnswerTool(_ModelTool):
             "k": {"type": "integer", "minimum": 1, "maximum": 10, "default": 3,
                   "description": "how many passages to read"},
             "filters": _FILTERS,
+            "system": {"type": "string", "description": "optional instructions for the writing (language, tone)"},
         },
         "required": ["question"],
         "additionalProperties": False,
@@ -116,7 +117,8 @@ class KnowledgeAnswerTool(_ModelTool):
             return {"answer": answer, "sources": _sources(hits), "method": "extract"}
         excerpts = "\n".join(f"[{i}] {h.citation}\n{fence_data(_excerpt(h.text, share))}"
                              for i, h in enumerate(hits, start=1))
-        request = ChatRequest.of(PROMPT.format(excerpts=excerpts, question=question), system=DATA_NOTICE,
+        system = f"{DATA_NOTICE}\n{args['system']}" if args.get("system") else DATA_NOTICE
+        request = ChatRequest.of(PROMPT.format(excerpts=excerpts, question=question), system=system,
                                  max_tokens=self.max_tokens, capability="text-generation")
         response = await self.ask(request, ctx)
         output = {"answer": response.text.strip(), "sources": _sources(hits), "method": "generate"}
