@@ -34,7 +34,7 @@ import openai
 from openautoglm.config import RouterSettings
 from openautoglm.models.base import ChatRequest
 from openautoglm.models.openai_compat import OpenAICompatibleModel
-from openautoglm.router import Router
+from openautoglm.models.pool import Router
 
 Call = Callable[[], Awaitable[Any]]
 MESSAGES = [{"role": "user", "content": "Say ok."}]

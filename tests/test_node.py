@@ -19,8 +19,9 @@ import uvicorn
 from openautoglm import AutoGLM, ScriptedModel, Settings
 from openautoglm.config import RouterSettings
 from openautoglm.models.base import ChatRequest
+from openautoglm.models.factory import model_for_node
+from openautoglm.models.pool import Router
 from openautoglm.node import Node
-from openautoglm.router import Router
 from openautoglm.server.app import create_app
 from openautoglm.server.keys import KeyRing
 from openautoglm.testing import closed_port_url
@@ -64,7 +65,7 @@ class Coordinator:
 
 @pytest.fixture
 def coordinator() -> Iterator[Coordinator]:
-    pool = Router(settings=RouterSettings(probe_interval_s=None, node_ttl_s=30.0))
+    pool = Router(settings=RouterSettings(probe_interval_s=None, node_ttl_s=30.0), node_factory=model_for_node)
     glm = AutoGLM(settings=Settings(enable_caching=False), model=pool)
     key, _ = KeyRing(glm.store).create("operator", "tests", "nodes")
     with LiveServer(create_app(glm, access_log=False, close_glm=True)) as server:

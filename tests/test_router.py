@@ -9,13 +9,14 @@ from typing import Any
 import pytest
 
 from openautoglm import AutoGLM, Settings
-from openautoglm.cache import RedisCache, SQLiteCache, cache_key
 from openautoglm.config import NodeConfig, RouteConfig, RouterSettings
 from openautoglm.errors import ModelResponseError, ModelUnavailable, NoNodeAvailable, NotFound
 from openautoglm.events import EventKind
 from openautoglm.models.base import ChatModel, ChatRequest, ChatResponse, reporting_model_events
+from openautoglm.models.factory import model_for_node
 from openautoglm.models.openai_compat import OpenAICompatibleModel
-from openautoglm.router import OPEN, PoolNode, Router
+from openautoglm.models.pool import OPEN, PoolNode, Router
+from openautoglm.models.pool.cache import RedisCache, SQLiteCache, cache_key
 from openautoglm.testing import FakeOpenAI, closed_port_url
 
 
@@ -377,7 +378,8 @@ def test_adaptive_concurrency_grows_while_latency_holds_and_shrinks_when_it_clim
 async def test_a_node_whose_heartbeat_lapses_leaves_the_pool_and_rejoins(fakes: Any, routers: list[Router]) -> None:
     remote, local = fakes("text", text="remote"), fakes("text", text="local")
     clock = Clock()
-    router = Router([client(local.base_url, "local")], clock=clock, settings=settings(node_ttl_s=10.0))
+    router = Router([client(local.base_url, "local")], clock=clock, settings=settings(node_ttl_s=10.0),
+                    node_factory=model_for_node)
     routers.append(router)
     router.register(NodeConfig(name="remote", base_url=remote.base_url, capabilities=["planning"]))
     assert (await router.complete(ChatRequest.of("x", capability="planning"))).text == "remote"
@@ -559,7 +561,8 @@ async def test_a_node_asked_for_by_name_is_served_by_that_node_or_fails_clearly(
         fakes: Any, routers: list[Router]) -> None:
     named, other = fakes("text", text="named"), fakes("text", text="other")
     clock = Clock()
-    router = Router([client(other.base_url, "other")], clock=clock, settings=settings(node_ttl_s=5.0))
+    router = Router([client(other.base_url, "other")], clock=clock, settings=settings(node_ttl_s=5.0),
+                    node_factory=model_for_node)
     routers.append(router)
     router.register(NodeConfig(name="named", base_url=named.base_url))
     pinned = router.node("named")

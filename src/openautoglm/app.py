@@ -26,7 +26,7 @@ from .tools.base import Tool, ToolRegistry
 from .tools.workflows import WorkflowRegistry
 
 if TYPE_CHECKING:
-    from .router import Router
+    from .models.pool import Router
 
 __all__ = ["AutoGLM", "RunResult", "new_task_id"]
 

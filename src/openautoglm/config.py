@@ -27,6 +27,8 @@ class NodeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str
+    backend: str | None = Field(default=None, description="a model backend by name (models/backends.py); "
+                                "default: openai with base_url, local without")
     base_url: str | None = None
     model_path: str | None = None
     api_key: str | None = None
@@ -44,7 +46,8 @@ class RouteConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    strategy: Literal["weighted", "least_inflight", "hash", "cost"] = "weighted"
+    strategy: str = Field(default="weighted", description="weighted, least_inflight, hash, cost, or a registered "
+                          "one (models/pool/strategies.py)")
     retries: int = Field(default=1, ge=0, le=10, description="tries on other nodes of the same capability")
     fallbacks: list[str] = Field(default_factory=list, description="capabilities or node names tried next, in order")
 
@@ -152,7 +155,8 @@ class Settings(BaseSettings):
     timeout_seconds: float = Field(default=30.0, gt=0)
     retries: int = Field(default=1, ge=0, le=10, description="extra tries for a failing step")
     max_concurrency: int | None = Field(default=None, ge=1)
-    planner: Literal["auto", "rules", "model"] = "auto"
+    planner: str = Field(default="auto", description="rules, model, a registered planner, or auto: model when a "
+                         "node that can plan is in the pool at planning time, else rules")
     home: Path | None = None
     database_url: str | None = None
     nodes: list[NodeConfig] = Field(default_factory=list)

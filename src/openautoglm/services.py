@@ -26,7 +26,8 @@ from .tools.recall import RecallTool
 from .tools.workflows import WorkflowRegistry
 
 if TYPE_CHECKING:
-    from .router import Router
+    from .models.pool import Router
+    from .planning import PlannerChoice
 
 
 class LazyModel(ChatModel):
@@ -68,6 +69,7 @@ class Services:
         self._model = model
         self._store = store
         self._planner = planner
+        self._planner_choice: PlannerChoice | None = None
         self._extra_tools = tools
         self._tools: ToolRegistry | None = None
         self._workflows: WorkflowRegistry | None = None
@@ -95,11 +97,12 @@ class Services:
     def router(self) -> Router:
         """The pool of model nodes. A single configured model becomes the pool's first member, so nodes that
         register at run time join it instead of replacing it; from then on every llm step goes through the pool."""
-        from .router import Router
+        from .models.factory import model_for_node
+        from .models.pool import Router
 
         model = self.model
         if not isinstance(model, Router):
-            model = Router([model], settings=self.settings.router)
+            model = Router([model], settings=self.settings.router, node_factory=model_for_node)
             self._model = model
         return model
 
@@ -166,11 +169,15 @@ class Services:
 
     @property
     def planner(self) -> Planner:
-        if self._planner is None:
-            from .planning import choose_planner
+        """The planner for the next request: the one given, else ``planner:`` judged against the model now (a node
+        that can plan may have joined the pool since the last request)."""
+        if self._planner is not None:
+            return self._planner
+        if self._planner_choice is None:
+            from .planning import PlannerChoice
 
-            self._planner = choose_planner(self.settings, self.model)
-        return self._planner
+            self._planner_choice = PlannerChoice(self.settings)
+        return self._planner_choice.for_model(self.model)
 
     def planning_context(self, emit: Callable[..., Any] | None = None,
                          history: list[Any] | None = None) -> PlanningContext:

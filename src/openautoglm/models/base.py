@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from ..config import NodeConfig
 
 
 class Message(BaseModel):
@@ -54,13 +57,26 @@ class ChatResponse(BaseModel):
 
 
 class ChatModel:
-    """A model node. Subclasses implement :meth:`complete`; :meth:`stream` defaults to one chunk."""
+    """A model node. Subclasses implement :meth:`complete`; :meth:`stream` defaults to one chunk.
+
+    A backend that autoglm.yaml can name (``nodes[].backend``, ``model_provider``) also implements
+    :meth:`from_node` and registers: ``@model_backends.register("name")`` (``models/backends.py``)."""
 
     name: str = "model"
     supports_json_schema: bool = False
     capabilities: frozenset[str] = frozenset({"text-generation"})
     # A model that can be trusted to write a whole plan as JSON (see planning.choose_planner).
     can_plan: bool = False
+
+    @classmethod
+    def from_node(cls, config: NodeConfig) -> ChatModel:
+        """The client of a node configured with this backend."""
+        raise NotImplementedError(f"{cls.__name__} cannot be made from a node's configuration")
+
+    def serves(self, capability: str) -> bool:
+        """A call asking for ``capability`` reaches a model able to do it: one that declares it, or for
+        ``planning`` one trusted to write plans. A pool answers for its members at this moment."""
+        return capability in self.capabilities or (capability == "planning" and self.can_plan)
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
         raise NotImplementedError

@@ -14,12 +14,16 @@ import os
 import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
 from ..errors import ConfigError, ModelResponseError
+from .backends import model_backends
 from .base import ChatModel, ChatRequest, ChatResponse
+
+if TYPE_CHECKING:
+    from ..config import NodeConfig
 
 log = structlog.get_logger(__name__)
 
@@ -43,6 +47,7 @@ def default_model_path() -> Path:
     raise ConfigError(f"no .gguf file inside the {EMBEDDED_PACKAGE} package; reinstall it ({INSTALL_HINT})")
 
 
+@model_backends.register("local")
 class EmbeddedModel(ChatModel):
     supports_json_schema = True
     can_plan = False  # SmolLM2-135M copies the tool list when asked for a plan; see planning/
@@ -66,6 +71,15 @@ class EmbeddedModel(ChatModel):
         self._lock = threading.Lock()  # llama.cpp contexts are not re-entrant
         self._cancel = threading.Event()  # the running generation's; replaced per call, under the lock
         self._grammars: dict[str, Any] = {}
+
+    @classmethod
+    def from_node(cls, config: NodeConfig) -> EmbeddedModel:
+        """A GGUF file run in-process: ``model_path``, or the embedded model when it is unset."""
+        model = cls(config.model_path, name=config.name)
+        model.capabilities = frozenset(config.capabilities)
+        if config.can_plan is not None:
+            model.can_plan = config.can_plan
+        return model
 
     @property
     def path(self) -> Path:

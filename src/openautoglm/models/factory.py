@@ -1,41 +1,44 @@
-"""The model a configuration asks for: one node, or, when ``nodes`` are configured, the router over them."""
+"""The model a configuration asks for: one node, or, when ``nodes`` are configured, the pool over them.
+
+Which class serves a node is looked up by name in :data:`models.backends.model_backends`; the pool is given
+:func:`model_for_node` to make the clients of the nodes that join it.
+"""
 
 from __future__ import annotations
 
 from ..config import NodeConfig, Settings
 from ..errors import ConfigError
+from .backends import model_backends
 from .base import ChatModel
-from .embedded import EmbeddedModel
-from .openai_compat import OpenAICompatibleModel
+from .pool import Router
 
 
-def model_for_node(node: NodeConfig) -> ChatModel:
+def backend_of(config: NodeConfig) -> str:
+    """The node's backend: as configured, else ``openai`` for a node with a URL and ``local`` for one without."""
+    return config.backend or ("openai" if config.base_url else "local")
+
+
+def model_for_node(config: NodeConfig) -> ChatModel:
     """The client of one configured or registered node."""
-    if node.base_url:
-        return OpenAICompatibleModel(node.base_url, node.model or node.name, node.api_key, name=node.name,
-                                     timeout_s=node.timeout_s,
-                                     can_plan=True if node.can_plan is None else node.can_plan,
-                                     capabilities=set(node.capabilities))
-    # No base_url: a GGUF file run in-process (model_path, or the embedded model when it is unset).
-    model = EmbeddedModel(node.model_path, name=node.name)
-    model.capabilities = frozenset(node.capabilities)
-    if node.can_plan is not None:
-        model.can_plan = node.can_plan
-    return model
+    return model_backends.get(backend_of(config)).from_node(config)
+
+
+def provider_node(settings: Settings) -> NodeConfig:
+    """``model_provider`` as a node: a URL is an OpenAI-compatible server, any other value a backend's name."""
+    provider = settings.model_provider
+    if provider.startswith(("http://", "https://")):
+        if not settings.model:
+            raise ConfigError("model_provider is a URL: also set `model` (the model name the server serves)")
+        return NodeConfig(name=settings.model, backend="openai", base_url=provider, model=settings.model,
+                          api_key=settings.api_key, timeout_s=settings.timeout_seconds)
+    if provider not in model_backends:
+        raise ConfigError(f"model_provider '{provider}' is neither a URL nor a model backend "
+                          f"({', '.join(model_backends.names())}); or configure `nodes:`")
+    return NodeConfig(name=provider, backend=provider, model_path=settings.model_path, model=settings.model,
+                      api_key=settings.api_key, timeout_s=settings.timeout_seconds)
 
 
 def build_model(settings: Settings) -> ChatModel:
     if settings.nodes:
-        from ..router import Router
-
-        return Router.from_settings(settings)
-    provider = settings.model_provider
-    if provider == "local":
-        return EmbeddedModel(settings.model_path)
-    if provider.startswith(("http://", "https://")):
-        if not settings.model:
-            raise ConfigError("model_provider is a URL: also set `model` (the model name the server serves)")
-        return OpenAICompatibleModel(provider, settings.model, settings.api_key, timeout_s=settings.timeout_seconds)
-    raise ConfigError(
-        f"model_provider '{provider}' is neither 'local', a URL, nor the name of a configured node"
-    )
+        return Router.from_settings(settings, node_factory=model_for_node)
+    return model_for_node(provider_node(settings))

@@ -6,15 +6,20 @@ The SDK's own retries are off: the router is the only retry loop, so one call ne
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import openai
 
-from ..errors import ModelResponseError, ModelUnavailable
+from ..errors import ConfigError, ModelResponseError, ModelUnavailable
+from .backends import model_backends
 from .base import ChatModel, ChatRequest, ChatResponse
 
+if TYPE_CHECKING:
+    from ..config import NodeConfig
 
+
+@model_backends.register("openai")
 class OpenAICompatibleModel(ChatModel):
     def __init__(
         self,
@@ -36,6 +41,14 @@ class OpenAICompatibleModel(ChatModel):
             self.capabilities = frozenset(capabilities)
         self.client = openai.AsyncOpenAI(base_url=base_url, api_key=api_key or "not-needed", max_retries=0,
                                          timeout=timeout_s)
+
+    @classmethod
+    def from_node(cls, config: NodeConfig) -> OpenAICompatibleModel:
+        if not config.base_url:
+            raise ConfigError(f"node '{config.name}': the openai backend needs base_url (the server's /v1 URL)")
+        return cls(config.base_url, config.model or config.name, config.api_key, name=config.name,
+                   timeout_s=config.timeout_s, can_plan=True if config.can_plan is None else config.can_plan,
+                   capabilities=set(config.capabilities))
 
     def _arguments(self, request: ChatRequest) -> dict[str, Any]:
         args: dict[str, Any] = {

@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..models.base import ChatModel
 from ..plan import Plan, Step
+from ..registry import Registry
 from ..tools.base import ToolRegistry
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 
 @dataclass
@@ -48,6 +52,11 @@ class Planner:
 
     name = "planner"
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Planner:
+        """The planner ``planner: <its name>`` in autoglm.yaml makes (override to read settings)."""
+        return cls()
+
     async def plan(self, request: str, ctx: PlanningContext) -> Plan:
         raise NotImplementedError
 
@@ -59,6 +68,11 @@ class Planner:
         from .replan import replan
 
         return await replan(request, plan, results, ctx)
+
+
+# ``planner:`` -> planner class; a third party adds one with @planners.register("name") or an entry point.
+planners: Registry[Planner] = Registry("openautoglm.planners", "planner", Planner,
+                                       builtins=("openautoglm.planning.rules", "openautoglm.planning.model"))
 
 
 class DirectPlanner(Planner):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import AutoGLMError, PlanValidationError
 from ..events import EventKind
@@ -18,11 +18,15 @@ from ..plan import STEP_ID_PATTERN, Plan, parse_plan, plan_problems, render
 from ..tools.base import ToolRegistry
 from ..tools.llm import DATA_NOTICE, fence_data
 from .asked import asked_for, unasked
-from .base import Planner, PlanningContext
+from .base import Planner, PlanningContext, planners
 from .rules import RulePlanner
 from .select import ToolIndex
 
+if TYPE_CHECKING:
+    from ..config import Settings
+
 PROMPTS = Path(__file__).with_name("prompts")
+PLANNING = "planning"  # the capability planning calls ask the router for
 REFERENCE_PATTERN = r"^[$][{][^}]+[}]$"  # no backslash escapes: llama.cpp's schema-to-grammar rejects them
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.M)
 
@@ -89,8 +93,12 @@ def extract_json(text: str) -> str:
     return text[start:end + 1] if 0 <= start < end else text
 
 
+@planners.register("model")
 class ModelPlanner(Planner):
-    """Lets the model write the plan; validates, repairs up to ``max_repairs`` times, then falls back."""
+    """Lets the model write the plan; validates, repairs up to ``max_repairs`` times, then falls back.
+
+    Its calls ask the pool for capability ``planning``: a node that can plan writes the plan, never the small
+    embedded model while such a node is there (a pool without one falls back to text-generation)."""
 
     name = "model"
 
@@ -100,6 +108,10 @@ class ModelPlanner(Planner):
         self.max_repairs = max_repairs
         self.max_tokens = max_tokens
         self.max_steps = max_steps
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ModelPlanner:
+        return cls(fallback=RulePlanner.from_settings(settings))
 
     def messages(self, request: str, ctx: PlanningContext) -> list[Message]:
         system = (_prompt("plan_system.txt").replace("{today}", ctx.now.strftime("%Y-%m-%d %A"))
@@ -124,7 +136,8 @@ class ModelPlanner(Planner):
         for attempt in range(1 + self.max_repairs):
             try:
                 response = await model.complete(ChatRequest(messages=messages, max_tokens=self.max_tokens,
-                                                            json_schema=schema, temperature=0.0))
+                                                            json_schema=schema, temperature=0.0,
+                                                            capability=PLANNING))
             except AutoGLMError as exc:
                 ctx.emit(EventKind.PLAN_FALLBACK, planner=self.name, reason=f"model failed: {exc}",
                          to=self.fallback.name)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import AutoGLMError, ClarificationNeeded, PlanValidationError
 from ..events import EventKind
@@ -20,13 +20,16 @@ from ..models.base import ChatRequest
 from ..plan import STEP_ID_PATTERN, Plan, Step, argument_problems, plan_problems
 from ..tools.base import Tool, ToolRegistry
 from ..tools.recall import RECALL
-from .base import Planner, PlanningContext, Turn, direct_plan
+from .base import Planner, PlanningContext, Turn, direct_plan, planners
 from .carry import carried_steps, keep_read
 from .entities import numbers
 from .fill import ArgumentFiller, Filled, Prior, needed_items, slot_kind, value_list
 from .followup import answer_to_question, follow_up
 from .intent import Intent, Part, parse_intent
 from .select import GENERIC_TOOLS, MIN_SCORE, Candidate, ToolIndex
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 GENERATE = "llm.generate"
 MODEL_FILL_MARGIN = 1.2
@@ -52,6 +55,16 @@ class RuleOutcome:
     explanation: list[dict[str, Any]] = field(default_factory=list)
 
 
+def planning_embedder(settings: Settings) -> Any:
+    """The project's embedder for tool retrieval, or None (keyword rules alone) when it cannot be built."""
+    from ..embeddings import make_embedder
+
+    try:
+        return make_embedder(settings.embeddings)
+    except AutoGLMError:
+        return None
+
+
 def _step_id(tool_name: str, taken: set[str]) -> str:
     base = re.sub(r"[^A-Za-z0-9_]", "_", tool_name.split(".")[-1]) or "step"
     if not re.match(STEP_ID_PATTERN, base) or base == "inputs":
@@ -73,6 +86,7 @@ def ask_for(kinds: list[str], request: str) -> str:
     return ("请补充：" if chinese else "Please tell me: ") + ", ".join(kinds)
 
 
+@planners.register("rules")
 class RulePlanner(Planner):
     """Plans by rules; uses the model (when there is one) only to fill arguments rules cannot."""
 
@@ -87,6 +101,10 @@ class RulePlanner(Planner):
         self.fill_tokens = fill_tokens
         self._indexes: dict[int, tuple[tuple[str, ...], ToolIndex]] = {}
         self._vectors: dict[str, list[float]] = {}
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RulePlanner:
+        return cls(embedder=planning_embedder(settings))
 
     def index(self, tools: ToolRegistry) -> ToolIndex:
         names = tuple(tools.names())

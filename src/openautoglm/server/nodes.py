@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..app import AutoGLM
 from ..config import NodeConfig
-from ..router import Router
+from ..models.pool import Router
 
 router = APIRouter(tags=["nodes"])
 

@@ -27,7 +27,7 @@ from .config import KnowledgeConfig
 from .documents import UnreadableFile, read_blocks
 from .ingest import FileError, IngestReport, sha256, under, walk
 from .language import LanguageDirection
-from .vectors import QdrantStore, SqliteVecStore, VectorStore
+from .vectors import VectorStore, vector_stores
 
 if TYPE_CHECKING:
     from ...config import Settings
@@ -105,11 +105,8 @@ class KnowledgeBase:
         return cls(kb_path(settings), embedder or make_embedder(settings.embeddings), config=settings.knowledge)
 
     def _vector_store(self, reset: bool = False) -> VectorStore:
-        cfg = self.config
-        if cfg.backend == "qdrant":
-            return QdrantStore(self.embedder.dim, url=cfg.qdrant_url, path=cfg.qdrant_path,
-                               api_key=cfg.qdrant_api_key, collection=cfg.collection, reset=reset)
-        return SqliteVecStore(self.conn, self.embedder.dim, lock=self.lock, reset=reset)
+        store = vector_stores.get(self.config.backend)
+        return store.from_config(self.config, dim=self.embedder.dim, conn=self.conn, lock=self.lock, reset=reset)
 
     def _check_embedder(self) -> None:
         known = self.catalog.info("embedder")

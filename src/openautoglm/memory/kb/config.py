@@ -11,8 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 class KnowledgeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    backend: Literal["sqlite", "qdrant"] = Field(
-        default="sqlite", description="sqlite: sqlite-vec in the SQLite file; qdrant: a Qdrant server or local folder"
+    backend: str = Field(
+        default="sqlite", description="the vector store: sqlite (sqlite-vec in the SQLite file), qdrant (a Qdrant "
+        "server or local folder), or one registered in memory/kb/vectors.py or by an entry point"
     )
     path: Path | None = Field(
         default=None, description="SQLite file for the knowledge base (default: the app's SQLite database file)"

@@ -22,17 +22,29 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ...errors import ConfigError, StoreError
+from ...registry import Registry
+
+if TYPE_CHECKING:
+    from .config import KnowledgeConfig
 
 Hit = tuple[int, float]  # (chunk id, cosine similarity)
 
 
 class VectorStore(ABC):
-    """Vectors by chunk id. Implement :meth:`search`, :meth:`add`, :meth:`delete`."""
+    """Vectors by chunk id. Implement :meth:`search`, :meth:`add`, :meth:`delete`, :meth:`count`, and
+    :meth:`from_config` to be named by ``knowledge.backend`` (registered in :data:`vector_stores`)."""
 
     name = "vectors"
+
+    @classmethod
+    def from_config(cls, config: KnowledgeConfig, *, dim: int, conn: Any, lock: threading.RLock,
+                    reset: bool = False) -> VectorStore:
+        """The store for a knowledge base: ``config`` is ``knowledge:``, ``dim`` the embedder's dimension,
+        ``conn``/``lock`` the base's SQLite connection and its lock; ``reset`` drops vectors of an older embedder."""
+        raise NotImplementedError(f"{cls.__name__} cannot be made from knowledge settings")
 
     @abstractmethod
     def add(self, ids: Sequence[int], vectors: Sequence[Sequence[float]], doc_ids: Sequence[int]) -> None:
@@ -64,12 +76,17 @@ class VectorStore(ABC):
         """Release connections or files."""
 
 
+# ``knowledge.backend`` -> store class; third parties add theirs with @vector_stores.register or an entry point.
+vector_stores: Registry[VectorStore] = Registry("openautoglm.vector_stores", "vector store", VectorStore)
+
+
 def _f32(vector: Sequence[float]) -> bytes:
     import numpy as np
 
     return np.asarray(vector, dtype=np.float32).tobytes()
 
 
+@vector_stores.register("sqlite")
 class SqliteVecStore(VectorStore):
     """sqlite-vec's ``vec0`` table in a SQLite file (shared with the catalogue through ``conn``), searched through
     an in-memory copy (:class:`_Matrix`)."""
@@ -107,6 +124,11 @@ class SqliteVecStore(VectorStore):
                 )
             conn.commit()
             self._load_centroids()
+
+    @classmethod
+    def from_config(cls, config: KnowledgeConfig, *, dim: int, conn: Any, lock: threading.RLock,
+                    reset: bool = False) -> SqliteVecStore:
+        return cls(conn, dim, lock=lock, reset=reset)
 
     # -- IVF ------------------------------------------------------------------------------------------------------
 
@@ -266,6 +288,7 @@ class SqliteVecStore(VectorStore):
             return int(self.conn.execute(f"SELECT count(*) FROM {self.table}").fetchone()[0])
 
 
+@vector_stores.register("qdrant")
 class QdrantStore(VectorStore):
     """A Qdrant collection through qdrant-client: a server by URL, or local mode (a folder, or ``:memory:``)."""
 
@@ -311,6 +334,12 @@ class QdrantStore(VectorStore):
             raise
         except Exception as exc:  # connection refused, timeouts: say where and what
             raise StoreError(f"Qdrant at {url or path or ':memory:'} is not usable: {exc}") from exc
+
+    @classmethod
+    def from_config(cls, config: KnowledgeConfig, *, dim: int, conn: Any, lock: threading.RLock,
+                    reset: bool = False) -> QdrantStore:
+        return cls(dim, url=config.qdrant_url, path=config.qdrant_path, api_key=config.qdrant_api_key,
+                   collection=config.collection, reset=reset)
 
     def add(self, ids: Sequence[int], vectors: Sequence[Sequence[float]], doc_ids: Sequence[int]) -> None:
         if not ids:

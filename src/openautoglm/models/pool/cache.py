@@ -1,4 +1,4 @@
-"""The response cache of routed model calls (``enable_caching``).
+"""The response cache of routed model calls (``enable_caching``): the pool sees only :class:`ResponseCache`.
 
 Keyed by the normalized request; SQLite (its own file in the data dir) by default, Redis when ``cache_url`` is a
 ``redis://`` URL. Only deterministic requests (temperature 0, or a seed) are cached unless the configuration asks
@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
-from .models.base import ChatRequest, ChatResponse
+from ...errors import ConfigError
+from ..base import ChatRequest, ChatResponse
 
 KEY_VERSION = "v1"
 
@@ -36,9 +36,13 @@ def cacheable(request: ChatRequest, nondeterministic: bool = False) -> bool:
 
 
 class ResponseCache:
-    """Where cached responses live. Subclasses implement the three methods."""
+    """What the pool asks of a response cache. Subclasses implement ``get`` and ``set`` (and ``aclose`` when they
+    hold connections); ``key`` is the request's identity, the same for every store."""
 
     name = "cache"
+
+    def key(self, request: ChatRequest) -> str:
+        return cache_key(request)
 
     async def get(self, key: str) -> ChatResponse | None:
         raise NotImplementedError

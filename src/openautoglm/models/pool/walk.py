@@ -1,0 +1,137 @@
+"""The one retry/fallback walk of a routed call, shared by complete and stream.
+
+The chain is the target (a capability or a node's name), then its route's ``fallbacks``; on each link up to
+``1 + retries`` attempts, each on a node not yet tried for that link. A FALLBACK event marks entering each later
+link; every attempt is a MODEL_ATTEMPT event. So one call makes at most ``(1 + retries) x (1 + len(fallbacks))``
+upstream requests, and the error the walk finally gives is marked not retryable: the router already retried, the
+executor must not multiply the calls.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ...config import RouteConfig
+from ...errors import ModelError, ModelUnavailable, NoNodeAvailable
+from ...events import EventKind
+from ..base import ChatRequest, ModelEventSink
+from .membership import Membership
+from .node import PoolNode
+from .slots import Slots
+
+FALLBACK_CAPABILITY = "text-generation"
+
+
+def chain(members: Membership, target: str, route: RouteConfig) -> list[str]:
+    links = [target, *route.fallbacks]
+    # A capability no live node serves (e.g. "planning" in a pool of text-generation nodes, or whose only node
+    # has lapsed) falls to text-generation: a plainer answer beats none. It counts as one more fallback.
+    # A node asked for by name does not: whoever named it wants that model or a clear error.
+    if FALLBACK_CAPABILITY not in links and target not in members.nodes and not members.serves(target):
+        links.append(FALLBACK_CAPABILITY)
+    return links
+
+
+class Walk:
+    """One call's way along its chain: the next node to try, with the attempts and failures so far. The caller
+    makes each attempt and reports it (:meth:`succeeded`, :meth:`failed`, :meth:`refused`)."""
+
+    __slots__ = ("attempt", "chain", "current", "emit", "failures", "last", "left", "link", "members", "picker",
+                 "request", "retries", "slots", "started", "target", "tried")
+
+    def __init__(self, members: Membership, slots: Slots, target: str, request: ChatRequest,
+                 emit: ModelEventSink | None) -> None:
+        route = members.route(request.capability)
+        self.members = members
+        self.slots = slots
+        self.target = target
+        self.request = request
+        self.emit = emit
+        self.retries = route.retries
+        self.chain = chain(members, target, route)
+        self.picker = members.picker(target)
+        self.link = -1
+        self.current = target
+        self.tried: set[PoolNode] = set()
+        self.left = 0  # attempts left on the current link
+        self.attempt = 0
+        self.failures: list[str] = []
+        self.last: Exception | None = None
+        self.started = 0.0
+
+    async def next_node(self) -> PoolNode | None:
+        """The node for the next attempt, its slot taken (give it back with ``Slots.release``); None when the
+        chain is spent."""
+        while True:
+            if self.left:
+                node = await self.slots.acquire(self.current, self.request, self.tried, self.picker)
+                if node is not None:
+                    self.left -= 1
+                    self.tried.add(node)
+                    self.attempt += 1
+                    self.started = time.perf_counter()
+                    return node
+            self.link += 1
+            if self.link == len(self.chain):
+                return None
+            self.current = self.chain[self.link]
+            if self.link:
+                if self.emit is not None:
+                    self.emit(EventKind.FALLBACK, to=self.current,
+                              reason=self.failures[-1] if self.failures else f"no node for {self.target}",
+                              **{"from": self.target})
+                self.picker = self.members.picker(self.current)
+            self.tried = set()
+            self.left = 1 + self.retries
+
+    def succeeded(self, node: PoolNode, **extra: Any) -> None:
+        latency = time.perf_counter() - self.started
+        node.succeeded(latency)
+        if self.emit is not None:
+            self.emit(EventKind.MODEL_ATTEMPT, node=node.name, target=self.current, attempt=self.attempt,
+                      outcome="ok", latency_ms=round(latency * 1000, 3), **extra)
+
+    def failed(self, node: PoolNode, error: ModelError) -> None:
+        """A retryable failure: it counts against the node, and the walk goes on."""
+        node.failed(self.members.clock())
+        self.report(node, error)
+        self.failures.append(f"{node.name}: {error}")
+        self.last = error
+
+    def refused(self, node: PoolNode, error: ModelError) -> None:
+        """A non-retryable failure: the request is at fault, not the node, so it is not counted against it."""
+        node.breaker.probing = False
+        self.report(node, error)
+
+    def report(self, node: PoolNode, error: Exception, **extra: Any) -> None:
+        if self.emit is not None:
+            self.emit(EventKind.MODEL_ATTEMPT, node=node.name, target=self.current, attempt=self.attempt,
+                      outcome="error", error=str(error), error_type=type(error).__name__,
+                      retryable=getattr(error, "retryable", False),
+                      latency_ms=round((time.perf_counter() - self.started) * 1000, 3), **extra)
+
+    def exhausted(self) -> ModelError:
+        """The error that ends a walk with no answer."""
+        if not self.attempt:
+            names = [n.name for n in self.members.candidates(self.target)]
+            error: ModelError = NoNodeAvailable(
+                f"no node can serve '{self.target}' now: " + (
+                    f"every one ({', '.join(names)}) has its circuit open or its heartbeat lapsed; "
+                    "retry later or add nodes"
+                    if names else "none has that capability; add one to `nodes:` or register one"))
+        else:
+            error = ModelUnavailable(f"all {self.attempt} attempts for '{self.target}' failed: "
+                                     + "; ".join(self.failures[-4:]))
+            error.__cause__ = self.last
+        error.retryable = False  # the router already retried: the executor must not multiply the calls
+        return error
+
+
+def as_model_error(node: PoolNode, exc: Exception) -> ModelError:
+    if isinstance(exc, ModelError):
+        return exc
+    if isinstance(exc, TimeoutError):
+        return ModelUnavailable(f"node '{node.name}' timed out after {node.timeout_s:g}s")
+    # Anything else from a node (an I/O error, a bug in a backend) is the node's failure: another may do better.
+    return ModelUnavailable(f"node '{node.name}' failed: {type(exc).__name__}: {exc}")
