@@ -84,7 +84,7 @@ async def test_planning_calls_go_to_a_node_that_can_plan_and_fall_back_when_it_l
         planning = ChatRequest.of("plan this", capability="planning")
         served = {(await pool.complete(planning)).node for _ in range(8)}
         planned_by_local = len(planning_calls(local))
-        # Plain calls are shared between both: the small model is faster, so it gets its part.
+        # Plain calls are not held to planners: the small in-process model, the faster one, gets its share.
         plain = {(await pool.complete(ChatRequest.of("write", temperature=0.5))).node for _ in range(8)}
         pool.remove("capable")
         events: list[tuple[str, dict[str, Any]]] = []
@@ -92,7 +92,7 @@ async def test_planning_calls_go_to_a_node_that_can_plan_and_fall_back_when_it_l
             fallback = await pool.complete(planning)
         await pool.aclose()
     assert served == {"capable"} and planned_by_local == 0
-    assert plain == {"capable", "local"}
+    assert "local" in plain
     assert not pool.serves("planning")
     # No node can plan: a plainer answer beats none, and the trace says so.
     assert fallback.node == "local" and len(planning_calls(local)) == 1
