@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import openai
+import pytest
 
 from gateway_support import database, gateway, new_key
 from openautoglm.app import AutoGLM
@@ -54,8 +55,9 @@ def without_task_ids(plan: dict[str, Any]) -> list[dict[str, Any]]:
     return [{**s, "with": {k: v for k, v in s["with"].items() if k != "task_id"}} for s in plan["steps"]]
 
 
-def test_follow_up_about_it_is_answered_from_the_earlier_turns_data(tmp_path: Path) -> None:
-    with database("sqlite", tmp_path) as url:
+@pytest.mark.parametrize("db", ["sqlite", "postgres"])
+def test_follow_up_about_it_is_answered_from_the_earlier_turns_data(db: str, tmp_path: Path) -> None:
+    with database(db, tmp_path) as url:
         glm = conversation_glm(url)
         with gateway(glm) as server:
             client = openai.OpenAI(base_url=server.url + "/v1", api_key=new_key(glm, "user", owner="ann"),
@@ -97,10 +99,11 @@ def test_a_system_prompt_sets_the_reply_language_and_reaches_the_writer(tmp_path
             client = openai.OpenAI(base_url=server.url + "/v1", api_key=new_key(glm, "user"), max_retries=0,
                                    timeout=60)
             english = [{"role": "system", "content": "Always answer in English."}]
-            plain, _ = ask(client, [{"role": "user", "content": "计算 (12-7)/7*100"}])
-            answer, ext = ask(client, [*english, {"role": "user", "content": "计算 (12-7)/7*100"}])
-            assert "71.42" in plain and HAN.search(plain)  # without a system prompt: the request's own words
-            assert "71.42" in answer and not HAN.search(answer), answer
+            plain, _ = ask(client, [{"role": "user", "content": BEST}])
+            answer, ext = ask(client, [*english, {"role": "user", "content": BEST}])
+            best = step_outputs(glm.store.events(ext["task_id"]))["top_products"]["products"][0]
+            assert best["product"] in plain  # without a system prompt: the request's own language
+            assert best["product_en"] in answer and f"{best['units']:,}" in answer and not HAN.search(answer), answer
             assert ext["status"] == "succeeded"
 
             welcome, ext = ask(client, [*english, {"role": "user", "content": "写一句欢迎新同事的话"}])
