@@ -4,6 +4,7 @@
     .venv/bin/python bench/planning.py --limit 20      # the first 20 cases of each category / domain
     .venv/bin/python bench/planning.py --offset 25 --limit 25   # a second slice, to check a gain is general
     .venv/bin/python bench/planning.py --planner rules --no-model   # rules alone, no model fills
+    .venv/bin/python bench/planning.py --limit 25 --unseen 100 150  # the tuned slice beside unseen ones
 
 The data is read from ../shared/benchdata (relative to the repository; copy nothing of it into the project). For
 each case the dataset's function descriptions become schema-only tools (plus ``llm.generate``, the planner's
@@ -18,6 +19,10 @@ are scored as the dataset's own checker does (see benchdata/README.md):
   irrelevance (no call at all is right).
 - Plan validity: the share of produced plans that pass validation (a clarifying question counts as no plan).
 - Planning latency p50/p95 on this machine.
+
+``--unseen OFFSET...`` runs the same number of cases from each further offset, slices the planner was never tuned
+on, and prints the headline figures of the tuned slice (``--offset``) and the unseen ones side by side: a gain that
+shows only in the first column is fitted to those cases, not general.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import os
 import re
 import statistics
 import sys
@@ -43,7 +49,7 @@ from openautoglm.planning import Planner, PlanningContext, RulePlanner, choose_p
 from openautoglm.tools.base import TOOL_NAME_PATTERN, Tool, ToolContext, ToolRegistry
 from openautoglm.tools.llm import GenerateTool
 
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "benchdata"
+DATA = Path(os.environ.get("AUTOGLM_BENCHDATA") or Path(__file__).resolve().parents[1] / ".." / "shared" / "benchdata")
 BFCL_CATEGORIES = ["simple_python", "multiple", "parallel", "parallel_multiple"]
 DOMAINS = ["huggingface", "multimedia", "dailylifeapis"]
 # Published results quoted in benchdata/README.md (TaskBench README). None: no published figure is in the data.
@@ -128,6 +134,10 @@ class Stack:
     valid: int = 0
     asked: int = 0
     errors: list[str] = field(default_factory=list)
+
+    def fresh(self) -> Stack:
+        """The same planner and model (caches warm) with counters at zero: for another slice."""
+        return Stack(self.planner, self.model, self.label)
 
     async def run(self, request: str, tools: ToolRegistry) -> Outcome:
         ctx = PlanningContext(tools=tools, model=self.model)
@@ -428,29 +438,16 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--limit", type=int, default=None, help="cases per BFCL category / TaskBench domain")
-    parser.add_argument("--offset", type=int, default=0, help="skip this many cases first (a check slice)")
-    parser.add_argument("--planner", choices=["auto", "rules", "model"], default=None)
-    parser.add_argument("--config", default=None, help="autoglm.yaml to read")
-    parser.add_argument("--no-model", action="store_true", help="plan without any model (rules alone)")
-    parser.add_argument("--no-embeddings", action="store_true", help="keyword retrieval only")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["bfcl", "taskbench"])
-    parser.add_argument("--json", dest="json_out", default=None, help="also write the figures to this file")
-    args = parser.parse_args(argv)
-    if not DATA.is_dir():
-        print(f"benchmark data not found at {DATA.resolve()}", file=sys.stderr)
-        return 2
-    stack = build_stack(args)
+async def run_slice(stack: Stack, args: argparse.Namespace, offset: int) -> dict[str, Any]:
+    """Every benchmark on the cases from ``offset`` on (at most ``args.limit`` per category / domain)."""
     started = time.perf_counter()
-    results: dict[str, Any] = {"stack": stack.label, "limit": args.limit, "offset": args.offset}
+    results: dict[str, Any] = {"stack": stack.label, "limit": args.limit, "offset": offset}
     if "taskbench" not in args.skip:
-        results["taskbench"] = {d: await taskbench_domain(stack, d, args.limit, args.offset) for d in DOMAINS}
+        results["taskbench"] = {d: await taskbench_domain(stack, d, args.limit, offset) for d in DOMAINS}
     if "bfcl" not in args.skip:
         bfcl: dict[str, tuple[float, int]] = {}
         for category in [*BFCL_CATEGORIES, "irrelevance"]:
-            bfcl[category] = await bfcl_category(stack, category, args.limit, args.offset)
+            bfcl[category] = await bfcl_category(stack, category, args.limit, offset)
         results["bfcl"] = bfcl
     results["validity"] = 100.0 * stack.valid / stack.produced if stack.produced else 100.0
     results["plans"] = stack.produced
@@ -459,12 +456,74 @@ async def main(argv: list[str] | None = None) -> int:
     results["p50_s"] = statistics.median(stack.latencies) if stack.latencies else 0.0
     results["p95_s"] = pct(stack.latencies, 0.95)
     results["wall_s"] = time.perf_counter() - started
-    print_table(results)
+    return results
+
+
+async def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--limit", type=int, default=None, help="cases per BFCL category / TaskBench domain")
+    parser.add_argument("--offset", type=int, default=0, help="skip this many cases first (a check slice)")
+    parser.add_argument("--unseen", type=int, nargs="*", default=[], metavar="OFFSET",
+                        help="also run the slices at these offsets and print them beside the --offset slice")
+    parser.add_argument("--planner", choices=["auto", "rules", "model"], default=None)
+    parser.add_argument("--config", default=None, help="autoglm.yaml to read")
+    parser.add_argument("--no-model", action="store_true", help="plan without any model (rules alone)")
+    parser.add_argument("--no-embeddings", action="store_true", help="keyword retrieval only")
+    parser.add_argument("--skip", nargs="*", default=[], choices=["bfcl", "taskbench"])
+    parser.add_argument("--json", dest="json_out", default=None, help="also write the figures to this file")
+    args = parser.parse_args(argv)
+    if not DATA.is_dir():
+        print(f"benchmark data not found at {DATA.resolve()} (set AUTOGLM_BENCHDATA)", file=sys.stderr)
+        return 2
+    stack = build_stack(args)
+    slices = [await run_slice(stack, args, args.offset)]
+    for offset in args.unseen:
+        slices.append(await run_slice(stack.fresh(), args, offset))
+    for results in slices:
+        print_table(results)
+    if len(slices) > 1:
+        print_side_by_side(slices)
     if args.json_out:
-        Path(args.json_out).write_text(json.dumps(results, ensure_ascii=False, indent=2, default=str))
+        data: Any = slices[0] if len(slices) == 1 else slices
+        Path(args.json_out).write_text(json.dumps(data, ensure_ascii=False, indent=2, default=str))
     if stack.model is not None:
         await stack.model.aclose()
     return 0
+
+
+def headline(r: dict[str, Any]) -> dict[str, str]:
+    """The figures compared across slices; a category with no case in a slice is "-", not 0."""
+    out: dict[str, str] = {}
+    for domain, m in (r.get("taskbench") or {}).items():
+        out[f"TaskBench {domain} n-F1/e-F1"] = (f"{m['n-F1']:.1f} / {m['e-F1']:.1f} (n={m['n']})" if m["n"]
+                                                else "-")
+        out[f"TaskBench {domain} t-F1/v-F1"] = f"{m['t-F1']:.1f} / {m['v-F1']:.1f}" if m["n"] else "-"
+    if "bfcl" in r:
+        b = r["bfcl"]
+        for cat in [*BFCL_CATEGORIES, "irrelevance"]:
+            acc, n = b[cat]
+            out[f"BFCL {cat}"] = f"{acc:.1f}% (n={n})" if n else "-"
+        present = [b[c][0] for c in BFCL_CATEGORIES if b[c][1]]
+        out["BFCL mean of the categories present"] = f"{sum(present) / len(present):.1f}%" if present else "-"
+    out["plan validity"] = f"{r['validity']:.1f}%"
+    out["questions asked"] = str(r["asked"])
+    out["planning latency p50 / p95"] = f"{r['p50_s'] * 1000:.0f} / {r['p95_s'] * 1000:.0f} ms"
+    return out
+
+
+def print_side_by_side(slices: list[dict[str, Any]]) -> None:
+    columns = [headline(r) for r in slices]
+    titles = [f"{'tuned' if i == 0 else 'unseen'} offset {r['offset']}" for i, r in enumerate(slices)]
+    print(f"\nTuned and unseen slices — {slices[0]['stack']}; limit={slices[0]['limit'] or 'all'}\n")
+    metrics = list(columns[0])
+    widths = [max(len(m) for m in [*metrics, "metric"])]
+    widths += [max(len(t), *(len(c.get(m, "-")) for m in metrics)) for t, c in zip(titles, columns, strict=True)]
+    line = "  ".join(h.ljust(w) for h, w in zip(["metric", *titles], widths, strict=True))
+    print(line)
+    print("-" * len(line))
+    for m in metrics:
+        cells = [m, *(c.get(m, "-") for c in columns)]
+        print("  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)))
 
 
 def print_table(r: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ def test_plan_explain_shows_scores_matched_words_and_slots() -> None:
     first, second = data["explanation"]
     assert first["chosen"] == "math.calculate" and first["args"] == {"expression": "123*456"}
     assert first["slots"]["expression"] == "arithmetic in the request"
+    assert first["fillers"] == {"expression": "ExpressionFiller"}  # the slot filler that fired
     top = first["candidates"][0]
     assert top["tool"] == "math.calculate" and top["score"] > 0 and top["matched"]
     assert second["connective"] == "并" and second["chosen"].startswith("time.")
@@ -26,4 +27,5 @@ def test_plan_explain_text_names_the_question_when_a_city_is_missing() -> None:
     result = CliRunner().invoke(app, ["plan", "提醒我明天带伞", "--explain"])
     assert result.exit_code == 0, result.output
     assert "weather.forecast" in result.stdout and "missing: city" in result.stdout
+    assert "[DateFiller]" in result.stdout
     assert "question for the user: 请问是哪个城市？" in result.stdout

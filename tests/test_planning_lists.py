@@ -7,7 +7,7 @@ from typing import Any
 
 from openautoglm.plan import Plan, step_dependencies, validate_plan
 from openautoglm.planning import PlanningContext, RulePlanner
-from openautoglm.planning.fill import _modifier_of, value_list
+from openautoglm.planning.evidence import modifier_of, value_list
 from openautoglm.planning.intent import split_parts
 from openautoglm.planning.rules import acts
 from openautoglm.tools.base import Tool, ToolContext, ToolRegistry
@@ -85,8 +85,8 @@ async def test_listed_values_pair_with_their_numbers() -> None:
 def test_helpers() -> None:
     assert value_list("city", "weather for cities Paris, Rome and Oslo") == ["Paris", "Rome", "Oslo"]
     assert value_list("city", "weather for the city Paris") == []
-    assert _modifier_of("bill", "pay my water bill", set()) == "water"
-    assert _modifier_of("name", "what is my name", set()) is None
+    assert modifier_of("bill", "pay my water bill", set()) == "water"
+    assert modifier_of("name", "what is my name", set()) is None
     assert acts(Described("x", "Send an email", {})) and not acts(Described("y", "Get the news", {}))
     assert acts(Described("z", "Look something up", {}, side_effects=True))
     pieces = split_parts("deliver a package to Dr. Smith, consult him about a rash, and pay my bill")

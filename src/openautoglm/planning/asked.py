@@ -16,7 +16,7 @@ therefore never add a tool to a turn's plan that the user's own words do not nam
 from __future__ import annotations
 
 from ..plan import Plan
-from .base import Turn
+from .context import Turn
 from .select import GENERIC_TOOLS, MIN_SCORE, ToolIndex
 
 

@@ -2,49 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..models.base import ChatModel
 from ..plan import Plan, Step
 from ..registry import Registry
 from ..tools.base import ToolRegistry
+from .context import PlanningContext, Turn
+from .replan import replan
+from .select import GENERATE
 
 if TYPE_CHECKING:
     from ..config import Settings
-
-
-@dataclass
-class Turn:
-    """One earlier exchange in the session: what was asked, the plan that ran, what was answered."""
-
-    request: str
-    answer: str = ""
-    plan: Plan | None = None
-    # "needs_input" when the turn ended with a clarifying question: the next request is the user's answer.
-    status: str = "succeeded"
-    question: str | None = None
-    missing: list[str] = field(default_factory=list)
-    # What the turn's steps returned, by step id: a follow-up about "it" is answered from this data, not from the
-    # answer's wording. Data only: planners never read it as instructions (a model sees it fenced).
-    outputs: dict[str, Any] = field(default_factory=dict)
-    task_id: str | None = None
-
-
-@dataclass
-class PlanningContext:
-    tools: ToolRegistry
-    model: ChatModel | None = None
-    now: datetime = field(default_factory=lambda: datetime.now().astimezone())
-    history: list[Turn] = field(default_factory=list)
-    # The session's older turns folded into a few lines (memory/sessions.py); data like the history.
-    summary: str | None = None
-    emit: Callable[..., Any] = field(default=lambda *a, **k: None)
-    default_city: str | None = None
-    # Why each step was chosen (candidates and scores, matched words, filled slots): `autoglm plan --explain`.
-    explanation: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Planner:
@@ -65,8 +34,6 @@ class Planner:
 
         Run it with the succeeded results as done: ``executor.run(new, emitter, done=done_results(results))``.
         Recorded as a ``replan`` event whether accepted or not."""
-        from .replan import replan
-
         return await replan(request, plan, results, ctx)
 
 
@@ -85,7 +52,7 @@ class DirectPlanner(Planner):
 
 
 def direct_plan(request: str) -> Plan:
-    return Plan(steps=[Step(id="answer", uses="llm.generate", with_={"prompt": request})])
+    return Plan(steps=[Step(id="answer", uses=GENERATE, with_={"prompt": request})])
 
 
 def with_instructions(plan: Plan, instructions: str | None, tools: ToolRegistry) -> Plan:
@@ -104,3 +71,6 @@ def with_instructions(plan: Plan, instructions: str | None, tools: ToolRegistry)
     steps = [s.model_copy(update={"with_": {**s.with_, "system": instructions}}) if writes(s) else s
              for s in plan.steps]
     return plan.model_copy(update={"steps": steps})
+
+
+__all__ = ["DirectPlanner", "Planner", "PlanningContext", "Turn", "direct_plan", "planners", "with_instructions"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from ..plan import Plan, Step, step_dependencies
 from ..tools.base import Tool, ToolRegistry
 from ..tools.recall import RECALL
-from .base import Turn
+from .context import Turn
 from .fill import Prior
 
 

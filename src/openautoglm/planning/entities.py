@@ -21,8 +21,12 @@ _EN_ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "s
                 "eighth": 8, "ninth": 9, "tenth": 10, "runner-up": 2, "runner up": 2, "top": 1, "best": 1}
 _EN_NUMBERS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
                "ten": 10, "eleven": 11, "twelve": 12, "twenty": 20, "hundred": 100}
-NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?[eE]-?\d+(?![\w])|(?<![\w.])-?\d+(?:,\d{3})*(?:\.\d+)?(?![\w])"
-                    r"|(?<![\w.])-?\d+(?:\.\d+)?")
+# Chinese writes numbers against words ("一个2件", "卖了120台"): only a Latin letter, digit or dot before a number
+# makes it part of something else ("A1", "v2", "1.5").
+_NOT_BEFORE = r"(?<![A-Za-z0-9_.])"
+NUMBER = re.compile(rf"{_NOT_BEFORE}-?\d+(?:\.\d+)?[eE]-?\d+(?![\w])"
+                    rf"|{_NOT_BEFORE}-?\d+(?:,\d{{3}})*(?:\.\d+)?(?![\w])"
+                    rf"|{_NOT_BEFORE}-?\d+(?:\.\d+)?")
 
 
 @dataclass(frozen=True)
@@ -116,7 +120,8 @@ def places(text: str) -> list[str]:
     return [name for _, name in sorted(found)]
 
 
-_ADDRESS = re.compile(r"\b\d+\s+(?:[A-Z][a-z]+\s+){1,3}(?:St|Street|Ave|Avenue|Rd|Road|Blvd|Boulevard|Lane|Ln|Drive|"
+_ADDRESS = re.compile(r"(?<![A-Za-z0-9])\d+\s+(?:[A-Z][a-z]+\s+){1,3}"
+                      r"(?:St|Street|Ave|Avenue|Rd|Road|Blvd|Boulevard|Lane|Ln|Drive|"
                       r"Way|Place|Square|Court)\b\.?")
 _NOT_PLACES = {"monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "january", "february",
                "march", "april", "may", "june", "july", "august", "september", "october", "november", "december",

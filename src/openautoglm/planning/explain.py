@@ -52,8 +52,10 @@ def print_explanation(data: dict[str, Any]) -> None:
         if chosen:
             why = f"  ({note['why']})" if note.get("why") else ""
             typer.echo(f"   step {note.get('step')}: {chosen}{why}")
+        fillers = note.get("fillers") or {}
         for arg, rule in (note.get("slots") or {}).items():
-            typer.echo(f"     {arg} = {render((note.get('args') or {}).get(arg))[:120]}   ← {rule}")
+            by = f" [{fillers[arg]}]" if arg in fillers else ""
+            typer.echo(f"     {arg} = {render((note.get('args') or {}).get(arg))[:120]}   ← {rule}{by}")
         if note.get("missing"):
             typer.echo(f"     missing: {', '.join(note['missing'])}")
         if note.get("then"):

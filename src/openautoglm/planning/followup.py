@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from ..plan import Plan, parse_plan
-from .base import Turn
+from .context import Turn
 from .intent import parse_part
 from .text import features
 

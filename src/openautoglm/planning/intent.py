@@ -34,7 +34,9 @@ _EN_CLAUSE_START = (r"(?:what|what's|whats|how|when|where|who|which|why|is|are|t
                     r"reserve|rent|drive|invite|notify|upload|save|edit|analy[sz]e|extract|detect|recognize|"
                     r"classify|identify|answer|transcribe|buy|purchase|cancel|start|stop|turn|do|go|visit|meet|"
                     r"ask|reply|respond|post|tweet|publish|submit|sign|register|subscribe|borrow|return|"
-                    r"dance|cook|clean|wash)\b")
+                    r"dance|cook|clean|wash|"
+                    # Errands of a business: "create an order ... and ship it", "... and invoice the customer".
+                    r"ship|dispatch|invoice|refund|charge|approve|assign|archive|export|import)\b")
 _INDEPENDENT = {"同时", "另外", "此外", "还有", "以及", "顺便", "also", "and also", "additionally", "as well as",
                 "plus"}
 _SEQUENTIAL = {"然后", "接着", "之后", "随后", "再", "and then", "then", "after that", "afterwards"}

@@ -13,11 +13,10 @@ from typing import Any
 from ..engine import StepResult, StepStatus
 from ..events import EventKind
 from ..plan import Plan, Step, plan_problems
-from .base import PlanningContext
+from .context import PlanningContext
 from .fill import ArgumentFiller
 from .intent import parse_intent
-from .rules import GENERATE, fit_entities
-from .select import MIN_SCORE, ToolIndex
+from .select import GENERATE, MIN_SCORE, ToolIndex, fit_entities
 
 STAND_IN_SHARE = 0.7
 # A stand-in must do the failed tool's job, not merely match the request's words. Measured with the bundled e5

@@ -26,13 +26,15 @@ from .entities import numbers
 from .fill import ArgumentFiller, Filled, Prior, needed_items, slot_kind, value_list
 from .followup import answer_to_question, follow_up
 from .intent import Intent, Part, parse_intent
-from .select import GENERIC_TOOLS, MIN_SCORE, Candidate, ToolIndex
+from .select import GENERATE, GENERIC_TOOLS, MIN_SCORE, Candidate, ToolIndex, fit_entities
+from .slots import text_with_data
 
 if TYPE_CHECKING:
     from ..config import Settings
 
-GENERATE = "llm.generate"
 MODEL_FILL_MARGIN = 1.2
+# What only the user can say when the request does not: asked for, never guessed (by rules or by the model).
+ASK_USER_KINDS = frozenset({"place", "identifier"})
 # Only this many candidates per part are tried before the part goes to the model.
 TRIES_PER_PART = 3
 MODEL_FILL_KINDS = frozenset({"string", "number", "text", "enum", "file", "url", "date", "start", "end", "other",
@@ -77,10 +79,13 @@ def _step_id(tool_name: str, taken: set[str]) -> str:
     return candidate
 
 
-def ask_for(kinds: list[str], request: str) -> str:
+def ask_for(kinds: list[str], request: str, names: list[str] | None = None) -> str:
+    """The question for the user: which city, which date, or the arguments named."""
     chinese = bool(re.search(r"[\u4e00-\u9fff]", request))
     if "place" in kinds:
         return "请问是哪个城市？" if chinese else "Which city do you mean?"
+    if names:
+        return ("请提供：" if chinese else "Please tell me the ") + ", ".join(names) + ("" if chinese else ".")
     if any(k in kinds for k in ("date", "start", "end")):
         return "请问是哪一天（或哪段时间）？" if chinese else "For which date (or period)?"
     return ("请补充：" if chinese else "Please tell me: ") + ", ".join(kinds)
@@ -143,7 +148,7 @@ class RulePlanner(Planner):
         carried = carried_steps(ctx.history, ctx.tools) if intent.parts and intent.parts[0].refers_back else []
         taken: set[str] = {c.step.id for c in carried}
         by_part: dict[int, list[Drafted]] = {}
-        clarify: list[str] = []
+        clarify: dict[str, str] = {}  # argument -> kind, for the question to the user
         has_generate = GENERATE in ctx.tools
 
         for part in intent.parts:
@@ -166,10 +171,14 @@ class RulePlanner(Planner):
                 if not filled.missing:
                     chosen = (cand, filled)
                     break
-                if set(filled.missing_kinds.values()) == {"place"}:
-                    # The right tool, short of something only the user knows.
+                kinds = set(filled.missing_kinds.values())
+                if kinds == {"place"} or (kinds <= ASK_USER_KINDS and cand.score >= self.min_score * MODEL_FILL_MARGIN
+                                          and all(d.step.uses != cand.tool for d in drafted)):
+                    # The right tool, short of something only the user knows (a place, an identifier): ask, rather
+                    # than take a value the request did not give for it. A part that comes back to a tool already
+                    # planned ("..., and don't return the full text") adds to that step; it asks nothing.
                     chosen = (cand, filled)
-                    clarify.extend(filled.missing_kinds.values())
+                    clarify.update(filled.missing_kinds.items())
                     break
                 note.setdefault("rejected", []).append({"tool": cand.tool, "missing": filled.missing})
             steps_here: list[Drafted] = []
@@ -192,10 +201,10 @@ class RulePlanner(Planner):
                     fills = []
                     for i, value in enumerate(values[: self.max_steps]):
                         one = filler.fill(tool, replace(part, numbers=per_value[i]), intent, priors, needs or None) \
-                            if per_value else Filled(dict(filled.args), dict(filled.slots), list(filled.missing),
-                                                  dict(filled.missing_kinds), set(filled.references))
+                            if per_value else filled.copy()
                         one.args[slot] = value
                         one.slots[slot] = "one of several values listed for the parameter"
+                        one.fillers[slot] = "value list"
                         fills.append(one)
                     if any(f.missing for f in fills):
                         fills = [filled]
@@ -222,7 +231,7 @@ class RulePlanner(Planner):
                                 depends_on=self._order(part, by_part, one, tool), description=part.text)
                     steps_here.append(Drafted(step, part, tool))
                 note.update(chosen=tool.name, step=step.id, score=round(cand.score, 3), matched=cand.matched,
-                            slots=filled.slots, args=filled.args)
+                            slots=filled.slots, fillers=filled.fillers, args=filled.args)
                 if filled.missing:
                     note["missing"] = filled.missing
                 if part.writes and has_generate:
@@ -235,8 +244,7 @@ class RulePlanner(Planner):
             elif has_generate:
                 generate = ctx.tools.get(GENERATE)
                 uses_priors = [p for p in priors] if (part.refers_back or part.writes or part.sequential) else []
-                filled = Filled()
-                prompt = filler._text(generate, part, uses_priors, filled) if uses_priors else part.text
+                prompt = text_with_data(part, uses_priors)[0] if uses_priors else part.text
                 if len(intent.parts) == 1 and not uses_priors:
                     prompt = request
                 step = Step(id=_step_id(GENERATE, taken), uses=GENERATE, with_={"prompt": prompt},
@@ -254,9 +262,11 @@ class RulePlanner(Planner):
             explanation.insert(0, {"carried": [c.step.with_ for c in kept]})
             ctx.emit(EventKind.INTENT, follow_up=True, carried=[c.step.with_ for c in kept])
         if clarify:
-            question = ask_for(sorted(set(clarify)), request)
+            asked = sorted(set(clarify.values()))
+            question = ask_for(asked, request, [a for a, k in clarify.items() if k not in ("place", "date")])
             ctx.explanation[:] = explanation
-            raise ClarificationNeeded(question, missing=["city" if k == "place" else k for k in sorted(set(clarify))])
+            missing = ["city"] if "place" in asked else []
+            raise ClarificationNeeded(question, missing=missing + [a for a, k in clarify.items() if k != "place"])
         if not drafted or len(drafted) > self.max_steps:
             ctx.emit(EventKind.PLAN_FALLBACK, planner=self.name,
                      reason="nothing to plan" if not drafted else f"more than {self.max_steps} steps")
@@ -368,6 +378,7 @@ class RulePlanner(Planner):
                 continue
             filled.args[name] = values[name]
             filled.slots[name] = f"model fill ({slot_kind(name, props.get(name) or {})})"
+            filled.fillers[name] = "model"
             filled.missing.remove(name)
             filled.missing_kinds.pop(name, None)
 
@@ -398,32 +409,6 @@ def acts(tool: Tool) -> bool:
     if first:
         return first.group(0).lower() in ACTION_VERBS
     return any(desc.startswith(v) for v in ACTION_VERBS if not v.isascii())
-
-
-# What an entity in a part says about a tool: a tool with a parameter that takes it fits better.
-ENTITY_FIT = {"expression": ("arithmetic", 1.0), "date_text": ("dates", 0.3), "date": ("dates", 0.3),
-              "start": ("dates", 0.3), "place": ("places", 0.3), "url": ("urls", 0.8), "file": ("files", 0.5)}
-
-
-def fit_entities(ranked: list[Candidate], part: Part, tools: ToolRegistry) -> list[Candidate]:
-    """Add to each candidate's score what the part's entities say (an arithmetic expression and a tool that
-    takes one), then sort again. Only tools already matched by some word gain, except for arithmetic and URLs,
-    which by themselves say what is wanted."""
-    for cand in ranked:
-        props = (tools.get(cand.tool).parameters or {}).get("properties") or {}
-        gained: set[str] = set()
-        for name, spec in props.items():
-            kind = slot_kind(name, spec if isinstance(spec, dict) else {})
-            if kind not in ENTITY_FIT or kind in gained:
-                continue
-            attr, bonus = ENTITY_FIT[kind]
-            present = getattr(part, attr) or (kind == "expression" and part.computes and part.refers_back)
-            if present and (cand.lexical > 0 or kind in ("expression", "url")):
-                gained.add(kind)
-                cand.score += bonus
-                cand.matched.append(f"<{attr[:-1] if attr.endswith('s') else attr}→{name}>")
-    ranked.sort(key=lambda c: -c.score)
-    return ranked
 
 
 def grounded(value: Any, text: str) -> bool:
@@ -463,4 +448,4 @@ def plan_problems_or_none(plan: Plan, tools: ToolRegistry) -> list[str]:
         return exc.problems
 
 
-__all__ = ["GENERIC_TOOLS", "RuleOutcome", "RulePlanner", "Turn", "acts", "ask_for"]
+__all__ = ["GENERATE", "GENERIC_TOOLS", "RuleOutcome", "RulePlanner", "Turn", "acts", "ask_for", "fit_entities"]

@@ -1,0 +1,144 @@
+"""Reading earlier steps' outputs: where a tool's output holds a list of records, and arithmetic over those records
+that a later part of the request asks for ("它比第二名多卖了百分之几" -> (first - second) / second * 100)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ..tools.base import Tool
+from .intent import Part
+from .text import concepts, terms
+
+_PERCENT = re.compile(r"百分之几|百分之多少|百分比|几成|多少%|几%|percent|percentage|%", re.I)
+_MORE = re.compile(r"多|少|高|低|超过|差|more|less|fewer|higher|lower|exceed|differ|difference|bigger|smaller|ahead",
+                   re.I)
+_RATIO = re.compile(r"几倍|倍数|倍|times as|ratio|how many times", re.I)
+_SUM = re.compile(r"一共|总共|合计|加起来|总和|共计|in total|combined|altogether|sum of|total of", re.I)
+_FIRST = re.compile(r"它|其|最好|最多|最高|第一|冠军|榜首|"
+                    r"\b(?:it|its|the top|the best|the first|the leader|the winner)\b", re.I)
+
+
+@dataclass
+class Prior:
+    """An earlier step a part may read: its id, its tool, the part it came from."""
+
+    step_id: str
+    tool: Tool
+    part: Part | None = None
+
+
+def _resolve_ref(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        node: Any = root
+        for key in ref[2:].split("/"):
+            node = node.get(key, {}) if isinstance(node, Mapping) else {}
+        return node if isinstance(node, Mapping) else {}
+    for key in ("anyOf", "oneOf"):
+        for option in schema.get(key) or []:
+            if isinstance(option, Mapping) and option.get("type") != "null":
+                return _resolve_ref(option, root)
+    return schema
+
+
+def list_fields(returns: Mapping[str, Any] | None) -> list[tuple[tuple[str, ...], dict[str, Any]]]:
+    """Where a tool's output holds a list of records: ``(path to the list, {field: schema})`` pairs."""
+    if not returns:
+        return []
+    out: list[tuple[tuple[str, ...], dict[str, Any]]] = []
+
+    def walk(node: Mapping[str, Any], path: tuple[str, ...], depth: int) -> None:
+        node = _resolve_ref(node, returns)
+        if depth > 4:
+            return
+        if node.get("type") == "array" and isinstance(node.get("items"), Mapping):
+            items = _resolve_ref(node["items"], returns)
+            props = items.get("properties")
+            if isinstance(props, Mapping):
+                out.append((path, {k: dict(_resolve_ref(v, returns)) for k, v in props.items()}))
+            return
+        for key, sub in (node.get("properties") or {}).items():
+            if isinstance(sub, Mapping):
+                walk(sub, (*path, key), depth + 1)
+
+    walk(returns, (), 0)
+    return out
+
+
+def _numeric_field(fields: Mapping[str, Any], part: Part) -> str | None:
+    numeric = [k for k, v in fields.items() if v.get("type") in ("integer", "number")]
+    if not numeric:
+        return None
+    wanted = concepts(terms(part.text))
+    for name in numeric:
+        if concepts(terms(name + " " + str(fields[name].get("description") or ""))) & wanted & {"quantity", "money"}:
+            return name
+    return numeric[0]
+
+
+def _name_field(fields: Mapping[str, Any]) -> str | None:
+    for key in ("name", "product", "title", "label", "id"):
+        if key in fields:
+            return key
+    return next((k for k, v in fields.items() if v.get("type") == "string"), None)
+
+
+def reference_expression(part: Part, prior: Prior) -> tuple[str, str] | None:
+    """Arithmetic over an earlier step's list of records, read off the words of the part:
+    "它比第二名多卖了百分之几" -> (first - second) / second * 100. Returns (expression, rule) or None."""
+    for path, fields in list_fields(prior.tool.returns):
+        field_name = _numeric_field(fields, part)
+        if field_name is None:
+            continue
+        positions = sorted({n - 1 for n in part.ordinals if n >= 1})
+        first = 0 if (_FIRST.search(part.text) or part.refers_back) else None
+        if first is not None and first not in positions:
+            positions = [first, *positions]
+        if not positions:
+            continue
+        prefix = ".".join((prior.step_id, "output", *path))
+
+        def ref(i: int, _prefix: str = prefix, _field: str = field_name) -> str:
+            return f"${{{_prefix}.{i}.{_field}}}"
+
+        text = part.text
+        if len(positions) == 1:
+            if _SUM.search(text) and part.top_n:
+                return " + ".join(ref(i) for i in range(part.top_n)), "sum of the first items"
+            continue
+        a, b = ref(positions[0]), ref(positions[1])
+        if _PERCENT.search(text) and _MORE.search(text):
+            return f"({a} - {b}) / {b} * 100", f"percent difference of items {positions[0] + 1} and {positions[1] + 1}"
+        if _PERCENT.search(text):
+            return f"{a} / {b} * 100", "percentage"
+        if _RATIO.search(text):
+            return f"{a} / {b}", "ratio"
+        if _SUM.search(text):
+            return " + ".join(ref(i) for i in positions), "sum"
+        if _MORE.search(text):
+            return f"{a} - {b}", "difference"
+    return None
+
+
+def needed_items(part: Part) -> int | None:
+    """How many list items a later part will read: 第二名 needs at least two."""
+    wanted = max([*part.ordinals, part.top_n or 0], default=0)
+    return wanted or None
+
+
+def output_field(tool: Tool, name: str) -> tuple[str, ...] | None:
+    """Where an earlier tool's output carries the value of a parameter called ``name``: a field of the same name
+    (``order_id``), or the ``id`` of a tool named for the parameter's noun (``create_order`` for ``order_id``).
+    Only declared outputs count: a tool with no output schema gives no path."""
+    returns = tool.returns or {}
+    props = _resolve_ref(returns, returns).get("properties") or {}
+    if name in props:
+        return (name,)
+    noun = re.sub(r"_?(?:id|ids|uuid|key|code|no|number|ref)$", "", name.lower())
+    tool_words = set(re.split(r"[._\-]", tool.name.lower()))
+    if noun and noun in tool_words and "id" in props:
+        return ("id",)
+    return None
