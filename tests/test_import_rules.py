@@ -16,10 +16,10 @@ PACKAGE = Path(openautoglm.__file__).resolve().parent
 ROOT = PACKAGE.name
 
 
-def _modules() -> dict[str, tuple[Path, bool]]:
+def _modules(package: Path) -> dict[str, tuple[Path, bool]]:
     found: dict[str, tuple[Path, bool]] = {}
-    for path in PACKAGE.rglob("*.py"):
-        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    for path in package.rglob("*.py"):
+        parts = list(path.relative_to(package.parent).with_suffix("").parts)
         is_package = parts[-1] == "__init__"
         found[".".join(parts[:-1] if is_package else parts)] = (path, is_package)
     return found
@@ -49,9 +49,9 @@ def _targets(module: str, is_package: bool, node: ast.Import | ast.ImportFrom, k
 
 
 @cache
-def import_graph() -> dict[str, frozenset[str]]:
+def import_graph(package: Path = PACKAGE) -> dict[str, frozenset[str]]:
     """Each module of the package -> the modules of the package it imports, wherever in the file."""
-    modules = _modules()
+    modules = _modules(package)
     known = set(modules)
     graph: dict[str, frozenset[str]] = {}
     for module, (path, is_package) in modules.items():
@@ -101,11 +101,19 @@ def within(module: str, package: str) -> bool:
     return module == package or module.startswith(package + ".")
 
 
-def test_the_graph_sees_module_and_function_level_imports() -> None:
-    graph = import_graph()
-    assert f"{ROOT}.plan" in graph[f"{ROOT}.engine"]
-    # planning/__init__ imports make_embedder inside a function.
-    assert f"{ROOT}.embeddings" in graph[f"{ROOT}.planning"]
+def test_the_graph_sees_module_and_function_level_imports(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "leaf.py").write_text("import json\n")
+    (package / "sub" / "__init__.py").write_text("from . import inner\n")
+    (package / "sub" / "inner.py").write_text("def f():\n    from ..leaf import x\n    import pkg.sub\n")
+    graph = import_graph(package)
+    assert graph["pkg.sub"] == {"pkg.sub.inner"}
+    assert graph["pkg.sub.inner"] == {"pkg.leaf", "pkg.sub"}  # imports inside a function count
+    assert graph["pkg.leaf"] == frozenset()
+    assert cycles(graph) == [["pkg.sub", "pkg.sub.inner"]]
+    assert f"{ROOT}.plan" in import_graph()[f"{ROOT}.engine"]
     assert cycles({"a": frozenset({"b"}), "b": frozenset({"c"}), "c": frozenset({"a"}), "d": frozenset({"a"})}) == [
         ["a", "b", "c"]]
 
