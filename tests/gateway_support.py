@@ -83,8 +83,10 @@ class LiveServer:
 
 
 def make_glm(db_url: str, model: Any = None, auth: str = "required", redis_url: str | None = None,
-             tools: list[Any] | None = None, **gateway: Any) -> AutoGLM:
-    settings = Settings(auth=auth, database_url=db_url, redis_url=redis_url, gateway=GatewaySettings(**gateway))
+             tools: list[Any] | None = None, options: dict[str, Any] | None = None, **gateway: Any) -> AutoGLM:
+    """``options`` are more top-level settings; the other keywords are gateway settings."""
+    settings = Settings(auth=auth, database_url=db_url, redis_url=redis_url, gateway=GatewaySettings(**gateway),
+                        **(options or {}))
     # The direct planner (one llm step): these tests are about the gateway, not about planning, and the rule
     # planner's embedder takes seconds to load per app.
     return AutoGLM(settings=settings, model=model or ScriptedModel(["scripted answer"]), store=Store(db_url),

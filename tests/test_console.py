@@ -266,7 +266,7 @@ def test_console_in_chromium(browser: Any, app: tuple[AutoGLM, Any, ThrottledKey
     assert {s["status"] for s in shown.values()} == {"done", "failed", "skipped"}
     assert any(ev["kind"] == "step.retry" and ev["step_id"] == "flaky" for ev in events)
     decided = [ev["data"] for ev in events if ev["kind"] == "approval" and ev["data"].get("status") == "approved"]
-    assert [(d["by"], d["reason"]) for d in decided] == [("olivia", "looks fine")]
+    assert [(d["by"], d["reason"]) for d in decided] == [("key:olivia", "looks fine")]
     for row in rows:  # each finished or failed step shows its duration and a preview of its output or error
         if row.get_attribute("data-status") in ("done", "failed"):
             assert re.fullmatch(r"\d+ ms|\d+\.\d\d s", row.find_element("css selector", "td.duration").text)

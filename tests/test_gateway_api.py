@@ -38,7 +38,7 @@ def test_openai_client_gets_a_completion_and_a_stream_from_autoglm(db_url: str) 
 
         with httpx.Client(base_url=server.url, headers=bearer(key)) as http:
             task = http.get(f"/v1/tasks/{ext['task_id']}").json()
-            assert task["status"] == "succeeded" and task["owner"] == "alice"
+            assert task["status"] == "succeeded" and task["owner"] == "key:alice"
             trace = http.get(f"/v1/tasks/{ext['task_id']}/trace").json()
             kinds = [e["kind"] for e in trace["events"]]
             assert kinds[0] == "task.started" and "plan.made" in kinds and kinds[-1] == "task.finished"
@@ -145,7 +145,7 @@ def test_each_user_sees_only_their_own_tasks(db_url: str) -> None:
         assert http.post("/v1/feedback", json={"task_id": task_id, "rating": -1}, headers=mallory).status_code == 404
         assert [t["id"] for t in http.get("/v1/tasks", headers=mallory).json()["data"]] == []
         assert [t["id"] for t in http.get("/v1/tasks", headers=alice).json()["data"]] == [task_id]
-        assert http.get(f"/v1/tasks/{task_id}", headers=operator).json()["owner"] == "alice"
+        assert http.get(f"/v1/tasks/{task_id}", headers=operator).json()["owner"] == "key:alice"
         assert http.get(f"/v1/tasks/{task_id}", headers={**mallory, "X-Role": "admin"}).status_code == 404
 
 

@@ -99,6 +99,16 @@ ATTACKS = {
     "wrong audience": lambda: sign(claims(aud="another-service")),
     "missing jti": lambda: sign(claims(jti=None)),
     "garbage": lambda: "eyJhbGciOi.not-a-token.at-all",
+    # Claims of the wrong shape, signed by the real issuer: refused as tokens, never a crash.
+    "role is a list": lambda: sign(claims(role=["admin"])),
+    "role is an object": lambda: sign(claims(role={"name": "admin"})),
+    "role unknown": lambda: sign(claims(role="root")),
+    "sub is a number": lambda: sign(claims(sub=12345)),
+    "sub is a list": lambda: sign(claims(sub=["dora"])),
+    "sub is empty": lambda: sign(claims(sub="")),
+    "sub too long": lambda: sign(claims(sub="d" * 300)),
+    "sub is not valid text": lambda: sign(claims(sub="dora\ud800")),
+    "jti is a number": lambda: sign(claims(jti=7)),
 }
 
 
@@ -124,3 +134,21 @@ def test_a_revoked_jti_is_refused(served: tuple[Any, httpx.Client]) -> None:
     response = http.get("/v1/tasks", headers=bearer(token))
     assert response.status_code == 401 and "revoked" in response.json()["error"]["message"]
     assert http.get("/v1/tasks", headers=bearer(sign(claims()))).status_code == 200
+
+
+def test_no_token_subject_can_name_an_api_keys_owner(served: tuple[Any, httpx.Client]) -> None:
+    glm, http = served
+    key = new_key(glm, "user")  # owner defaults to the key's id
+    key_id = key.split("_")[1]
+    made = http.post("/v1/tasks", json={"request": "write a haiku"}, headers=bearer(key)).json()["id"]
+    assert http.get(f"/v1/tasks/{made}", headers=bearer(key)).status_code == 200
+    # Key ids are not secret: every spelling of the key's principal, as a token's subject, stays a token's.
+    for sub in (key_id, f"key-{key_id}", f"key:{key_id}", f"key:{key_id}:x"):
+        token = bearer(sign(claims(sub=sub, role="user")))
+        listed = http.get("/v1/tasks", headers=token)
+        assert listed.status_code == 200 and listed.json()["data"] == [], sub
+        assert http.get(f"/v1/tasks/{made}", headers=token).status_code == 404, sub
+    own = http.post("/v1/tasks", json={"request": "write a haiku"}, headers=bearer(sign(claims(sub="dora"))))
+    task = http.get(f"/v1/tasks/{own.json()['id']}", headers=bearer(sign(claims(sub="dora")))).json()
+    assert task["owner"] == f"jwt:{ISS}:dora"
+    assert task["id"] not in [t["id"] for t in http.get("/v1/tasks", headers=bearer(key)).json()["data"]]

@@ -158,3 +158,28 @@ def test_dump_round_trips() -> None:
     again = Plan.model_validate(plan.dump())
     assert again == plan
     assert plan.dump()["steps"][1]["with"]["prompt"].startswith("根据天气")
+
+
+@pytest.mark.parametrize("step", [
+    {"id": "a", "uses": "llm.generate", "with": {"prompt": "x"}, "depends_on": ["a"]},
+    {"id": "a", "uses": "llm.generate", "with": {"prompt": "x"}, "when": "${a.output}"},
+    {"id": "a", "uses": "llm.generate", "with": {"prompt": "${a.output.text}"}},
+])
+def test_a_step_that_waits_for_itself_is_refused(step: dict[str, object]) -> None:
+    plan = parse_plan({"steps": [step]})
+    problems = plan_problems(plan, SCHEMAS)
+    assert any("step 'a' depends on itself" in p for p in problems), problems
+    with pytest.raises(PlanValidationError):
+        validate_plan(plan, SCHEMAS)
+
+
+def test_text_that_utf8_cannot_encode_is_refused_and_named() -> None:
+    plan = parse_plan({"steps": [{"id": "a", "uses": "llm.generate", "with": {"prompt": "ok \ud800"}}]})
+    problems = plan_problems(plan, SCHEMAS)
+    assert problems and problems[0].startswith("steps.0.with.prompt: text is not valid Unicode")
+    # The refusal names the place, never the text (which could not be printed either).
+    assert all(p.encode("utf-8") for p in problems)
+    paired = parse_plan({"steps": [{"id": "a", "uses": "llm.generate", "with": {"prompt": "ok \U0001F600"}}]})
+    assert plan_problems(paired, SCHEMAS) == []
+    assert any(p.startswith("inputs.city: text is not valid Unicode")
+               for p in plan_problems(paired, SCHEMAS, inputs={"city": "\udcff"}))

@@ -118,7 +118,7 @@ class AutoGLM:
         if self._orchestrator is None:
             s = self.services
             self._orchestrator = Orchestrator(s.store, s.new_executor, s.sessions, writer=self._writer,
-                                              summarizer=s.summarizer)
+                                              summarizer=s.summarizer, task_timeout_s=self.settings.task_timeout_s)
         return self._orchestrator
 
     # -- the public verbs -------------------------------------------------------------------------------------

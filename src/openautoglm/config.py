@@ -153,6 +153,8 @@ class Settings(BaseSettings):
     enable_caching: bool = True
     tools: list[str] = Field(default_factory=lambda: ["builtin"])
     timeout_seconds: float = Field(default=30.0, gt=0)
+    task_timeout_s: float = Field(default=3600.0, gt=0, description="a task's whole execution; past it the task "
+                                  "fails, so no plan holds a runner slot forever")
     retries: int = Field(default=1, ge=0, le=10, description="extra tries for a failing step")
     max_concurrency: int | None = Field(default=None, ge=1)
     planner: str = Field(default="auto", description="rules, model, a registered planner, or auto: model when a "

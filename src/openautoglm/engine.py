@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from .errors import AutoGLMError, PlanError, StepTimeout, ToolError, ToolPermissionError
+from .errors import AutoGLMError, PlanError, StepTimeout, TaskTimeout, ToolError, ToolPermissionError
 from .events import EventEmitter, EventKind
 from .models.base import ChatModel
 from .plan import Plan, RetryPolicy, Step, is_truthy, render, resolve, step_dependencies, validate_plan
@@ -276,6 +277,21 @@ class _Run:
             return self.emitter.emit(kind, step_id, **data)
 
         return emit
+
+
+@asynccontextmanager
+async def task_deadline(seconds: float, task_id: str) -> AsyncIterator[None]:
+    """Stop what runs inside after ``seconds`` and raise :class:`TaskTimeout`: step timeouts bound each step, this
+    bounds the whole task, so a task always ends and frees its slot."""
+    limit = asyncio.timeout(seconds)
+    try:
+        async with limit:
+            yield
+    except TimeoutError as exc:
+        if not limit.expired():  # a TimeoutError of something inside, not ours
+            raise
+        raise TaskTimeout(f"task {task_id} ran past its time limit of {seconds:g}s (task_timeout_s) "
+                          "and was stopped") from exc
 
 
 @dataclass(frozen=True, slots=True)

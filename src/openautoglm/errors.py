@@ -17,6 +17,7 @@ can, what to do about it. The CLI prints ``str(error)`` on one line; the gateway
     │   ├── ToolPermissionError      role not allowed, approval denied, SQL write refused
     │   └── UnsafeTargetError        outbound address or path outside what is allowed (SSRF, traversal)
     ├── StepTimeout                  a step ran past its timeout
+    │   └── TaskTimeout              a whole task ran past ``task_timeout_s``
     ├── ModelError                   a model node failed
     │   ├── ModelUnavailable         connection refused, timeout, 5xx: retryable elsewhere
     │   ├── ModelResponseError       malformed or unusable output, 4xx: not retryable
@@ -98,6 +99,11 @@ class StepTimeout(AutoGLMError):
     http_status = 504
     error_type = "timeout"
     retryable = True
+
+
+class TaskTimeout(StepTimeout):
+    error_type = "task_timeout"
+    retryable = False
 
 
 class ModelError(AutoGLMError):

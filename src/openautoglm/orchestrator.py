@@ -12,7 +12,9 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from .engine import Executor, StepResult, StepStatus
+from .encodable import PROBLEM as UNENCODABLE
+from .encodable import is_encodable
+from .engine import Executor, StepResult, StepStatus, task_deadline
 from .errors import AutoGLMError, ClarificationNeeded, PlanError, PlanValidationError
 from .events import Event, EventEmitter, EventKind, EventSink, PlanMade, StepFinished, TaskStarted
 from .language import requested_language
@@ -45,6 +47,10 @@ class RunResult:
         }
 
 
+# The role a resumed task runs with when its record predates stored roles: the least one that may run tasks.
+LEGACY_TASK_ROLE = "user"
+
+
 def new_task_id() -> str:
     return uuid.uuid4().hex[:16]
 
@@ -53,6 +59,8 @@ def clean_request(request: str) -> str:
     text = " ".join((request or "").split())
     if not text:
         raise PlanError("the request is empty: say what you want done")
+    if not is_encodable(text):
+        raise PlanError(f"the request: {UNENCODABLE}")
     if len(text) > 20_000:
         raise PlanError(f"the request is {len(text)} characters long; the limit is 20000")
     return text
@@ -61,6 +69,7 @@ def clean_request(request: str) -> str:
 class TaskRecordLike(Protocol):
     owner: str | None
     session_id: str | None
+    role: str | None
 
 
 class TaskLog(Protocol):
@@ -70,7 +79,7 @@ class TaskLog(Protocol):
     def events(self, task_id: str, after_seq: int = 0) -> list[Event]: ...
     def flush(self, timeout: float = 30.0) -> None: ...
     def create_task(self, task_id: str, request: str | None, owner: str | None = None,
-                    session_id: str | None = None, status: str = "running") -> None: ...
+                    session_id: str | None = None, status: str = "running", role: str | None = None) -> None: ...
     def update_task(self, task_id: str, **fields: Any) -> None: ...
     def get_task(self, task_id: str, owner: str | None = None) -> TaskRecordLike: ...
 
@@ -120,8 +129,10 @@ class Orchestrator:
         *,
         writer: AnswerWriter = write_answer,
         summarizer: Callable[[Callable[..., Any]], Summarizer | None] = lambda emit: None,
+        task_timeout_s: float = 3600.0,
     ) -> None:
         self.log = log
+        self.task_timeout_s = task_timeout_s
         self.new_executor = executor
         self.memory = memory
         self.writer = writer
@@ -138,7 +149,7 @@ class Orchestrator:
         task_id = task_id or new_task_id()
         language = language or requested_language(instructions)
         emitter = self._emitter(task_id, on_event)
-        self.log.create_task(task_id, request, owner=owner, session_id=session_id)
+        self.log.create_task(task_id, request, owner=owner, session_id=session_id, role=role)
         emitter.emit(EventKind.TASK_STARTED, request=request, session_id=session_id,
                      **({"instructions": instructions, "language": language} if instructions or language else {}))
         context = replace(context, emit=lambda kind, **data: emitter.emit(kind, **data),
@@ -179,7 +190,7 @@ class Orchestrator:
         check_inputs(plan, given)  # the types its `inputs:` declare
         task_id = task_id or new_task_id()
         emitter = self._emitter(task_id, on_event)
-        self.log.create_task(task_id, plan.description or plan.name, owner=owner)
+        self.log.create_task(task_id, plan.description or plan.name, owner=owner, role=role)
         emitter.emit(EventKind.TASK_STARTED, request=plan.name or "plan", inputs=given)
         emitter.emit(EventKind.PLAN_MADE, plan=plan.dump(), planner="given")
         return await self._execute(task_id, plan, emitter, given, owner, None, role=role)
@@ -202,7 +213,9 @@ class Orchestrator:
         emitter = self._emitter(task_id, on_event, seq=events[-1].seq if events else 0)
         emitter.emit(EventKind.TASK_STARTED, resumed=True, steps_done=sorted(done))
         self.log.update_task(task_id, status="running")
-        return await self._execute(task_id, plan, emitter, inputs, task.owner, task.session_id, done)
+        # The role the task was started with, whoever resumes it (a replica taking over its lease, an operator).
+        role = task.role or LEGACY_TASK_ROLE
+        return await self._execute(task_id, plan, emitter, inputs, task.owner, task.session_id, done, role=role)
 
     # -- the stages -------------------------------------------------------------------------------------------
 
@@ -231,20 +244,22 @@ class Orchestrator:
         self.log.update_task(task_id, plan=plan.dump())
         executor = self.new_executor()
         try:
-            results = await executor.run(plan, emitter, inputs, role=role, session_id=session_id, done=done)
-            replaced: list[StepResult] = []
-            if replan is not None and any(r.status == StepStatus.FAILED for r in results.values()):
-                replacement = await replan(plan, results)
-                if replacement is not None:
-                    from .planning.replan import done_results
+            # A deadline for the whole execution: whatever a plan does, its task ends and frees its slot.
+            async with task_deadline(self.task_timeout_s, task_id):
+                results = await executor.run(plan, emitter, inputs, role=role, session_id=session_id, done=done)
+                replaced: list[StepResult] = []
+                if replan is not None and any(r.status == StepStatus.FAILED for r in results.values()):
+                    replacement = await replan(plan, results)
+                    if replacement is not None:
+                        from .planning.replan import done_results
 
-                    replaced = [r for r in results.values()
-                                if r.status == StepStatus.FAILED and replacement.step(r.id).uses != r.uses]
-                    plan = replacement
-                    emitter.emit(EventKind.PLAN_MADE, plan=plan.dump(), planner="replan")
-                    self.log.update_task(task_id, plan=plan.dump())
-                    results = await executor.run(plan, emitter, inputs, role=role, session_id=session_id,
-                                                 done=done_results(results))
+                        replaced = [r for r in results.values()
+                                    if r.status == StepStatus.FAILED and replacement.step(r.id).uses != r.uses]
+                        plan = replacement
+                        emitter.emit(EventKind.PLAN_MADE, plan=plan.dump(), planner="replan")
+                        self.log.update_task(task_id, plan=plan.dump())
+                        results = await executor.run(plan, emitter, inputs, role=role, session_id=session_id,
+                                                     done=done_results(results))
         except AutoGLMError as exc:
             result = self._failed(task_id, emitter, exc)
             result.plan = plan

@@ -1,4 +1,5 @@
-"""Plans: steps, references between them, validation and order. Pure: no I/O, nothing of the project but errors.
+"""Plans: steps, references between them, validation and order. Pure: no I/O, nothing of the project but errors
+and the text check of ``encodable``.
 
 A plan is a DAG of steps. ``${step.output}`` / ``${step.output.field.0}`` passes one step's result into another's
 arguments (and implies a dependency); ``${inputs.name}`` reads a workflow input; ``depends_on`` adds ordering
@@ -17,6 +18,8 @@ from typing import Any
 import jsonschema
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .encodable import PROBLEM as UNENCODABLE
+from .encodable import unencodable_at
 from .errors import PlanError, PlanValidationError
 
 STEP_ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_\-]*$"
@@ -216,6 +219,11 @@ def plan_problems(
     do not fit are reported. ``inputs`` are the values a workflow will run with.
     """
     problems: list[str] = []
+    # Text the store and every answer must carry later: refused now, or the task would break each read of it.
+    if (where := unencodable_at(plan.dump())) is not None:
+        problems.append(f"{where or 'plan'}: {UNENCODABLE}")
+    if inputs is not None and (where := unencodable_at(dict(inputs), "inputs")) is not None:
+        problems.append(f"{where}: {UNENCODABLE}")
     ids = [s.id for s in plan.steps]
     seen: set[str] = set()
     for sid in ids:
@@ -243,8 +251,6 @@ def plan_problems(
                     problems.append(f"step '{step.id}' reads unknown input '{name}'")
             elif ref.source not in seen:
                 problems.append(f"step '{step.id}' refers to unknown step '{ref.source}' in ${{{ref.text}}}")
-            elif ref.source == step.id:
-                problems.append(f"step '{step.id}' refers to its own output")
         if tool_schemas is not None:
             schema = tool_schemas.get(step.uses)
             if schema is None:
@@ -252,8 +258,13 @@ def plan_problems(
             else:
                 problems.extend(f"step '{step.id}' ({step.uses}): {p}" for p in argument_problems(step.with_, schema))
 
-    graph = {sid: {d for d in deps if d != sid} for sid, deps in dependency_graph_lenient(plan).items()}
-    if cycle := find_cycle(graph):
+    # A step that waits for itself (through ``depends_on``, its arguments or ``when``) can never start: it is the
+    # shortest cycle, named plainly here; the cycle search below then looks for the longer ones.
+    graph = dependency_graph_lenient(plan)
+    for sid, deps in graph.items():
+        if sid in deps:
+            problems.append(f"step '{sid}' depends on itself (its own output or `depends_on`)")
+    if cycle := find_cycle({sid: deps - {sid} for sid, deps in graph.items()}):
         problems.append(_cycle_message(cycle))
     if inputs is not None:
         for name, spec in plan.inputs.items():
@@ -266,13 +277,13 @@ def dependency_graph_lenient(plan: Plan) -> dict[str, set[str]]:
     """Like :func:`dependency_graph` but skipping malformed references (they are reported elsewhere)."""
     graph: dict[str, set[str]] = {}
     for step in plan.steps:
-        deps = set(step.depends_on)
+        deps = graph.setdefault(step.id, set())  # a duplicated id (reported elsewhere) keeps both steps' edges
+        deps.update(step.depends_on)
         for text in iter_strings([step.with_, step.when or ""]):
             for match in _REFERENCE.finditer(text):
                 head = match.group(1).split(".")[0]
                 if head and head != INPUTS:
                     deps.add(head)
-        graph[step.id] = deps
     return graph
 
 

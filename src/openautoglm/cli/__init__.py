@@ -15,6 +15,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from ..app import AutoGLM, RunResult
+from ..encodable import is_encodable
 from ..errors import AutoGLMError
 from ..events import Event
 from .render import print_plan, print_trace, progress_printer
@@ -253,6 +254,12 @@ def main() -> None:
     from ..logs import configure_logging
 
     configure_logging(os.environ.get("AUTOGLM_LOG_LEVEL", "WARNING"))
+    # Bytes that are not UTF-8 reach us as lone surrogates (surrogateescape), which nothing can store or print.
+    bad = next((i for i, arg in enumerate(sys.argv[1:], 1) if not is_encodable(arg)), None)
+    if bad is not None:
+        typer.echo(f"autoglm: error: argument {bad} is not valid UTF-8 text; check the terminal's encoding "
+                   "(LANG/LC_ALL) or the bytes passed", err=True)
+        sys.exit(2)
     try:
         code = app(standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)

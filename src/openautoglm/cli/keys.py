@@ -65,7 +65,7 @@ def list_(json_out: Annotated[bool, typer.Option("--json")] = False, config: Con
 @keys_app.command("revoke")
 def revoke(key_id: Annotated[str, typer.Argument(help="the key's id (from `keys list`) or the key")],
            config: ConfigOption = None) -> None:
-    """Revoke a key: requests with it fail from now on (other replicas within 10 s)."""
+    """Revoke a key: requests with it fail from now on, on every gateway using this database."""
     ring = _keyring(config)
     try:
         ring.revoke(key_id)

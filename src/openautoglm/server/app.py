@@ -22,6 +22,7 @@ from .ratelimit import LocalBuckets, RateLimiter, RedisBuckets
 from .routes import admin, chat, ops, tasks
 from .runner import TaskRunner
 from .telemetry import make_tracer_provider
+from .textguard import TextGuard
 
 log = structlog.get_logger("openautoglm.gateway")
 
@@ -82,6 +83,7 @@ def create_app(
     app.include_router(ops.router)
     app.include_router(console.router)  # GET /console: the web console (static files, no data)
     _mount_parts(app, approvals)
+    app.add_middleware(TextGuard)  # inside the Guard, so the body it reads is already size-capped
     app.add_middleware(Guard, metrics=metrics, max_body=g.max_body_bytes,
                        max_concurrent=g.max_concurrent_requests, timeout_s=g.request_timeout_s,
                        access_log=access_log)

@@ -7,7 +7,16 @@ whose signature, issuer and audience check out; anything else a client sends abo
 
 JWTs: the accepted algorithms are fixed by configuration and the token's header never chooses (so ``alg: none`` in
 any spelling and HS256-signed-with-our-public-key are refused); ``exp``, ``iss``, ``aud``, ``sub`` and ``jti`` are
-required, ``nbf`` is honoured, and a revoked ``jti`` is refused.
+required, ``nbf`` is honoured, and a revoked ``jti`` is refused. The claims we read are typed (:class:`TokenClaims`):
+a claim of the wrong shape (``"role": ["admin"]``, a numeric ``sub``) is a 401, never a crash.
+
+Principals live in one name space whose names carry their kind (:func:`principal_name`): ``key:<owner>`` for an API
+key (its owner label, by default the key's id), ``jwt:<iss>:<sub>`` for a token, ``anonymous`` when auth is off. The
+name is the owner of the tasks, sessions and feedback a caller creates, so no token subject can name a key's owner
+(``sub: "key-1a2b"`` is ``jwt:<iss>:key-1a2b``) and read its tasks.
+
+A key is checked against the store on every request (one primary-key lookup): a revocation, from this process or any
+other, applies to the next request.
 
 Roles, each including the ones below it: ``viewer`` (read models, nodes and its own tasks), ``user`` (also run
 chats and tasks, give feedback), ``operator`` (also manage nodes, approvals, metrics, and see everyone's tasks),
@@ -17,28 +26,53 @@ chats and tasks, give feedback), ``operator`` (also manage nodes, approvals, met
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import jwt
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..config import GatewaySettings
+from ..encodable import is_encodable
 from ..errors import AuthError, ConfigError, ForbiddenError
 from .keys import PREFIX, ROLES, KeyRing
 
 RANK = {role: i for i, role in enumerate(ROLES)}
-# A verified key stays cached this long; a revocation made through this process applies at once, one made through
-# another replica within this many seconds.
-KEY_CACHE_TTL_S = 10.0
+Kind = Literal["key", "jwt", "anonymous"]
+# The owner columns (tasks, sessions, feedback) hold 128 characters.
+MAX_PRINCIPAL_NAME = 128
+
+
+def principal_name(kind: Kind, *parts: str) -> str:
+    """The one name of a principal: its kind, then what identifies it within the kind (``key:alice``,
+    ``jwt:<iss>:<sub>``). Names of different kinds never collide, whatever the parts hold."""
+    return ":".join((kind, *parts)) if parts else kind
+
+
+class TokenClaims(BaseModel):
+    """The claims of a verified JWT that we act on, each of the one type it may have (strict: no coercion)."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    iss: str = Field(min_length=1, max_length=256)
+    sub: str = Field(min_length=1, max_length=256)
+    jti: str = Field(min_length=1, max_length=128)
+    role: str = "user"
+
+    @field_validator("role")
+    @classmethod
+    def _known_role(cls, role: str) -> str:
+        if role not in ROLES:
+            raise ValueError("not a role")
+        return role
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    subject: str  # owner of the tasks this caller creates
+    subject: str  # the principal's name (see principal_name): owner of the tasks this caller creates
     role: str
-    via: str  # "key", "jwt" or "anonymous" (auth disabled)
+    via: Kind
     key_id: str | None = None
 
     def allows(self, role: str) -> bool:
@@ -58,7 +92,7 @@ class Principal:
         return f"{self.via}:{self.key_id or self.subject}"
 
 
-ANONYMOUS = Principal("anonymous", "admin", "anonymous")
+ANONYMOUS = Principal(principal_name("anonymous"), "admin", "anonymous")
 
 
 class JWTVerifier:
@@ -103,7 +137,6 @@ class Authenticator:
         self.keyring = keyring
         self.required = required
         self.jwt = JWTVerifier(settings) if settings.jwt_key else None
-        self._cache: dict[str, tuple[Principal, float]] = {}
 
     async def authenticate(self, authorization: str | None) -> Principal:
         if not authorization:
@@ -122,38 +155,29 @@ class Authenticator:
         raise AuthError("invalid credentials")
 
     async def _key(self, key: str) -> Principal:
-        cached = self._cache.get(key)
-        now = time.monotonic()
-        if cached is not None and cached[1] > now:
-            return cached[0]
+        # No cache on purpose: the lookup is one primary-key read, and a cache would keep a revoked key alive.
         record = await asyncio.to_thread(self.keyring.verify, key)
         if record is None:
-            self._cache.pop(key, None)
             raise AuthError("invalid or revoked API key")
-        principal = Principal(record.owner, record.role, "key", record.id)
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[key] = (principal, now + KEY_CACHE_TTL_S)
-        return principal
+        return Principal(principal_name("key", record.owner), record.role, "key", record.id)
 
     async def _token(self, token: str) -> Principal:
         assert self.jwt is not None
-        claims = self.jwt.decode(token)
-        role = claims.get("role", "user")
-        if role not in RANK:
-            raise AuthError(f"token role '{role}' is not one of {', '.join(ROLES)}")
-        sub = claims["sub"]
-        if not isinstance(sub, str) or not sub:
-            raise AuthError("token subject must be a non-empty string")
-        if await asyncio.to_thread(self.keyring.token_revoked, str(claims["jti"])):
+        raw = self.jwt.decode(token)
+        try:
+            claims = TokenClaims.model_validate(raw)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            claim = ".".join(str(p) for p in err["loc"])
+            raise AuthError(f"token claim '{claim}' is not valid: {err['msg']} "
+                            f"(role is one of {', '.join(ROLES)}; sub, iss and jti are strings)") from None
+        name = principal_name("jwt", claims.iss, claims.sub)
+        if len(name) > MAX_PRINCIPAL_NAME or not is_encodable(name):
+            raise AuthError(f"token subject not usable: jwt:<iss>:<sub> must be valid text of at most "
+                            f"{MAX_PRINCIPAL_NAME} characters")
+        if await asyncio.to_thread(self.keyring.token_revoked, claims.jti):
             raise AuthError("token revoked")
-        return Principal(sub, role, "jwt")
-
-    def forget(self, key_id: str) -> None:
-        """Drop cached verifications of a key (after revoking it)."""
-        for key, (principal, _) in list(self._cache.items()):
-            if principal.key_id == key_id:
-                self._cache.pop(key, None)
+        return Principal(name, claims.role, "jwt")
 
 
 def require(principal: Principal, role: str) -> None:

@@ -46,7 +46,8 @@ class KeyRing:
         for _ in range(3):
             key_id = secrets.token_hex(6)
             key = f"{PREFIX}{key_id}_{secrets.token_urlsafe(24)}"
-            record = KeyRecord(key_id, role, owner or f"key-{key_id}", name, time.time())
+            # The owner label defaults to the key's id; callers see it as the principal ``key:<owner>``.
+            record = KeyRecord(key_id, role, owner or key_id, name, time.time())
             if self.store.add_api_key(record, hash_key(key)):
                 return key, record
             # an id collision (1 in 2^48): draw again

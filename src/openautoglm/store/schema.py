@@ -15,6 +15,7 @@ tasks = Table(
     Column("owner", String(128), nullable=True),
     Column("session_id", String(128), nullable=True),
     Column("plan", JSON, nullable=True),
+    Column("role", String(16), nullable=True),  # the caller's role, which a resumed task runs with
     Column("answer", Text, nullable=True),
     Column("error", Text, nullable=True),
     Column("created_at", Float, nullable=False),

@@ -45,6 +45,7 @@ class TaskRecord:
     error: str | None
     created_at: float
     updated_at: float
+    role: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,11 +209,11 @@ class Store:
     # -- tasks ------------------------------------------------------------------------------------------------
 
     def create_task(self, task_id: str, request: str | None, owner: str | None = None,
-                    session_id: str | None = None, status: str = "running") -> None:
+                    session_id: str | None = None, status: str = "running", role: str | None = None) -> None:
         now = time.time()
         with self._write() as conn:
             conn.execute(insert(schema.tasks).values(
-                id=task_id, request=request, status=status, owner=owner, session_id=session_id,
+                id=task_id, request=request, status=status, owner=owner, session_id=session_id, role=role,
                 created_at=now, updated_at=now))
 
     def update_task(self, task_id: str, **fields: Any) -> None:

@@ -31,7 +31,6 @@ async def list_keys(_: Principal = Depends(caller("admin")), gw: Gateway = Depen
 async def revoke_key(key_id: str, _: Principal = Depends(caller("admin")),
                      gw: Gateway = Depends(gateway)) -> dict[str, Any]:
     await asyncio.to_thread(gw.keyring.revoke, key_id)
-    gw.auth.forget(key_id)
     return {"id": key_id, "revoked": True}
 
 
