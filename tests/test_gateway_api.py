@@ -127,7 +127,7 @@ def test_tasks_run_in_the_background_with_live_events_and_a_trace(db_url: str) -
                              headers=headers)
         assert feedback.status_code == 201 and feedback.json()["rating"] == 1
         kept = glm.store.feedback(task_id)
-        assert [(f.rating, f.comment, f.owner) for f in kept] == [(1, "good", "bob")]
+        assert [(f.rating, f.comment, f.owner) for f in kept] == [(1, "good", "key:bob")]
 
 
 def test_each_user_sees_only_their_own_tasks(db_url: str) -> None:
