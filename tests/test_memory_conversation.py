@@ -66,8 +66,9 @@ def test_messages_become_turns_with_the_data_recorded_for_that_owner(store: Stor
     assert second.task_id is None and second.answer == "a reply nobody recorded" and not second.outputs
     # Another owner's conversation with the same words does not reach ann's data.
     assert conversation(messages, store, "bob").history[0].task_id is None
-    # Without a store, earlier turns are words only.
+    # Without a store, earlier turns are words only; and only the last turns are looked up.
     assert conversation(messages).history[0].outputs == {}
+    assert conversation(messages, store, "ann", recorded=1).history[0].task_id is None
 
 
 def test_a_user_message_nobody_answered_stays_in_the_history() -> None:

@@ -130,7 +130,9 @@ class AutoGLM:
     async def plan(self, request: str, session_id: str | None = None) -> Plan:
         request = clean_request(request)
         await self.load_tools()
-        return await self.planner.plan(request, self.planning_context(history=self.sessions.history(session_id)))
+        context = self.planning_context(history=self.sessions.history(session_id))
+        context.summary = self.sessions.summary(session_id) if session_id else None
+        return await self.planner.plan(request, context)
 
     async def run(
         self,

@@ -36,11 +36,12 @@ class Conversation:
         return requested_language(self.instructions)
 
 
-def conversation(messages: Iterable[tuple[str, str]], store: Store | None = None,
-                 owner: str | None = None) -> Conversation:
+def conversation(messages: Iterable[tuple[str, str]], store: Store | None = None, owner: str | None = None,
+                 recorded: int = 6) -> Conversation:
     """The conversation in ``(role, text)`` messages: the last user message is the request; each earlier user
     message with the assistant reply after it is a turn, matched to the owner's recorded task when ``store`` has
-    it."""
+    it (the last ``recorded`` turns only, as a session's window: older ones are words, and a long resent history
+    costs a bounded number of look-ups)."""
     items = [(("system" if role == "developer" else role), text) for role, text in messages]
     instructions = "\n".join(t for r, t in items if r == "system" and t.strip()) or None
     said = [(r, t) for r, t in items if r in ("user", "assistant")]
@@ -55,18 +56,19 @@ def conversation(messages: Iterable[tuple[str, str]], store: Store | None = None
                 history.append(Turn(request=pending, answer="", status="unanswered"))
             pending = text
         elif pending is not None:
-            history.append(_turn(pending, text, store, owner))
+            history.append(Turn(request=pending, answer=text))
             pending = None
     if pending is not None:
         history.append(Turn(request=pending, answer="", status="unanswered"))
+    if store is not None:
+        start = max(0, len(history) - recorded)
+        history[start:] = [_with_record(t, store, owner) for t in history[start:]]
     return Conversation(request=said[last_user][1], history=history, instructions=instructions)
 
 
-def _turn(request: str, answer: str, store: Store | None, owner: str | None) -> Turn:
-    record = _recorded(store, owner, request, answer)
-    if record is None or store is None:
-        return Turn(request=request, answer=answer)
-    return recorded_turn(store, record)
+def _with_record(turn: Turn, store: Store, owner: str | None) -> Turn:
+    record = _recorded(store, owner, turn.request, turn.answer) if turn.status != "unanswered" else None
+    return recorded_turn(store, record) if record is not None else turn
 
 
 def recorded_turn(store: Store, record: TaskRecord) -> Turn:
@@ -82,8 +84,8 @@ def recorded_turn(store: Store, record: TaskRecord) -> Turn:
                 question=question, outputs=step_outputs(store.events(record.id)), task_id=record.id)
 
 
-def _recorded(store: Store | None, owner: str | None, request: str, answer: str) -> TaskRecord | None:
-    if store is None or not answer.strip():
+def _recorded(store: Store, owner: str | None, request: str, answer: str) -> TaskRecord | None:
+    if not answer.strip():
         return None
     # Tasks record the request with its whitespace folded (AutoGLM.run cleans it the same way).
     return store.find_answered(owner, " ".join(request.split()), answer)
