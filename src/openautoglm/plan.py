@@ -139,6 +139,12 @@ def iter_strings(value: Any) -> Iterator[str]:
             yield from iter_strings(v)
 
 
+def literal(text: str) -> str:
+    """``text`` to place in a step's arguments as itself: a ``${`` in it (a system prompt, a tool's error message)
+    never becomes a reference to a step's output."""
+    return text.replace("${", "$\u200b{")
+
+
 def find_references(value: Any) -> Iterator[Reference]:
     for text in iter_strings(value):
         for match in _REFERENCE.finditer(text):

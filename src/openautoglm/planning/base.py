@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..plan import Plan, Step
+from ..plan import Plan, Step, literal
 from ..registry import Registry
 from ..tools.base import ToolRegistry
 from .context import PlanningContext, Turn
@@ -67,7 +67,7 @@ def with_instructions(plan: Plan, instructions: str | None, tools: ToolRegistry)
 
     if not instructions or not any(writes(s) for s in plan.steps):
         return plan
-    instructions = instructions.replace("${", "$\u200b{")  # the caller's words, never a reference to a step
+    instructions = literal(instructions)
     steps = [s.model_copy(update={"with_": {**s.with_, "system": instructions}}) if writes(s) else s
              for s in plan.steps]
     return plan.model_copy(update={"steps": steps})

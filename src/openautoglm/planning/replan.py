@@ -12,7 +12,8 @@ from typing import Any
 
 from ..engine import StepResult, StepStatus
 from ..events import EventKind
-from ..plan import Plan, Step, plan_problems
+from ..plan import Plan, Step, literal, plan_problems
+from ..tools.llm import fence_data
 from .context import PlanningContext
 from .fill import ArgumentFiller
 from .intent import parse_intent
@@ -45,8 +46,9 @@ def _stand_in(step: Step, error: str, exclude: set[str], ctx: PlanningContext, i
             return Step(id=step.id, uses=cand.tool, with_=filled.args, description=step.description,
                         depends_on=[d for d in step.depends_on])
     if GENERATE in ctx.tools and step.uses != GENERATE:
-        prompt = (f"{part_text}\n(The tool {step.uses} failed: {error[:300]}. Answer as well as you can "
-                  "and say what could not be checked.)")
+        # The error may quote what a remote service said: data for the model, never instructions or references.
+        prompt = (f"{part_text}\n(The tool {step.uses} failed; its error is below. Answer as well as you can "
+                  f"and say what could not be checked.)\n{fence_data(literal(error[:300]))}")
         return Step(id=step.id, uses=GENERATE, with_={"prompt": prompt}, description=step.description)
     return None
 
