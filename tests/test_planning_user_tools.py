@@ -11,8 +11,8 @@ from openautoglm.embeddings import E5Embedder
 from openautoglm.errors import ClarificationNeeded
 from openautoglm.models.scripted import ScriptedModel
 from openautoglm.plan import Plan, step_dependencies, validate_plan
-from openautoglm.planning import PlanningContext, RulePlanner
-from openautoglm.planning.evidence import in_code, number_ties
+from openautoglm.planning import PlanningContext, RulePlanner, Turn
+from openautoglm.planning.evidence import free_number, in_code, number_ties
 from openautoglm.planning.intent import parse_part
 from openautoglm.planning.slots import IdentifierFiller, NumberFiller, filler_for
 from openautoglm.tools.base import ToolRegistry, tool
@@ -112,6 +112,14 @@ async def test_an_identifier_nothing_names_is_asked_for(request_text: str, quest
     assert question in need.value.question
 
 
+async def test_the_users_answer_fills_the_identifier_asked_for() -> None:
+    asked = Turn(request="Ship 2 boxes to 1 Main St", status="needs_input", question="Please tell me the order_id.",
+                 missing=["order_id"])
+    tools = business_tools()
+    plan = await RulePlanner().plan("A-17", PlanningContext(tools=tools, now=NOW, history=[asked]))
+    assert [(s.uses, s.with_) for s in plan.steps] == [("logistics.ship", {"order_id": "A-17", "address": "1 Main St"})]
+
+
 async def test_an_identifier_written_next_to_its_noun_is_copied() -> None:
     plan = await plan_of("Ship order #A-17 to 1 Main St")
     (step,) = plan.steps
@@ -153,3 +161,35 @@ def test_a_number_goes_to_a_parameter_only_when_the_text_ties_it() -> None:
     alone = parse_part("factorial of 5", 0, "", NOW)
     assert number_ties("n", alone, set(), open_numeric=1) == (0, "next number in the request (one for each numeric "
                                                                   "parameter)")
+
+
+@tool(name="erp.quote")
+def quote(sku: str, quantity: int, unit_price: float) -> dict[str, float]:
+    """Quote a price for a number of units of a product.
+
+    Args:
+        sku: the product's stock-keeping unit code
+        quantity: how many units
+        unit_price: the price of one unit
+    """
+    return {"total": quantity * unit_price}
+
+
+async def test_the_model_may_not_give_a_parameter_a_number_said_for_another() -> None:
+    # The small model answers the quantity for the price; the rules take the quantity from "2 units" themselves.
+    model = ScriptedModel([{"unit_price": 2}])
+    tools = ToolRegistry([*llm_tools(model), quote])
+    ctx = PlanningContext(tools=tools, model=model, now=NOW)
+    plan = await RulePlanner().plan("Quote 2 units of SKU A-100", ctx)
+    assert model.requests, "the model was asked to fill the price"
+    assert all(s.with_.get("unit_price") != 2 for s in plan.steps)
+    assert ctx.explanation[0]["rejected"][0] == {"tool": "erp.quote", "missing": ["unit_price"]}
+
+
+def test_free_number() -> None:
+    part = parse_part("Quote 2 units of SKU A-100", 0, "", NOW)
+    assert free_number(2, part, []) and free_number("2", part, [])
+    assert not free_number(2, part, [2])  # already the quantity
+    assert not free_number(100, part, [])  # a piece of the code A-100
+    assert not free_number(7, part, [])  # not in the request at all
+    assert free_number("A-100", part, [2]) and free_number(True, part, [])

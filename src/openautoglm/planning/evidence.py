@@ -7,7 +7,7 @@ Pure functions over the part's text and entities, used by the slot fillers in :m
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..tools.base import Tool
@@ -23,6 +23,9 @@ def cue_words(words: set[str], text: str) -> set[str]:
     lex = lexicon()
     wanted = concepts(sorted(words), lex)
     return words | {w for w, groups in lex.concepts.items() if groups & wanted and has_cjk(w)}
+
+
+NUMERIC = re.compile(r"-?\d+(?:\.\d+)?")
 
 
 def coerce_number(value: float, spec: Mapping[str, Any]) -> int | float:
@@ -286,3 +289,15 @@ def written_identifier(name: str, part: Part, used: set[str]) -> str | None:
             return code.group(1)
     # A name written right after the noun; the parameter's description says nothing about which value it is.
     return near_name(noun, {}, part, used | set(part.places))
+
+
+def free_number(value: Any, part: Part, taken: Iterable[Any]) -> bool:
+    """Whether a value is not a number the request said for something else: a number (or a string that is only a
+    number) must be one of the part's quantities, outside codes and addresses, and not another argument's value."""
+    text = str(value).strip() if isinstance(value, str) else None
+    if isinstance(value, bool) or not (isinstance(value, int | float) or (text and NUMERIC.fullmatch(text))):
+        return True
+    number = float(value if text is None else text)
+    others = {float(v) for v in taken if isinstance(v, int | float) and not isinstance(v, bool)}
+    quantities = {n.value for i, n in enumerate(part.numbers) if not in_code(part, i)}
+    return number in quantities and number not in others

@@ -20,6 +20,10 @@ _FOLLOW_UP = re.compile(r"^(?:那|那么|再|又|还是|换成|改成|换|改为
 _ANSWERABLE_WORDS = 14
 
 
+# What a question asks by kind (a city, a date) rather than by an argument's name.
+_ASKED_BY_KIND = frozenset({"city", "date", "start", "end"})
+
+
 def answer_to_question(request: str, history: list[Turn]) -> str | None:
     """When the last turn asked the user something, the request that asked it, completed with this answer."""
     if not history:
@@ -27,8 +31,14 @@ def answer_to_question(request: str, history: list[Turn]) -> str | None:
     last = history[-1]
     if last.status != "needs_input":
         return None
-    return f"{last.request}（{request.strip()}）" if re.search(r"[\u4e00-\u9fff]", last.request) else (
-        f"{last.request} ({request.strip()})")
+    answer = request.strip()
+    named = [m for m in last.missing if m not in _ASKED_BY_KIND]
+    if len(named) == 1 and len(last.missing) == 1 and not re.search(r"[=:：]", answer) and '"' not in answer:
+        # The question named one argument ("Please tell me the order_id"): the answer is its value, written out
+        # so that the argument filler takes it as such.
+        answer = f'{named[0]}: "{answer}"'
+    return f"{last.request}（{answer}）" if re.search(r"[\u4e00-\u9fff]", last.request) else (
+        f"{last.request} ({answer})")
 
 
 def _substitute(value: Any, old: str, new: str) -> Any:

@@ -23,6 +23,7 @@ from ..tools.recall import RECALL
 from .base import Planner, PlanningContext, Turn, direct_plan, planners
 from .carry import carried_steps, keep_read
 from .entities import numbers
+from .evidence import free_number
 from .fill import ArgumentFiller, Filled, Prior, needed_items, slot_kind, value_list
 from .followup import answer_to_question, follow_up
 from .intent import Intent, Part, parse_intent
@@ -375,6 +376,10 @@ class RulePlanner(Planner):
             if not grounded(values[name], part.text):
                 # A small model invents plausible values ("100", "New York"); only what the request says counts.
                 filled.slots[f"{name} (rejected)"] = f"model value {values[name]!r} is not in the request"
+                continue
+            if not free_number(values[name], part, filled.args.values()):
+                # "an order of 2 units ... ship it": the 2 is the quantity's, never an order id or another count.
+                filled.slots[f"{name} (rejected)"] = f"model value {values[name]!r} is a number said for something else"
                 continue
             filled.args[name] = values[name]
             filled.slots[name] = f"model fill ({slot_kind(name, props.get(name) or {})})"
