@@ -200,14 +200,14 @@ class AutoGLM:
         """Record a rating of a task's answer (by ``by``; ``owner`` set: only a task of theirs), with the model
         nodes that served its steps, which it returns. Raises :class:`NotFound` for a task not visible."""
         from .errors import NotFound
-        from .events import EventKind
+        from .events import StepFinished
 
         try:
             self.store.get_task(task_id, owner)
         except NotFound:
             raise NotFound(f"no task '{task_id}' visible to you") from None
-        nodes = sorted({str(e.data["node"]) for e in self.store.events(task_id)
-                        if e.kind == EventKind.STEP_FINISHED and e.data.get("node")})
+        nodes = sorted({p.node for e in self.store.events(task_id)
+                        if (p := e.payload_as(StepFinished)) is not None and p.node})
         self.store.add_feedback(task_id, rating, owner=by, comment=comment, nodes=nodes)
         return nodes
 

@@ -458,4 +458,4 @@ class EventEmitter:
 def step_outputs(events: Iterable[Event]) -> dict[str, Any]:
     """What each step of a task returned, by step id, as recorded (a step run again after a replan or a resume
     keeps its last output)."""
-    return {e.step_id: e.data.get("output") for e in events if e.kind == EventKind.STEP_FINISHED and e.step_id}
+    return {e.step_id: p.output for e in events if e.step_id and (p := e.payload_as(StepFinished)) is not None}
