@@ -105,3 +105,30 @@ async def test_resume_rebuilds_finished_steps_from_typed_payloads(tmp_path: Path
     resumed = [e.payload_as(TaskStarted) for e in app.trace("dead")]
     assert [p.steps_done for p in resumed if p is not None and p.resumed] == [["a"]]
     await app.aclose()
+
+
+def test_every_emit_in_the_source_names_a_registered_kind_and_its_fields() -> None:
+    """Read every ``emit(EventKind.X, ...)`` call in the package, so a wrong field fails here, not in production
+    on the one path that emits it."""
+    root = Path(__file__).parent.parent / "src" / "openautoglm"
+    checked, problems = 0, []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute | ast.Name) and node.args):
+                continue
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id
+            kind = node.args[0]
+            if name != "emit" or not (isinstance(kind, ast.Attribute) and ast.unparse(kind.value) == "EventKind"):
+                continue
+            checked += 1
+            schema = PAYLOADS[str(EventKind[kind.attr])]
+            given = {k.arg for k in node.keywords if k.arg is not None}
+            given |= {str(key.value) for k in node.keywords if k.arg is None and isinstance(k.value, ast.Dict)
+                      for key in k.value.keys if isinstance(key, ast.Constant)}
+            spread = any(k.arg is None and not isinstance(k.value, ast.Dict) for k in node.keywords)
+            where = f"{path.relative_to(root)}:{node.lineno}"
+            if unknown := given - schema.keys:
+                problems.append(f"{where}: {kind.attr} has no field {sorted(unknown)}")
+            if not spread and (missing := schema.required - given):
+                problems.append(f"{where}: {kind.attr} lacks {sorted(missing)}")
+    assert checked > 40 and problems == []
