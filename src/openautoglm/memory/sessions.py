@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from importlib.resources import files
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import delete, func, insert, select, update
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from ..planning.base import Turn
     from ..store import Store
 
-PROMPTS = Path(__file__).parent / "prompts"
+PROMPTS = files("openautoglm.memory") / "prompts"
 
 
 @dataclass

@@ -8,7 +8,7 @@ fallback is an event in the trace.
 from __future__ import annotations
 
 import re
-from pathlib import Path
+from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AutoGLMError, PlanValidationError
@@ -25,7 +25,7 @@ from .select import ToolIndex
 if TYPE_CHECKING:
     from ..config import Settings
 
-PROMPTS = Path(__file__).with_name("prompts")
+PROMPTS = files("openautoglm.planning") / "prompts"
 PLANNING = "planning"  # the capability planning calls ask the router for
 REFERENCE_PATTERN = r"^[$][{][^}]+[}]$"  # no backslash escapes: llama.cpp's schema-to-grammar rejects them
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.M)

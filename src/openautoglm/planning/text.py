@@ -9,11 +9,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import cache
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import yaml
 
-LEXICON_FILE = Path(__file__).with_name("lexicon.yaml")
+LEXICON_FILE = files("openautoglm.planning") / "lexicon.yaml"
 _CJK = re.compile(r"[\u4e00-\u9fff]+")
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9']*|\d+(?:\.\d+)?")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
@@ -26,7 +28,7 @@ class Lexicon:
     max_len: int = 1
 
     @classmethod
-    def load(cls, path: Path = LEXICON_FILE) -> Lexicon:
+    def load(cls, path: Path | Traversable = LEXICON_FILE) -> Lexicon:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         words: dict[str, set[str]] = {}
         for concept, members in (data.get("concepts") or {}).items():

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from pathlib import Path
+from importlib.resources import files
 from typing import Any
 
 STOPWORDS = frozenset(
     word
-    for line in (Path(__file__).parent / "stopwords.txt").read_text(encoding="utf-8").splitlines()
+    for line in (files("openautoglm.memory.kb") / "stopwords.txt").read_text(encoding="utf-8").splitlines()
     if not line.startswith("#")
     for word in line.split()
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable
-from pathlib import Path
+from importlib.resources import files
 from typing import Any
 
 from ...engine import ToolOutput
@@ -19,7 +19,7 @@ from ...tools.base import Tool, ToolContext
 from ...tools.llm import DATA_NOTICE, _ModelTool, fence_data
 from .base import KnowledgeBase, SearchHit
 
-PROMPT = (Path(__file__).parent.parent / "prompts" / "kb_answer.txt").read_text(encoding="utf-8")
+PROMPT = (files("openautoglm.memory") / "prompts" / "kb_answer.txt").read_text(encoding="utf-8")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 _FILTERS = {
