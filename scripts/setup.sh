@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# Creates .venv (if needed) and installs Open-AutoGLM into it with the given extras (default: all).
-# llama-cpp-python builds from source the first time (about 4 minutes on 2 cores); pip caches the wheel after.
+# Creates .venv (if needed) and installs exactly the versions requirements.lock names (every extra, hash-checked),
+# then Open-AutoGLM itself in editable mode. llama-cpp-python builds from source the first time (about 4 minutes on
+# 2 cores); pip caches the wheel after. `scripts/update-deps.sh` refreshes the lock.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-extras="${1:-all}"
 python="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
-stamp=".venv/.installed-$extras"
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+stamp=".venv/.installed-lock"
+if [ ! -f "$stamp" ] || [ requirements.lock -nt "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e ".[$extras]"
+  .venv/bin/python -m pip install --quiet --require-hashes -r requirements.lock
+  .venv/bin/python -m pip install --quiet --no-deps -e .
   touch "$stamp"
 fi

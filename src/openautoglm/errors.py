@@ -7,7 +7,8 @@ can, what to do about it. The CLI prints ``str(error)`` on one line; the gateway
 ::
 
     AutoGLMError
-    ├── ConfigError                  bad autoglm.yaml / AUTOGLM_* value, missing optional dependency
+    ├── ConfigError                  bad autoglm.yaml / AUTOGLM_* value
+    │   └── MissingExtraError        an optional dependency is not installed (also an ImportError)
     ├── PlanError                    a plan that cannot run
     │   ├── PlanValidationError      cycle, unknown step/tool/reference, arguments that do not fit the schema
     │   └── ClarificationNeeded      the request lacks something only the user can supply
@@ -43,6 +44,13 @@ class AutoGLMError(Exception):
 class ConfigError(AutoGLMError):
     http_status = 400
     error_type = "config_error"
+
+
+class MissingExtraError(ConfigError, ImportError):
+    """A module needs an optional dependency; the message names the extra that installs it. An ImportError too,
+    so code that tries an optional import keeps working."""
+
+    error_type = "missing_extra"
 
 
 class PlanError(AutoGLMError):
