@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 python="${PYTHON:-python3}"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-.venv/bin/python -m build --quiet --outdir "$work/dist" . >/dev/null
+.venv/bin/python -m build --outdir "$work/dist" . >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
 wheel=$(ls "$work"/dist/openautoglm-*.whl)
 ls "$work"/dist/openautoglm-*.tar.gz >/dev/null
 # The lock without hashes, as constraints: the wheel's own requirements are what is being tested.

@@ -1,11 +1,29 @@
-"""Shared fixtures. Every test gets its own AUTOGLM_HOME, so no test touches the user's data or another test's."""
+"""Shared fixtures and the test tiers.
+
+Every test gets its own AUTOGLM_HOME, so no test touches the user's data or another test's. The embedded model is
+loaded once per session (``embedded_model``). Tests that need a service or a heavy part carry its marker, put on
+here from what the test uses, so ``scripts/test.sh --fast`` can leave those tiers out:
+
+- ``postgres``: the PostgreSQL at 127.0.0.1:5432 (parametrised backends named postgres/postgresql, or a module
+  that is only about it)
+- ``redis``: the Redis at 127.0.0.1:6379
+- ``chromium``: headless Chromium (the web console)
+- ``model``: the real embedded model (explicit marks, and the ``embedded_model`` fixture)
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+_MODULE_TIERS = {
+    "test_tools_sql_postgres": "postgres",
+    "test_console": "chromium",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -16,3 +34,36 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     for name in ("AUTOGLM_MODEL_PROVIDER", "AUTOGLM_DATABASE_URL", "AUTOGLM_PLANNER"):
         monkeypatch.delenv(name, raising=False)
     yield home
+
+
+@pytest.fixture(scope="session")
+def embedded_model() -> Iterator[Any]:
+    """SmolLM2-135M through llama.cpp, loaded once for every test that runs the real model."""
+    from openautoglm.models.embedded import EmbeddedModel
+
+    model = EmbeddedModel(n_ctx=2048)
+    yield model
+    asyncio.run(model.aclose())
+
+
+def _tiers(item: pytest.Item) -> set[str]:
+    tiers = set()
+    module = item.module.__name__ if getattr(item, "module", None) else ""
+    if module in _MODULE_TIERS:
+        tiers.add(_MODULE_TIERS[module])
+    callspec = getattr(item, "callspec", None)
+    words = " ".join(str(v) for v in callspec.params.values()).lower() if callspec else ""
+    words += " " + item.name.lower()
+    if "postgres" in words:
+        tiers.add("postgres")
+    if "redis" in words:
+        tiers.add("redis")
+    if "embedded_model" in getattr(item, "fixturenames", ()):
+        tiers.add("model")
+    return tiers
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        for tier in _tiers(item):
+            item.add_marker(getattr(pytest.mark, tier))

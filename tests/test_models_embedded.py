@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,11 +16,9 @@ from openautoglm.models.embedded import EmbeddedModel, default_model_path
 pytestmark = pytest.mark.model
 
 
-@pytest.fixture(scope="module")
-def model() -> Iterator[EmbeddedModel]:
-    m = EmbeddedModel()
-    yield m
-    m.close()
+@pytest.fixture
+def model(embedded_model: EmbeddedModel) -> EmbeddedModel:
+    return embedded_model
 
 
 def test_the_gguf_is_found_inside_the_package_without_importing_it() -> None:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterator
-
 import pytest
 
 from openautoglm.models.embedded import EmbeddedModel
@@ -24,11 +21,9 @@ def play_movie(title: str) -> str:
     return f"playing {title}"
 
 
-@pytest.fixture(scope="module")
-def model() -> Iterator[EmbeddedModel]:
-    m = EmbeddedModel(n_ctx=2048)
-    yield m
-    asyncio.run(m.aclose())
+@pytest.fixture
+def model(embedded_model: EmbeddedModel) -> EmbeddedModel:
+    return embedded_model
 
 
 @pytest.mark.model
