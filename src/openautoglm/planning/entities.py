@@ -8,13 +8,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
-from importlib.resources import files
+from importlib import resources
 
 import yaml
 
 from .mathwords import cn_to_int, to_expression
 
-PLACES_FILE = files("openautoglm.planning") / "places.yaml"
+PLACES_FILE = resources.files("openautoglm.planning") / "places.yaml"
 
 _CN_NUMBER = "[零〇一二两三四五六七八九十百千万亿]+"
 _EN_ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,
