@@ -13,49 +13,16 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from .errors import AutoGLMError, PlanError, StepTimeout, TaskTimeout, ToolError, ToolPermissionError
 from .events import EventEmitter, EventKind
 from .models.base import ChatModel
 from .plan import Plan, RetryPolicy, Step, is_truthy, render, resolve, step_dependencies, validate_plan
+from .results import StepResult, StepStatus
 from .tools.base import Tool, ToolContext, ToolRegistry
 
 PREVIEW_CHARS = 2000
-
-
-class StepStatus(StrEnum):
-    PENDING = "pending"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-
-
-@dataclass
-class StepResult:
-    id: str
-    uses: str
-    status: StepStatus = StepStatus.PENDING
-    output: Any = None
-    error: str | None = None
-    started_at: float | None = None
-    finished_at: float | None = None
-    attempts: int = 0
-    node: str | None = None
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "uses": self.uses,
-            "status": str(self.status),
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-            "attempts": self.attempts,
-            "node": self.node,
-            "error": self.error,
-        }
 
 
 Approver = Callable[[Tool, dict[str, Any], ToolContext], Awaitable[bool]]

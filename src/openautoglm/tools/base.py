@@ -24,8 +24,8 @@ from ..events import EventEmitter
 from ..plan import Plan, render
 
 if TYPE_CHECKING:
-    from ..engine import StepResult
     from ..models.base import ChatModel
+    from ..results import StepResult
 
 # Runs a nested plan under the calling step (same tools, role, session and approver): ``await run_plan(plan,
 # emitter, inputs)`` returns each step's result by id. The executor gives it to every tool it calls.
