@@ -117,7 +117,7 @@ _SENTENCE_START = {"i", "i'd", "i'm", "please", "can", "could", "what", "how", "
 
 
 def _without_noun(start: int, text: str, nouns: set[str]) -> tuple[int, str]:
-    first = re.match(r"\S+\s+", text)
+    first = re.match(r"\S+\s+(?=[A-Z0-9])", text)  # "Museum of Modern Art" is a name of its own
     if first and first.group(0).strip().lower() in nouns:
         return start + first.end(), text[first.end():]
     return start, text
@@ -248,13 +248,16 @@ def number_ties(name: str, part: Part, used: set[int], open_numeric: int) -> tup
     """A number no other argument claimed that the text ties to a numeric parameter: ``(index, rule)``.
 
     Its unit names the parameter ("2 units" for ``quantity``, "2件" too); or the free quantities are exactly as
-    many as the numeric parameters still empty (``open_numeric``), so each is the next one's value ("the roots of
-    1, -3 and 2"). Otherwise a number said for something else is never taken: the model or the user decides."""
+    many as the numeric parameters still empty (``open_numeric``, or come in groups of as many), so each is the next
+    one's value ("the roots of 1, -3 and 2"). Otherwise a number said for something else is never taken: the model
+    or the user decides."""
     free = [i for i in range(len(part.numbers)) if i not in used and not in_code(part, i)]
     for i in free:
         if unit_fits(name, unit_of(part, i)):
             return i, "number with a unit naming the parameter"
-    if free and len(free) == open_numeric:
+    # Several parameters and the numbers in groups of as many ("at 8:20 and 11:50" for hours and minutes): the
+    # planner makes one call per group. A lone numeric parameter takes only a lone number.
+    if free and (len(free) == open_numeric or (open_numeric > 1 and len(free) % open_numeric == 0)):
         return free[0], "next number in the request (one for each numeric parameter)"
     return None
 
