@@ -176,6 +176,7 @@ class _Run:
         result = self.results[step.id]
         result.status = StepStatus.FAILED
         result.error = describe(exc)
+        result.replannable = getattr(exc, "replannable", True)
         result.finished_at = self.x.clock()
         self.emitter.emit(EventKind.STEP_FAILED, step.id, uses=step.uses, error=result.error,
                           error_type=type(exc).__name__, attempts=attempts)

@@ -22,6 +22,7 @@ can, what to do about it. The CLI prints ``str(error)`` on one line; the gateway
     ├── ModelError                   a model node failed
     │   ├── ModelUnavailable         connection refused, timeout, 5xx: retryable elsewhere
     │   ├── ModelResponseError       malformed or unusable output, 4xx: not retryable
+    │   │   └── ContextLengthExceeded  the prompt does not fit the model's context: fails the same anywhere
     │   └── NoNodeAvailable          nothing in the pool can serve the capability
     ├── StoreError                   persistence failed
     │   └── NotFound                 no such task / session / node / key
@@ -39,6 +40,8 @@ class AutoGLMError(Exception):
     http_status = 500
     error_type = "internal_error"
     retryable = False
+    # False when the failure is the input's own: a stand-in step given the same input would fail the same way.
+    replannable = True
 
 
 class ConfigError(AutoGLMError):
@@ -126,6 +129,15 @@ class ModelUnavailable(ModelError):
 
 class ModelResponseError(ModelError):
     error_type = "model_response_error"
+
+
+class ContextLengthExceeded(ModelResponseError):
+    """The prompt is longer than the model's context window. Retrying, on this node or another of the same model,
+    fails the same way after the same wait, so nothing retries it, and no replan stands in for the step."""
+
+    http_status = 400
+    error_type = "context_length_exceeded"
+    replannable = False
 
 
 class NoNodeAvailable(ModelError):

@@ -19,7 +19,7 @@ from .errors import AutoGLMError, ClarificationNeeded, PlanError, PlanValidation
 from .events import Event, EventEmitter, EventKind, EventSink, PlanMade, StepFinished, TaskStarted
 from .language import requested_language
 from .memory.sessions import SessionTurn, Summarizer
-from .models.base import reporting_model_events
+from .models.base import ensure_fits, reporting_model_events
 from .plan import Plan, parse_plan, validate_plan
 from .planning.aggregate import aggregate
 from .planning.base import Planner, PlanningContext, Turn, with_instructions
@@ -156,6 +156,10 @@ class Orchestrator:
                           history=history if history is not None else self.memory.history(session_id, owner),
                           summary=self.memory.summary(session_id) if session_id else None)
         try:
+            if context.model is not None:
+                # A request no model here can read fails now, with the numbers, instead of after planning its
+                # every clause and a model call that cannot succeed.
+                ensure_fits(context.model, request)
             with reporting_model_events(context.emit):  # a routed planner call's attempts land in the trace
                 plan = await planner.plan(request, context)
         except ClarificationNeeded as need:

@@ -27,6 +27,9 @@ class StepResult:
     finished_at: float | None = None
     attempts: int = 0
     node: str | None = None
+    # False when the step failed because of its input (a prompt longer than the model reads): a stand-in given
+    # the same input fails the same way, so no replan is offered for it.
+    replannable: bool = True
 
     def summary(self) -> dict[str, Any]:
         return {

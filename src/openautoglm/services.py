@@ -49,6 +49,12 @@ class LazyModel(ChatModel):
         """The real model (building it): for tools that adapt to what the model can do."""
         return self._build()
 
+    def context_window(self) -> int | None:
+        return self._build().context_window()
+
+    def count_tokens(self, text: str) -> int | None:
+        return self._build().count_tokens(text)
+
 
 class Services:
     """Model (or router), tools, workflows, MCP toolset, store, sessions, knowledge base, planner, executors."""

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from ..errors import ContextLengthExceeded
 
 if TYPE_CHECKING:
     from ..config import NodeConfig
@@ -81,6 +84,14 @@ class ChatModel:
     async def complete(self, request: ChatRequest) -> ChatResponse:
         raise NotImplementedError
 
+    def context_window(self) -> int | None:
+        """How many tokens the model reads at most (prompt and answer together); None when unknown."""
+        return None
+
+    def count_tokens(self, text: str) -> int | None:
+        """How many tokens ``text`` is for this model; None when the backend cannot tell without a call."""
+        return None
+
     async def stream(self, request: ChatRequest) -> AsyncIterator[str]:
         response = await self.complete(request)
         yield response.text
@@ -90,6 +101,26 @@ class ChatModel:
 
     async def aclose(self) -> None:
         """Release what the node holds (connections, model weights)."""
+
+
+# Messages of llama.cpp, its server, vLLM and OpenAI when a prompt does not fit: recognised so that such a
+# failure is never taken for a node's fault and retried.
+CONTEXT_LENGTH_MESSAGE = re.compile(r"context (?:window|length|size)|exceed_context_size|maximum context|"
+                                    r"prompt is too long|n_ctx", re.IGNORECASE)
+
+
+def ensure_fits(model: ChatModel, text: str, what: str = "the request") -> None:
+    """Raise :class:`ContextLengthExceeded` at once when ``text`` alone is longer than ``model``'s context
+    window (both known); a model that cannot tell lets it through."""
+    window = model.context_window()
+    if window is None:
+        return
+    tokens = model.count_tokens(text)
+    if tokens is not None and tokens >= window:
+        raise ContextLengthExceeded(
+            f"{what} is {tokens:,} tokens ({len(text):,} characters), longer than the {window:,}-token context "
+            f"of model '{model.name}': shorten it (about {len(text) * window // max(tokens, 1):,} characters fit) "
+            "or configure a model with a longer context")
 
 
 # Where a routed call reports its attempts (one per node tried), fallbacks and cache hits: ``emit(kind, **data)``,

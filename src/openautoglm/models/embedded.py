@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from ..errors import ConfigError, ModelResponseError
+from ..errors import ConfigError, ContextLengthExceeded, ModelResponseError
 from .backends import model_backends
 from .base import ChatModel, ChatRequest, ChatResponse
 
@@ -176,11 +176,37 @@ class EmbeddedModel(ChatModel):
         native.llama_sampler_free(sampler)
         return True
 
+    # Tokens the chat template adds around each message (role markers, separators); SmolLM2's adds 5.
+    TEMPLATE_TOKENS_PER_MESSAGE = 8
+    # The fewest answer tokens worth starting a generation for.
+    MIN_ANSWER_TOKENS = 8
+
+    def context_window(self) -> int:
+        return self.n_ctx
+
+    def count_tokens(self, text: str) -> int:
+        if self._llama is None:
+            with self._lock:
+                self._load()
+        # Tokenizing reads only the vocabulary: safe beside a running generation, so it does not wait for one.
+        return len(self._llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def _check_fits(self, request: ChatRequest) -> None:
+        """Fail in milliseconds, not after a prompt evaluation (or never, on a 20,000-character request)."""
+        prompt = sum(self.count_tokens(m.content) + self.TEMPLATE_TOKENS_PER_MESSAGE for m in request.messages)
+        if prompt + self.MIN_ANSWER_TOKENS > self.n_ctx:
+            chars = sum(len(m.content) for m in request.messages)
+            raise ContextLengthExceeded(
+                f"the prompt is about {prompt:,} tokens ({chars:,} characters), more than the {self.n_ctx:,}-token "
+                f"context of model '{self.name}' holds with room for an answer: shorten the request or configure "
+                "a model with a longer context")
+
     def _complete_sync(self, request: ChatRequest, cancel: threading.Event) -> ChatResponse:
         with self._lock:
             if cancel.is_set():  # given up while waiting for the model
                 raise GenerationCancelled
             llama = self._load()
+            self._check_fits(request)
             self._cancel = cancel
             out = llama.create_chat_completion(**self._arguments(request))
             if cancel.is_set():  # stopped early because its caller gave up: say how much work that cut short
@@ -214,6 +240,7 @@ class EmbeddedModel(ChatModel):
             if cancel.is_set():
                 raise GenerationCancelled
             llama = self._load()
+            self._check_fits(request)
             self._cancel = cancel
             for chunk in llama.create_chat_completion(stream=True, **self._arguments(request)):
                 delta = chunk["choices"][0].get("delta", {}).get("content")

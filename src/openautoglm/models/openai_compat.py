@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import openai
 
-from ..errors import ConfigError, ModelResponseError, ModelUnavailable
+from ..errors import ConfigError, ContextLengthExceeded, ModelResponseError, ModelUnavailable
 from .backends import model_backends
-from .base import ChatModel, ChatRequest, ChatResponse
+from .base import CONTEXT_LENGTH_MESSAGE, ChatModel, ChatRequest, ChatResponse
 
 if TYPE_CHECKING:
     from ..config import NodeConfig
@@ -126,6 +126,10 @@ def translate_error(node: str, exc: Exception, after_chunks: int = 0) -> Excepti
         return ModelUnavailable(f"{where} is unreachable: {exc}")
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
+        if status != 429 and CONTEXT_LENGTH_MESSAGE.search(f"{exc.message} {exc.body}"):
+            # Most servers say it with a 400, some (older llama.cpp) with a 500: never a reason to retry.
+            return ContextLengthExceeded(f"{where}: the prompt does not fit the model's context ({status}): "
+                                         f"{exc.message}")
         if status == 429 or status >= 500:
             return ModelUnavailable(f"{where} answered {status}")
         error = ModelResponseError(f"{where} refused the request ({status}): {exc.message}")

@@ -147,6 +147,22 @@ class Router(ChatModel):
     async def complete(self, request: ChatRequest) -> ChatResponse:
         return await self.complete_on(request.capability, request)
 
+    def _widest(self) -> tuple[ChatModel, int] | None:
+        """The member with the longest context window, when every member knows its own."""
+        windows = [(n.model, n.model.context_window()) for n in self.nodes]
+        if not windows or any(w is None for _, w in windows):
+            return None
+        return max(((m, w) for m, w in windows if w is not None), key=lambda pair: pair[1])
+
+    def context_window(self) -> int | None:
+        """What some member can read: a prompt longer than this fits nowhere in the pool."""
+        widest = self._widest()
+        return widest[1] if widest else None
+
+    def count_tokens(self, text: str) -> int | None:
+        widest = self._widest()
+        return widest[0].count_tokens(text) if widest else None
+
     async def complete_on(self, target: str, request: ChatRequest) -> ChatResponse:
         """Serve ``request`` on ``target`` (a capability or a node name), with its route's retries and fallbacks."""
         emit = model_events.get()

@@ -13,9 +13,9 @@ import time
 from typing import Any
 
 from ...config import RouteConfig
-from ...errors import ModelError, ModelUnavailable, NoNodeAvailable
+from ...errors import ContextLengthExceeded, ModelError, ModelUnavailable, NoNodeAvailable
 from ...events import EventKind
-from ..base import ChatRequest, ModelEventSink
+from ..base import CONTEXT_LENGTH_MESSAGE, ChatRequest, ModelEventSink
 from .membership import Membership
 from .node import PoolNode
 from .slots import Slots
@@ -133,5 +133,8 @@ def as_model_error(node: PoolNode, exc: Exception) -> ModelError:
         return exc
     if isinstance(exc, TimeoutError):
         return ModelUnavailable(f"node '{node.name}' timed out after {node.timeout_s:g}s")
+    if isinstance(exc, ValueError) and CONTEXT_LENGTH_MESSAGE.search(str(exc)):
+        # llama.cpp's own refusal (a backend that does not count first): the prompt's fault, not the node's.
+        return ContextLengthExceeded(f"node '{node.name}': {exc}")
     # Anything else from a node (an I/O error, a bug in a backend) is the node's failure: another may do better.
     return ModelUnavailable(f"node '{node.name}' failed: {type(exc).__name__}: {exc}")
