@@ -46,6 +46,7 @@ class EventKind(StrEnum):
     CACHE_HIT = "cache.hit"
     ANSWER = "answer"
     ERROR = "error"
+    BUDGET_CUT = "budget.cut"  # work left undone to bound a request's time: a model fill skipped or stopped
     SESSION_COMPACTED = "session.compacted"
     SESSION_SUMMARY_FALLBACK = "session.summary_fallback"
 

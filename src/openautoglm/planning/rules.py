@@ -9,6 +9,7 @@ returned; an invalid one is replaced by the one-step plan, with an event saying 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from dataclasses import dataclass, field, replace
@@ -21,6 +22,7 @@ from ..plan import STEP_ID_PATTERN, Plan, Step, argument_problems, plan_problems
 from ..tools.base import Tool, ToolRegistry
 from ..tools.recall import RECALL
 from .base import Planner, PlanningContext, Turn, direct_plan, planners
+from .budget import FillBudget, fill_tokens
 from .carry import carried_steps, keep_read
 from .entities import numbers
 from .evidence import free_number
@@ -99,12 +101,13 @@ class RulePlanner(Planner):
     name = "rules"
 
     def __init__(self, embedder: Any = None, model_fill: bool = True, min_score: float = MIN_SCORE,
-                 max_steps: int = 8, fill_tokens: int = 96) -> None:
+                 max_steps: int = 8, fill_tokens: int = 96, fill_seconds: float = 3.0) -> None:
         self.embedder = embedder
         self.model_fill = model_fill
         self.min_score = min_score
         self.max_steps = max_steps
-        self.fill_tokens = fill_tokens
+        self.fill_tokens = fill_tokens  # the most one fill may generate; less when its slots need less
+        self.fill_seconds = fill_seconds  # what all model fills of one request may take together
         self._indexes: dict[int, tuple[tuple[str, ...], ToolIndex]] = {}
         self._vectors: dict[str, list[float]] = {}
 
@@ -151,6 +154,14 @@ class RulePlanner(Planner):
         by_part: dict[int, list[Drafted]] = {}
         clarify: dict[str, str] = {}  # argument -> kind, for the question to the user
         has_generate = GENERATE in ctx.tools
+        budget = FillBudget(self.fill_seconds)
+        if has_generate and len(intent.parts) > self.max_steps:
+            # Every part becomes at least one step, so this plan would end as the one-step plan anyway: say so
+            # now rather than after ranking and filling every part (minutes on a long pasted text).
+            ctx.emit(EventKind.PLAN_FALLBACK, planner=self.name,
+                     reason=f"{len(intent.parts)} parts: more than {self.max_steps} steps")
+            ctx.explanation[:] = []
+            return RuleOutcome(direct_plan(request), intent, [])
 
         for part in intent.parts:
             needs = max((needed_items(p) or 0 for p in intent.parts[part.index + 1:] if p.refers_back), default=0)
@@ -168,7 +179,7 @@ class RulePlanner(Planner):
                 if filled.missing and cand.score >= self.min_score * MODEL_FILL_MARGIN:
                     # Only a clear match earns a model fill: arguments the rules found are themselves evidence
                     # that the tool fits; arguments the model invents are not.
-                    await self._model_fill(tool, part, filled, ctx)
+                    await self._model_fill(tool, part, filled, ctx, budget)
                 if not filled.missing:
                     chosen = (cand, filled)
                     break
@@ -340,25 +351,43 @@ class RulePlanner(Planner):
             return []
         return [d.step.id for d in previous if d.tool is not None and acts(d.tool)]
 
-    async def _model_fill(self, tool: Tool, part: Part, filled: Filled, ctx: PlanningContext) -> None:
-        """Ask the model for the arguments rules could not fill, one tool schema at a time, constrained."""
+    async def _model_fill(self, tool: Tool, part: Part, filled: Filled, ctx: PlanningContext,
+                          budget: FillBudget | None = None) -> None:
+        """Ask the model for the arguments rules could not fill, one tool schema at a time, constrained, within
+        the request's fill budget (planning/budget.py)."""
         model = ctx.model
         if not self.model_fill or model is None or not getattr(model, "supports_json_schema", False):
             return
         kinds = filled.missing_kinds
         if not filled.missing or any(k not in MODEL_FILL_KINDS for k in kinds.values()) or "place" in kinds.values():
             return
+        budget = budget or FillBudget(self.fill_seconds)
+        if (refusal := budget.refusal(tool.name, part.text)) is not None:
+            ctx.emit(EventKind.BUDGET_CUT, stage="argument fill", tool=tool.name, missing=list(filled.missing),
+                     reason=refusal)
+            return
         props = (tool.parameters or {}).get("properties") or {}
         wanted = {name: _plain_schema(props.get(name) or {}) for name in filled.missing}
         schema = {"type": "object", "properties": wanted, "required": list(wanted), "additionalProperties": False}
+        max_tokens = fill_tokens({n: kinds.get(n, "other") for n in wanted}, props, self.fill_tokens)
         prompt = (f"Request: {part.text}\nTool: {tool.name}: {tool.description}\n"
                   f"Fill the arguments {', '.join(wanted)} with values taken from the request.")
         request = ChatRequest.of(prompt, system="You extract tool arguments from a request. Answer with JSON only.",
-                                 max_tokens=self.fill_tokens, json_schema=schema, temperature=0.0)
+                                 max_tokens=max_tokens, json_schema=schema, temperature=0.0)
+        allowed = budget.left()
         try:
-            response = await model.complete(request)
+            async with asyncio.timeout(allowed):  # cancelling stops the embedded model at its next token
+                response = await model.complete(request)
             values = json.loads(response.text)
+        except TimeoutError:
+            budget.failed.add((tool.name, part.text))
+            ctx.emit(EventKind.BUDGET_CUT, stage="argument fill", tool=tool.name, missing=list(filled.missing),
+                     reason=f"stopped after {allowed:.2f}s: the planning budget of {budget.seconds:g}s for model "
+                            "fills ran out", max_tokens=max_tokens)
+            return
         except (AutoGLMError, ValueError) as exc:
+            # Deterministic at temperature 0: the same ask would fail the same way, so it is not asked again.
+            budget.failed.add((tool.name, part.text))
             ctx.emit(EventKind.ERROR, stage="argument fill", tool=tool.name, error=str(exc))
             return
         if not isinstance(values, dict):

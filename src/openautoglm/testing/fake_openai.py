@@ -8,6 +8,7 @@ Each instance has one behaviour, changeable while it runs::
         model = OpenAICompatibleModel(fake.base_url, "fake")
     FakeOpenAI("text", text="hello")                  # a fixed answer; "json" answers json.dumps(json_value)
     FakeOpenAI("error", status=500)                   # every chat completion fails with that status
+    FakeOpenAI("error", status=400, error_message="the request exceeds the available context size")
     FakeOpenAI("malformed")                           # 200 with a body that is not JSON
     FakeOpenAI("stall")                               # reads the request, never answers
     FakeOpenAI("cut_stream", cut_after=2)             # streams two chunks, then drops the connection
@@ -46,6 +47,7 @@ class FakeOpenAI:
         text: str = "ok",
         json_value: Any = None,
         status: int = 500,
+        error_message: str | None = None,
         latency_s: float = 0.0,
         cut_after: int = 2,
         stream_delay_s: float = 0.0,
@@ -59,6 +61,7 @@ class FakeOpenAI:
         self.text = text
         self.json_value = json_value
         self.status = status
+        self.error_message = error_message
         self.latency_s = latency_s
         self.cut_after = cut_after
         self.stream_delay_s = stream_delay_s
@@ -268,8 +271,8 @@ class _Connection(asyncio.Protocol):
             return
         fake = self.fake
         if fake.mode == "error":
-            self._send(fake.status, {"error": {"message": f"fake failure {fake.status}", "type": "server_error"}},
-                       keep_alive)
+            message = fake.error_message or f"fake failure {fake.status}"
+            self._send(fake.status, {"error": {"message": message, "type": "server_error"}}, keep_alive)
             return
         if fake.mode == "malformed":
             self._raw(200, b'{"id": "chatcmpl-fake", "choices": [{"message": ', "application/json", keep_alive)
