@@ -77,6 +77,10 @@ class GatewaySettings(BaseModel):
     jwt_key: str | None = Field(default=None, description="HS* secret, or RS*/ES* public key (PEM text or a path)")
     jwt_issuer: str = "openautoglm"
     jwt_audience: str = "openautoglm-gateway"
+    token_signing_key: str | None = Field(
+        default=None, description="signs the tokens POST /v1/oauth/token issues: an HS* secret or an RS*/ES* private "
+        "key (PEM text or a path), for the first of jwt_algorithms; unset with HS*: jwt_key; unset otherwise: off")
+    token_ttl_s: int = Field(default=900, ge=1, le=900, description="lifetime of an issued token (at most 15 min)")
     rate_limit_per_minute: float = Field(default=600, gt=0, description="per API key or token subject")
     rate_limit_burst: int = Field(default=60, ge=1)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)

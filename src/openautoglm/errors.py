@@ -27,7 +27,9 @@ can, what to do about it. The CLI prints ``str(error)`` on one line; the gateway
     ├── StoreError                   persistence failed
     │   └── NotFound                 no such task / session / node / key
     ├── AuthError                    missing or bad credentials (401)
-    │   └── ForbiddenError           authenticated but not allowed (403)
+    │   ├── ForbiddenError           authenticated but not allowed (403)
+    │   └── InvalidClient            OAuth 2: unknown client or wrong secret at the token endpoint (401)
+    ├── OAuthRequestError            OAuth 2: a token request that is malformed or asks for another grant (400)
     └── RateLimited                  too many requests for this key (429, with retry_after)
 """
 
@@ -162,6 +164,21 @@ class AuthError(AutoGLMError):
 class ForbiddenError(AuthError):
     http_status = 403
     error_type = "permission_denied"
+
+
+class InvalidClient(AuthError):
+    error_type = "invalid_client"
+
+
+class OAuthRequestError(AutoGLMError):
+    """A token request the OAuth 2 way refuses; ``error_type`` is the RFC 6749 error code."""
+
+    http_status = 400
+    error_type = "invalid_request"
+
+    def __init__(self, message: str, error_type: str = "invalid_request") -> None:
+        self.error_type = error_type  # invalid_request | unsupported_grant_type
+        super().__init__(message)
 
 
 class RateLimited(AutoGLMError):

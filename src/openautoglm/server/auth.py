@@ -16,7 +16,8 @@ name is the owner of the tasks, sessions and feedback a caller creates, so no to
 (``sub: "key-1a2b"`` is ``jwt:<iss>:key-1a2b``) and read its tasks.
 
 A key is checked against the store on every request (one primary-key lookup): a revocation, from this process or any
-other, applies to the next request.
+other, applies to the next request. A token the gateway issued to a key (``POST /v1/oauth/token``, see
+:mod:`.tokens`) verifies with the gateway's own key only and acts as that key while the key and the token last.
 
 Roles, each including the ones below it: ``viewer`` (read models, nodes and its own tasks), ``user`` (also run
 chats and tasks, give feedback), ``operator`` (also manage nodes, approvals, metrics, and see everyone's tasks),
@@ -27,16 +28,15 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import jwt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..config import GatewaySettings
 from ..encodable import is_encodable
-from ..errors import AuthError, ConfigError, ForbiddenError
+from ..errors import AuthError, ForbiddenError
 from .keys import PREFIX, ROLES, KeyRing
+from .tokens import JWTVerifier, TokenIssuer, issued_here
 
 RANK = {role: i for i, role in enumerate(ROLES)}
 Kind = Literal["key", "jwt", "anonymous"]
@@ -95,48 +95,12 @@ class Principal:
 ANONYMOUS = Principal(principal_name("anonymous"), "admin", "anonymous")
 
 
-class JWTVerifier:
-    def __init__(self, settings: GatewaySettings) -> None:
-        self.algorithms = list(settings.jwt_algorithms)
-        if not self.algorithms or any(a.lower() == "none" for a in self.algorithms):
-            raise ConfigError("gateway.jwt_algorithms must name real algorithms (e.g. RS256); 'none' is refused")
-        families = {a[:2].upper() for a in self.algorithms}
-        if "HS" in families and len(families) > 1:
-            # One key cannot be both an HMAC secret and a public key; mixing them invites key confusion.
-            raise ConfigError("gateway.jwt_algorithms mixes HS* with public-key algorithms; choose one family")
-        self.issuer = settings.jwt_issuer
-        self.audience = settings.jwt_audience
-        key = settings.jwt_key or ""
-        if key and not key.lstrip().startswith("-----") and len(key) < 4096 and Path(key).is_file():
-            key = Path(key).read_text(encoding="utf-8")
-        self.key = key
-
-    def decode(self, token: str) -> dict[str, Any]:
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError as exc:
-            raise AuthError("malformed token") from exc
-        if header.get("alg") not in self.algorithms:
-            raise AuthError("token algorithm not accepted")
-        try:
-            return jwt.decode(
-                token, self.key, algorithms=self.algorithms, audience=self.audience, issuer=self.issuer,
-                options={"require": ["exp", "iss", "aud", "sub", "jti"], "verify_signature": True},
-                leeway=5,
-            )
-        except jwt.ExpiredSignatureError as exc:
-            raise AuthError("token expired") from exc
-        except jwt.ImmatureSignatureError as exc:
-            raise AuthError("token not valid yet") from exc
-        except jwt.PyJWTError as exc:
-            raise AuthError(f"invalid token: {type(exc).__name__}") from exc
-
-
 class Authenticator:
     def __init__(self, keyring: KeyRing, settings: GatewaySettings, required: bool = True) -> None:
         self.keyring = keyring
         self.required = required
-        self.jwt = JWTVerifier(settings) if settings.jwt_key else None
+        self.jwt = JWTVerifier.from_settings(settings) if settings.jwt_key else None
+        self.issuer = TokenIssuer.from_settings(settings)
 
     async def authenticate(self, authorization: str | None) -> Principal:
         if not authorization:
@@ -150,8 +114,11 @@ class Authenticator:
             raise AuthError("use 'Authorization: Bearer <API key or token>'")
         if credential.startswith(PREFIX):
             return await self._key(credential)
-        if credential.count(".") == 2 and self.jwt is not None:
-            return await self._token(credential)
+        if credential.count(".") == 2:
+            if self.issuer is not None and issued_here(credential):
+                return await self._issued_token(credential)
+            if self.jwt is not None:
+                return await self._token(credential)
         raise AuthError("invalid credentials")
 
     async def _key(self, key: str) -> Principal:
@@ -178,6 +145,19 @@ class Authenticator:
         if await asyncio.to_thread(self.keyring.token_revoked, claims.jti):
             raise AuthError("token revoked")
         return Principal(name, claims.role, "jwt")
+
+
+    async def _issued_token(self, token: str) -> Principal:
+        """A token from ``POST /v1/oauth/token``: its key's principal and role, while the key and the token last."""
+        assert self.issuer is not None
+        claims = self.issuer.decode(token)
+        jti = claims["jti"]
+        record = await asyncio.to_thread(self.keyring.active, claims["cid"])
+        if record is None:
+            raise AuthError("the API key this token was issued for is revoked")
+        if not isinstance(jti, str) or await asyncio.to_thread(self.keyring.token_revoked, jti):
+            raise AuthError("token revoked")
+        return Principal(principal_name("key", record.owner), record.role, "key", record.id)
 
 
 def require(principal: Principal, role: str) -> None:

@@ -36,6 +36,16 @@ async def gateway(request: Request) -> Gateway:
     return gw
 
 
+async def spend_failed_attempt(gw: Gateway, request: Request) -> None:
+    """Failed attempts spend the caller's address's tokens: guessing keys or tokens is rate-limited too (429)."""
+    if request.client is not None:
+        try:
+            await gw.limiter.acquire(f"authfail:{request.client.host}")
+        except RateLimited:
+            gw.metrics.rate_limited.inc()
+            raise
+
+
 def caller(role: str) -> Callable[[Request], Awaitable[Principal]]:
     """A dependency: who is calling (401 if unknown), within their rate limit (429), holding ``role`` (403)."""
 
@@ -44,13 +54,7 @@ def caller(role: str) -> Callable[[Request], Awaitable[Principal]]:
         try:
             principal = await gw.auth.authenticate(request.headers.get("authorization"))
         except AuthError:
-            # Failed attempts spend the caller's address's tokens: guessing keys or tokens is rate-limited too.
-            if request.client is not None:
-                try:
-                    await gw.limiter.acquire(f"authfail:{request.client.host}")
-                except RateLimited:
-                    gw.metrics.rate_limited.inc()
-                    raise
+            await spend_failed_attempt(gw, request)
             raise
         key = principal.limit_key
         if principal is ANONYMOUS and request.client is not None:

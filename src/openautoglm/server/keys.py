@@ -66,6 +66,13 @@ class KeyRing:
             return None
         return record
 
+    def active(self, key_id: str) -> KeyRecord | None:
+        """The record of the unrevoked key ``key_id`` (no secret needed: for tokens issued to it); else None."""
+        found = self.store.api_key(key_id)
+        if found is None or found[0].revoked_at is not None:
+            return None
+        return found[0]
+
     def list(self) -> list[KeyRecord]:
         return self.store.api_keys()
 
