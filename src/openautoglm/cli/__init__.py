@@ -5,20 +5,34 @@ A user's mistake ends in one line on stderr and a non-zero exit, never a traceba
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
 
-from ..app import AutoGLM, RunResult
 from ..encodable import is_encodable
 from ..errors import AutoGLMError
 from ..events import Event
+from .common import (
+    ConfigOption,
+    JsonFlag,
+    _json_object,
+    execute_and_show,
+    fail,
+    make_app,
+    run_async,
+    show_result,
+)
+from .kb import kb_app
+from .keys import keys_app
+from .mcp import mcp_app
+from .node import node_app
 from .render import print_plan, print_trace, progress_printer
+from .serve import serve
+from .sessions import sessions_app
+from .workflows import workflows_app
 
 app = typer.Typer(
     name="autoglm",
@@ -29,49 +43,6 @@ app = typer.Typer(
 )
 tools_app = typer.Typer(help="List and call tools.", invoke_without_command=True)
 app.add_typer(tools_app, name="tools")
-
-T = TypeVar("T")
-ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="autoglm.yaml to read")]
-JsonFlag = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
-
-
-def fail(message: str, code: int = 2) -> None:
-    typer.echo(f"autoglm: error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def make_app(config: Path | None, **overrides: Any) -> AutoGLM:
-    from ..config import load_settings
-
-    settings = load_settings(config, **{k: v for k, v in overrides.items() if v is not None})
-    glm = AutoGLM(settings=settings, approver=_interactive_approver())
-    for problem in glm.workflows.skipped:  # the command goes on without the broken file
-        typer.echo(f"autoglm: warning: {problem}", err=True)
-    return glm
-
-
-def _interactive_approver() -> Any:
-    """Ask at the terminal before a tool with side effects runs; with no terminal, nobody can approve."""
-    if not sys.stdin.isatty():
-        return None
-
-    async def approve(tool: Any, args: dict[str, Any], ctx: Any) -> bool:
-        prompt = f"Allow {tool.name} with {json.dumps(args, ensure_ascii=False)[:300]}?"
-        return await asyncio.to_thread(typer.confirm, prompt, default=False, err=True)
-
-    return approve
-
-
-def run_async(factory: Callable[[], Coroutine[Any, Any, T]], glm: AutoGLM | None = None) -> T:
-    async def main() -> T:
-        try:
-            return await factory()
-        finally:
-            if glm is not None:
-                await glm.aclose()
-
-    return asyncio.run(main())
-
 
 @app.command()
 def run(
@@ -86,24 +57,6 @@ def run(
     glm = make_app(config, model_provider=model)
     on_event = None if (json_out or quiet) else progress_printer()
     show_result(run_async(lambda: glm.run(request, session_id=session, on_event=on_event), glm), json_out)
-
-
-def show_result(result: RunResult, json_out: bool) -> None:
-    """A finished task: as JSON, or the answer on stdout and its id and status on stderr; exit 1 if it failed."""
-    if json_out:
-        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2, default=str))
-    else:
-        typer.echo(result.answer)
-        typer.echo(f"(task {result.task_id}: {result.status}; `autoglm trace {result.task_id}` shows every step)",
-                   err=True)
-    if result.status == "failed":
-        raise typer.Exit(1)
-
-
-def execute_and_show(glm: AutoGLM, plan: Any, inputs: dict[str, Any], json_out: bool, quiet: bool) -> None:
-    """Run a plan or workflow (a path, a dict or a Plan) with live progress unless asked not to, and show it."""
-    on_event = None if (json_out or quiet) else progress_printer()
-    show_result(run_async(lambda: glm.execute(plan, inputs=inputs, on_event=on_event), glm), json_out)
 
 
 @app.command()
@@ -217,33 +170,15 @@ def models(json_out: JsonFlag = False, config: ConfigOption = None) -> None:
         typer.echo("  ".join(f"{k}={v}" for k, v in row.items()))
 
 
-def _json_object(text: str, option: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        fail(f"{option} is not valid JSON: {exc.msg} at column {exc.colno}")
-    if not isinstance(value, dict):
-        fail(f"{option} must be a JSON object like '{{\"name\": \"value\"}}'")
-    return value
-
-
 # Sub-commands of the other rooms. Each lives in its own module (cli/kb.py, cli/keys.py, ...) that defines a
-# typer app or command and imports `make_app`/`run_async`/`fail` from here; register it below with one line.
-# (Imported at the bottom because those modules import this one.)
+# typer app or command with what cli/common.py shares; register it here with one line (and its import above).
 # --- sub-commands ---
-from .mcp import mcp_app  # noqa: E402, I001
 app.add_typer(mcp_app, name="mcp")
-from .workflows import workflows_app  # noqa: E402, I001
 app.add_typer(workflows_app, name="workflows")
-from .serve import serve  # noqa: E402, I001
 app.command("serve")(serve)
-from .keys import keys_app  # noqa: E402, I001
 app.add_typer(keys_app, name="keys")
-from .sessions import sessions_app  # noqa: E402, I001
 app.add_typer(sessions_app, name="sessions")
-from .node import node_app  # noqa: E402, I001
 app.add_typer(node_app, name="node")
-from .kb import kb_app  # noqa: E402, I001
 app.add_typer(kb_app, name="kb")
 # --- end sub-commands ---
 
@@ -297,3 +232,7 @@ def usage_error(exc: BaseException) -> tuple[str, int] | None:
     ctx = getattr(exc, "ctx", None)
     where = getattr(ctx, "command_path", None) or "autoglm"
     return f"autoglm: error: {' '.join(str(format_message()).split())} (see `{where} --help`)", code
+
+
+__all__ = ["ConfigOption", "JsonFlag", "app", "execute_and_show", "fail", "main", "make_app", "run_async",
+           "show_result", "usage_error"]

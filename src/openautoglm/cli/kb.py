@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from . import ConfigOption, JsonFlag, make_app
+from .common import ConfigOption, JsonFlag, make_app
 
 kb_app = typer.Typer(help="The knowledge base: add, search, list and remove documents.", no_args_is_help=True)
 

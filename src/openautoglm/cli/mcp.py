@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from . import ConfigOption, make_app
+from .common import ConfigOption, make_app
 
 mcp_app = typer.Typer(help="Serve Open-AutoGLM to MCP clients.", no_args_is_help=True)
 

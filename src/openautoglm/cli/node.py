@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from . import ConfigOption
+from .common import ConfigOption
 
 node_app = typer.Typer(help="Serve a model as a node of a coordinator's pool.", no_args_is_help=True)
 

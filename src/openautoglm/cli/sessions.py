@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from . import ConfigOption, JsonFlag, make_app
+from .common import ConfigOption, JsonFlag, make_app
 
 sessions_app = typer.Typer(help="List, show, export and delete conversation sessions.", no_args_is_help=True)
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from . import ConfigOption, JsonFlag, _json_object, execute_and_show, make_app
+from .common import ConfigOption, JsonFlag, _json_object, execute_and_show, make_app
 
 workflows_app = typer.Typer(help="List and run YAML workflows.", no_args_is_help=True)
 

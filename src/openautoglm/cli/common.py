@@ -1,0 +1,86 @@
+"""What every ``autoglm`` command shares: the --config and --json options, building the facade, running a
+coroutine, showing a finished task, and failing with one line on stderr."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from ..app import AutoGLM, RunResult
+from .render import progress_printer
+
+T = TypeVar("T")
+ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="autoglm.yaml to read")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
+
+
+def fail(message: str, code: int = 2) -> None:
+    typer.echo(f"autoglm: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def make_app(config: Path | None, **overrides: Any) -> AutoGLM:
+    from ..config import load_settings
+
+    settings = load_settings(config, **{k: v for k, v in overrides.items() if v is not None})
+    glm = AutoGLM(settings=settings, approver=_interactive_approver())
+    for problem in glm.workflows.skipped:  # the command goes on without the broken file
+        typer.echo(f"autoglm: warning: {problem}", err=True)
+    return glm
+
+
+def _interactive_approver() -> Any:
+    """Ask at the terminal before a tool with side effects runs; with no terminal, nobody can approve."""
+    if not sys.stdin.isatty():
+        return None
+
+    async def approve(tool: Any, args: dict[str, Any], ctx: Any) -> bool:
+        prompt = f"Allow {tool.name} with {json.dumps(args, ensure_ascii=False)[:300]}?"
+        return await asyncio.to_thread(typer.confirm, prompt, default=False, err=True)
+
+    return approve
+
+
+def run_async(factory: Callable[[], Coroutine[Any, Any, T]], glm: AutoGLM | None = None) -> T:
+    async def main() -> T:
+        try:
+            return await factory()
+        finally:
+            if glm is not None:
+                await glm.aclose()
+
+    return asyncio.run(main())
+
+
+def show_result(result: RunResult, json_out: bool) -> None:
+    """A finished task: as JSON, or the answer on stdout and its id and status on stderr; exit 1 if it failed."""
+    if json_out:
+        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2, default=str))
+    else:
+        typer.echo(result.answer)
+        typer.echo(f"(task {result.task_id}: {result.status}; `autoglm trace {result.task_id}` shows every step)",
+                   err=True)
+    if result.status == "failed":
+        raise typer.Exit(1)
+
+
+def execute_and_show(glm: AutoGLM, plan: Any, inputs: dict[str, Any], json_out: bool, quiet: bool) -> None:
+    """Run a plan or workflow (a path, a dict or a Plan) with live progress unless asked not to, and show it."""
+    on_event = None if (json_out or quiet) else progress_printer()
+    show_result(run_async(lambda: glm.execute(plan, inputs=inputs, on_event=on_event), glm), json_out)
+
+
+def _json_object(text: str, option: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        fail(f"{option} is not valid JSON: {exc.msg} at column {exc.colno}")
+    if not isinstance(value, dict):
+        fail(f"{option} must be a JSON object like '{{\"name\": \"value\"}}'")
+    return value
