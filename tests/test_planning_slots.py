@@ -52,10 +52,26 @@ async def test_a_new_kind_of_argument_is_one_class_and_one_registration(fillers:
 
     register_filler(ColourFiller())
     assert slot_kind("colour", {"type": "string"}) == "colour"
+    assert isinstance(fillers[0], ColourFiller)  # tried before the built-in fillers
     ctx = PlanningContext(tools=tools, now=NOW)
     plan = await RulePlanner().plan("Paint the 'fence' blue", ctx)
     assert [(s.uses, s.with_) for s in plan.steps] == [("shop.paint", {"item": "fence", "colour": "blue"})]
     assert ctx.explanation[0]["fillers"] == {"item": "NameFiller", "colour": "ColourFiller"}
+
+
+def test_a_registered_filler_may_take_a_parameter_a_built_in_one_owns(fillers: list[SlotFiller]) -> None:
+    assert isinstance(filler_for("order_id", {"type": "string"}), slots.IdentifierFiller)
+
+    class OrderNumberFiller(SlotFiller):
+        kind = "order number"
+
+        def matches(self, slot: slots.Slot) -> bool:
+            return slot.low == "order_id"
+
+    register_filler(OrderNumberFiller())
+    assert isinstance(filler_for("order_id", {"type": "string"}), OrderNumberFiller)
+    register_filler(ColourFiller(), before=slots.TextFiller)
+    assert [type(f).__name__ for f in fillers[-4:]] == ["ColourFiller", "TextFiller", "NameFiller", "OtherFiller"]
 
 
 def test_the_first_matching_filler_owns_a_parameter() -> None:

@@ -4,7 +4,7 @@ A filler says which parameters it takes (:meth:`SlotFiller.matches`, read off th
 enum and description) and fills one from the part of the request a step answers (:meth:`SlotFiller.fill`). The
 first filler in :data:`SLOT_FILLERS` that matches a parameter owns it: its ``kind`` is what the planner asks the
 user for when nothing fills it, and ``autoglm plan --explain`` names it. A new kind of argument is one new class
-and one line in :data:`SLOT_FILLERS` (or :func:`register_filler` from outside the package).
+and one line in :data:`SLOT_FILLERS` (or :func:`register_filler`, which puts it first, from outside the package).
 """
 
 from __future__ import annotations
@@ -445,10 +445,9 @@ SLOT_FILLERS: list[SlotFiller] = [
 
 
 def register_filler(filler: SlotFiller, before: type[SlotFiller] | None = None) -> None:
-    """Add a filler: before the first filler of class ``before`` (by default before the generic fillers for
-    text, names and anything else, so that it sees the parameters they would take)."""
-    anchor = before or TextFiller
-    at = next((i for i, f in enumerate(SLOT_FILLERS) if type(f) is anchor), len(SLOT_FILLERS) - 1)
+    """Add a filler before the first registered filler of class ``before``; by default before every built-in one,
+    since a filler written for one's own tools is more specific than any of them."""
+    at = next((i for i, f in enumerate(SLOT_FILLERS) if type(f) is before), 0) if before else 0
     SLOT_FILLERS.insert(at, filler)
 
 
