@@ -12,13 +12,16 @@ import pytest
 from openautoglm import AutoGLM
 from openautoglm.config import RouterSettings
 from openautoglm.errors import ContextLengthExceeded
-from openautoglm.events import EventKind
+from openautoglm.events import EventKind, check
 from openautoglm.models.base import ChatModel, ChatRequest, ChatResponse
 from openautoglm.models.embedded import EmbeddedModel
 from openautoglm.models.openai_compat import OpenAICompatibleModel
 from openautoglm.models.pool import CLOSED, Router
+from openautoglm.plan import Plan, Step
 from openautoglm.planning import RulePlanner
 from openautoglm.planning.budget import FillBudget, fill_tokens
+from openautoglm.planning.replan import replan
+from openautoglm.results import StepResult, StepStatus
 from openautoglm.testing import FakeOpenAI
 from openautoglm.tools.base import tool
 from planning_support import context, registry
@@ -123,6 +126,8 @@ async def test_model_fills_stop_when_the_planning_budget_runs_out_and_the_cut_is
         RulePlanner(fill_seconds=0.3).plan("play the film inception for me, then play the film heat", ctx), 10)
     assert plan.steps
     cuts = [d for k, d in events if k == EventKind.BUDGET_CUT]
+    for cut in cuts:
+        check(EventKind.BUDGET_CUT, cut)  # what the task's event log accepts
     assert model.calls == 1 and model.cancelled == 1
     assert cuts[0]["tool"] == "movies.play" and "stopped after" in cuts[0]["reason"]
     assert any("spent" in c["reason"] for c in cuts[1:])
@@ -146,3 +151,15 @@ def test_a_failed_fill_is_not_asked_again_and_a_spent_budget_refuses() -> None:
     assert budget.refusal("t", "other part") is None
     now[0] = 2.5
     assert "spent" in (budget.refusal("u", "x") or "") and budget.left() == 0
+
+
+async def test_no_stand_in_is_offered_for_a_step_whose_input_is_too_long() -> None:
+    ctx, events = context()
+    plan = Plan(steps=[Step(id="answer", uses="llm.generate", with_={"prompt": "x"}, description="总结这段话")])
+    error = ContextLengthExceeded("the prompt is about 37,000 tokens")
+    failed = StepResult("answer", "llm.generate", StepStatus.FAILED, error=str(error),
+                        replannable=error.replannable)
+    assert await replan("总结这段话", plan, {"answer": failed}, ctx) is None
+    [(kind, data)] = events
+    assert kind == EventKind.REPLAN and data["accepted"] is False and "too long" in data["problems"][0]
+    check(kind, data)

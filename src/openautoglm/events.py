@@ -384,6 +384,18 @@ class StageError(Payload):
     tool: str | None = None
 
 
+@payload(EventKind.BUDGET_CUT)
+@dataclass(frozen=True, slots=True)
+class BudgetCut(Payload):
+    """Work left undone to bound a request's time (planning/budget.py)."""
+
+    stage: str
+    reason: str
+    tool: str | None = None
+    missing: list[str] | None = None  # the arguments that stay unfilled
+    max_tokens: int | None = None
+
+
 @payload(EventKind.SESSION_COMPACTED)
 @dataclass(frozen=True, slots=True)
 class SessionCompacted(Payload):

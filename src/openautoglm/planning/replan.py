@@ -60,8 +60,8 @@ async def replan(request: str, plan: Plan, results: Mapping[str, StepResult], ct
     if not failed or len(failed) > max_new_steps:
         return None
     if stuck := [s.id for s in failed if not results[s.id].replannable]:
-        ctx.emit(EventKind.REPLAN, accepted=False, failed=stuck,
-                 reason="the input itself is what failed (too long for the model): a stand-in would fail too")
+        ctx.emit(EventKind.REPLAN, accepted=False, failed=stuck, replaced={},
+                 problems=["the input itself is what failed (too long for the model): a stand-in would fail too"])
         return None
     index = index or ToolIndex(ctx.tools)
     exclude = {s.uses for s in failed}
