@@ -1,4 +1,4 @@
-"""units.convert and finance.interest: figures checked against arithmetic written out in the test, sentences that
+"""measure.convert and finance.interest: figures checked against arithmetic written out in the test, sentences that
 state the result with its inputs, currencies only at configured rates."""
 
 from __future__ import annotations
@@ -80,10 +80,10 @@ async def test_currency_only_at_configured_rates() -> None:
 def test_currency_rates_come_from_the_settings(tmp_path: Any) -> None:
     settings = Settings(home=tmp_path, currency_rates={"CNY": 1, "USD": 7.0})
     tools = {t.name: t for t in builtin_tools(ScriptedModel(["x"]), settings)}
-    assert isinstance(tools["units.convert"], UnitsTool) and tools["units.convert"].currencies
-    assert {"units", "finance"} <= set(BUILTIN_GROUPS)
-    chosen = {t.name for t in enabled(list(tools.values()), ["units", "finance"])}
-    assert {"units.convert", "finance.interest"} <= chosen and "sales.rank" not in chosen
+    assert isinstance(tools["measure.convert"], UnitsTool) and tools["measure.convert"].currencies
+    assert {"measure", "finance"} <= set(BUILTIN_GROUPS)
+    chosen = {t.name for t in enabled(list(tools.values()), ["measure", "finance"])}
+    assert {"measure.convert", "finance.interest"} <= chosen and "sales.rank" not in chosen
 
 
 def test_units_are_found_in_sentences_with_which_one_is_given() -> None:

@@ -174,7 +174,7 @@ class Settings(BaseSettings):
     timezone: str | None = None
     currency_rates: dict[str, Annotated[float, Field(gt=0)]] = Field(
         default_factory=dict, description="what one unit of each currency is worth in a common one, e.g. {CNY: 1, "
-        "USD: 7.1}; units.convert converts currencies only at these rates (none are built in)")
+        "USD: 7.1}; measure.convert converts currencies only at these rates (none are built in)")
     embeddings: EmbeddingsConfig = Field(default_factory=EmbeddingsConfig)
     knowledge: KnowledgeConfig = Field(default_factory=KnowledgeConfig)
     mcp_servers: list[MCPServerConfig] = Field(default_factory=list)

@@ -214,6 +214,12 @@ PHRASES: list[_Phrase] = [
     _p(r"\b(?:twice|double)\s+({OPERAND})", r" (2 * \1) "),
     _p(r"\btriple\s+({OPERAND})", r" (3 * \1) "),
     _p(r"({OPERAND})\s*的\s*({NUM})\s*倍", r" (\1 * \2) "),
+    # money taken off: 再便宜 100 元, 用一张 20 元的优惠券, I use a 20 dollar coupon, $15 off
+    _p(r"(?:(?:i\s+)?(?:use|apply|have)\s+)?(?:a|an|one)?\s*[$¥]?\s*({NUM})\s*(?:-?\s*(?:dollars?|yuan|元|块))?\s*"
+       r"(?:的)?\s*(?:coupon|voucher|优惠券|代金券|满减券|券)", r" - \1 "),
+    _p(r"(?:用\s*(?:1|一)\s*张)\s*({NUM})\s*(?:元|块)?\s*(?:的)?\s*(?:优惠券|代金券|券)", r" - \1 "),
+    _p(r"(?:便宜|优惠|减免|少付|抵扣|抵|立减|返现|扣除|扣掉|扣)\s*(?:了)?\s*(?=" + OPERAND + ")", " - "),
+    _p(r"[$¥]\s*({NUM})\s+off\b|({NUM})\s*(?:dollars?|yuan)\s+off\b", lambda m: f" - {m.group(1) or m.group(2)} "),
     # what to do next, said without the left operand: 然后除以 8, then multiply by 3, 再翻倍, square it
     _p(r"\b(?:then\s+)?(?:double|doubled)\s+(?:it|that|the\s+result)\b|翻倍|翻一番|乘以\s*2\s*倍", " * 2 "),
     _p(r"\b(?:halve|halved)\s+(?:it|that|the\s+result)\b|减半", " / 2 "),
@@ -392,8 +398,10 @@ _CONTINUES = re.compile(r"^\s*(?:先|再|然后|接着|之后|随后|最后|then
 _ASKS_RESULT = re.compile(r"^\s*(?:那么|那|所以|最后|最终|结果|一共|总共|现在|还剩|剩下|得到|等于)?\s*[^\d\s]{0,4}?"
                           r"(?:多少钱?|是多少|几元|几块|等于几|多少元)\s*[?？。!！]*$"
                           r"|^\s*(?:so\s+)?(?:what(?:'s|\s+is)\s+(?:the\s+)?(?:result|answer|total|final\s+\w+)"
-                          r"|how\s+much\s+(?:is\s+(?:it|that|left)|do\s+i\s+(?:pay|get|have)|does\s+it\s+cost)"
-                          r"(?:\s+now)?)\s*[?.!]*$", re.I)
+                          r"|how\s+much\s+(?:is\s+(?:it|that|left)|do\s+i\s+(?:pay|get|have)|does\s+it\s+cost"
+                          r"|(?:will|would)\s+(?:i|it|that|we)\s+(?:have|get|be|pay|owe|cost))"
+                          r"|what\s+(?:will|would)\s+(?:i|we)\s+(?:have|get|owe|pay)|what\s+(?:will|would)\s+it\s+be"
+                          r")(?:\s+(?:now|then|in\s+the\s+end|at\s+the\s+end))?\s*[?.!]*$", re.I)
 
 
 def continues(text: str) -> bool:

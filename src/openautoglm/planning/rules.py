@@ -24,6 +24,7 @@ from ..tools.recall import RECALL
 from .base import Planner, PlanningContext, Turn, direct_plan, planners
 from .budget import FillBudget, fill_tokens
 from .carry import carried_steps, keep_read
+from .clauses import join_clauses
 from .entities import numbers
 from .evidence import free_number
 from .fill import ArgumentFiller, Filled, Prior, needed_items, slot_kind, value_list
@@ -143,9 +144,10 @@ class RulePlanner(Planner):
 
     async def build(self, request: str, ctx: PlanningContext, exclude: tuple[str, ...] = ()) -> RuleOutcome:
         intent = parse_intent(request, ctx.now)
-        ctx.emit(EventKind.INTENT, **intent.describe())
         index = self.index(ctx.tools)
         filler = ArgumentFiller(ctx.default_city)
+        intent = self._join_clauses(intent, index, filler, ctx, exclude)
+        ctx.emit(EventKind.INTENT, **intent.describe())
         drafted: list[Drafted] = []
         explanation: list[dict[str, Any]] = []
         # A follow-up that opens with "它"/"it" reads the previous turn's data (planning/carry.py).
@@ -309,6 +311,21 @@ class RulePlanner(Planner):
                 slot_kind(name, spec if isinstance(spec, dict) else {}) == "expression"
                 for name, spec in ((tools.get(c.tool).parameters or {}).get("properties") or {}).items())]
         return tries
+
+    def _join_clauses(self, intent: Intent, index: ToolIndex, filler: ArgumentFiller, ctx: PlanningContext,
+                      exclude: tuple[str, ...]) -> Intent:
+        """Comma-separated clauses that together fill one tool become one part (see :mod:`.clauses`)."""
+        if len(intent.parts) < 2:
+            return intent
+
+        def fitting(part: Part) -> list[str]:
+            ranked = fit_entities(index.rank(part.text, exclude), part, ctx.tools)
+            return [c.tool for c in ranked if c.score >= self.min_score]
+
+        def fills(name: str, part: Part) -> bool:
+            return not filler.fill(ctx.tools.get(name), part, intent, []).missing
+
+        return join_clauses(intent, fitting, fills)
 
     def _priors(self, part: Part, by_part: dict[int, list[Drafted]], intent: Intent) -> list[Prior]:
         """The earlier steps a part may read: those of the nearest earlier part that produced any."""

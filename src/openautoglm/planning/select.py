@@ -14,6 +14,7 @@ from typing import Any
 from ..errors import AutoGLMError
 from ..tools.base import Tool, ToolRegistry
 from .intent import Part
+from .measures import named_choices
 from .slots import slot_kind
 from .text import features, has_cjk, lexicon
 
@@ -182,6 +183,7 @@ class ToolIndex:
         return out
 
 
+ENUM_FIT = 0.3  # per option (an enum parameter's value other than its default) that the request names
 # What an entity in a part says about a tool: a tool with a parameter that takes it fits better.
 ENTITY_FIT = {"expression": ("arithmetic", 1.0), "date_text": ("dates", 0.3), "date": ("dates", 0.3),
               "start": ("dates", 0.3), "place": ("places", 0.3), "url": ("urls", 0.8), "file": ("files", 0.5)}
@@ -193,6 +195,10 @@ def fit_entities(ranked: list[Candidate], part: Part, tools: ToolRegistry) -> li
     which by themselves say what is wanted."""
     for cand in ranked:
         props = (tools.get(cand.tool).parameters or {}).get("properties") or {}
+        if cand.lexical > 0 and (named := named_choices(tools.get(cand.tool).parameters or {}, part.text)):
+            # "which day ..." for a tool that can rank by day: options it has fit the request.
+            cand.score += ENUM_FIT * named
+            cand.matched.append(f"<{named} option{'s' * (named > 1)} named>")
         gained: set[str] = set()
         for name, spec in props.items():
             kind = slot_kind(name, spec if isinstance(spec, dict) else {})

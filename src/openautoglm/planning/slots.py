@@ -29,6 +29,7 @@ from .evidence import (
     snake_case,
     written_identifier,
 )
+from . import measures
 from .intent import Intent, Part
 from .references import Prior, output_field, reference_expression
 
@@ -259,8 +260,34 @@ class EnumFiller(SlotFiller):
         return "enum" in slot.spec
 
     def fill(self, slot: Slot, job: FillJob) -> Found | None:
-        choice = enum_choice(list(slot.spec.get("enum") or []), job.part, job.tool)
+        values = list(slot.spec.get("enum") or [])
+        described = measures.described_choice(values, slot.spec, job.part.text)
+        if described is not None:
+            return Found(described, "a word the parameter's description gives for the value")
+        choice = enum_choice(values, job.part, job.tool)
         return None if choice is None else Found(choice, "enum value named by the request's words")
+
+
+class MeasureFiller(SlotFiller):
+    """A quantity read by what it measures, not by its position: the unit given and the unit wanted, the
+    quantity written before the unit, a rate in percent, a span of years, a sum of money (see :mod:`.measures`).
+    When the request does not write it so, it stays empty: the next free number is not a rate or a sum."""
+
+    kind = "measure"
+
+    def matches(self, slot: Slot) -> bool:
+        return measures.kind_of(slot.name, slot.spec) is not None
+
+    def fill(self, slot: Slot, job: FillJob) -> Found | None:
+        found = measures.fill(slot.name, slot.spec, job.part.text)
+        if found is None:
+            return None
+        value, rule = found
+        for i, n in enumerate(job.part.numbers):
+            if n.value == value and i not in job.used_numbers:
+                job.used_numbers.add(i)
+                break
+        return Found(value, rule)
 
 
 class UrlFiller(SlotFiller):
@@ -426,6 +453,7 @@ class OtherFiller(SlotFiller):
 SLOT_FILLERS: list[SlotFiller] = [
     DateWordsFiller(),
     ExpressionFiller(),
+    MeasureFiller(),
     PlaceFiller(),
     RangeStartFiller(),
     RangeEndFiller(),

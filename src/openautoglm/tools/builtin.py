@@ -12,7 +12,7 @@ from .base import Tool
 from .llm import llm_tools
 
 # The groups `tools:` in autoglm.yaml chooses from (a tool's group is its name's first part); "builtin" means all.
-BUILTIN_GROUPS = ("llm", "knowledge", "math", "units", "finance", "time", "sales", "sql", "weather", "web", "files")
+BUILTIN_GROUPS = ("llm", "knowledge", "math", "measure", "finance", "time", "sales", "sql", "weather", "web", "files")
 ALL_GROUPS = frozenset({"builtin", "all"})
 
 
@@ -23,7 +23,7 @@ def builtin_tools(model: ChatModel, settings: Settings, knowledge: Callable[[], 
     tools: list[Tool] = []
     tools += llm_tools(model)
     tools += _memory_tools(model, settings, knowledge)  # knowledge.search, knowledge.answer
-    tools += _data_tools(settings)  # math.calculate, units.convert, finance.interest, time.*, sales.*, sql.query
+    tools += _data_tools(settings)  # math.calculate, measure.convert, finance.interest, time.*, sales.*, sql.query
     tools += _net_tools(settings)  # weather.forecast, web.fetch, files.read
     return enabled(tools, settings.tools) + _configured_tools(settings)  # sql.<db>.*, <api>.<operationId>
 

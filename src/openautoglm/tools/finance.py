@@ -29,15 +29,16 @@ _EN = {"yearly": "compounded yearly", "half-yearly": "compounded twice a year", 
 
 
 def interest(principal: float, rate: float, years: float, compounding: Compounding = "yearly") -> dict[str, Any]:
-    """Compound or simple interest: what a deposit, investment or loan grows to at a yearly interest rate after
-    some years (复利, 单利, 本息合计, 利息).
+    """Interest on a deposit, investment or loan: what it grows to at an interest rate per year after some years,
+    compounded or not (利息, 复利, 本息合计).
 
     Args:
         principal: the sum deposited, invested or borrowed (本金), e.g. 2000
         rate: the yearly interest rate in percent (年利率), e.g. 5 for 5%
         years: how many years (存期, 年数), e.g. 10
-        compounding: how often interest is added: yearly, half-yearly, quarterly, monthly, daily, continuous,
-            or simple (单利: interest on the principal only)
+        compounding: how often interest is added: yearly (每年, 按年, annually), half-yearly (每半年, 半年),
+            quarterly (每季度, 按季, 季度), monthly (每月, 按月, 月复利), daily (每天, 按日, 每日),
+            continuous (连续复利, continuously) or simple (单利, simple interest: on the principal only)
     """
     name = "finance.interest"
     if principal < 0 or years < 0:

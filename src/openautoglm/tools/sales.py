@@ -228,7 +228,8 @@ def sales_tools(db: SalesDatabase, today: Today) -> list[Tool]:
     def summary(start: str, end: str | None = None,
                 group_by: Literal["day", "week", "month", "product", "category", "region"] = "day",
                 region: str | None = None) -> dict[str, Any]:
-        """Sales totals of a period, grouped by day, week, month, product, category or region (sample sales data).
+        """Sales totals of a period, grouped by day, week, month, product, category or region: how many units were
+        sold and for how much in all (总销量, 总销售额; sample sales data).
 
         Args:
             start: first day, YYYY-MM-DD, or a period in words (上周, 本月, 最近30天, last month).
@@ -263,15 +264,18 @@ def sales_tools(db: SalesDatabase, today: Today) -> list[Tool]:
     def rank(start: str, end: str | None = None, measure: Literal["units", "revenue"] = "units",
              group_by: Literal["product", "region", "category", "day", "week", "month"] = "product",
              order: Literal["desc", "asc"] = "desc", limit: int = 5, region: str | None = None) -> dict[str, Any]:
-        """Rank the regions, categories, days, weeks or months of a period by sales, each with its share of the
-        whole: which one sold most or least (sample sales data).
+        """Which region, category, day, week or month sold the most or least in a period, with each one's share
+        (sample sales data).
 
         Args:
-            start: first day, YYYY-MM-DD, or a period in words (上周, 上个月, 今年以来, last month, so far this year).
+            start: first day, YYYY-MM-DD, or a period in words (上周, 上个月, last month).
             end: last day, YYYY-MM-DD; leave out when start names a whole period.
-            measure: "units" (销量, 件数, units sold) or "revenue" (销售额, 收入, revenue).
-            group_by: what to rank: product (产品), region (地区), category (品类), day (哪一天), week or month.
-            order: "desc" for the most first (最多, 最高), "asc" for the least first (最少, 最低).
+            measure: "units" (销量, 件数) or "revenue" (销售额, 收入, 营业额, 金额, income).
+            group_by: what to rank: product (产品, 商品, which product), region (地区, 区域, 大区, which region),
+                category (品类, 类别, which category), day (哪一天, 哪天, which day), week (哪一周, 哪周, which week)
+                or month (哪个月, which month).
+            order: "desc" (最多, 最高, 最好, most, highest, best) or "asc" (最少, 最低, 最差, least, fewest, lowest,
+                worst).
             limit: how many of the ranked groups to return (1-50).
             region: only this region: 华东, 华北, 华南, 西南, 东北 (or East/North/South/Southwest/Northeast China).
         """

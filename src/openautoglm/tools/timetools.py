@@ -123,8 +123,9 @@ def time_tools(default_timezone: str | None = None, clock: Clock = system_clock)
         }
 
     def resolve(expression: str, timezone: str | None = None) -> dict[str, Any]:
-        """Turn a date expression into a date range, and a day into its date and weekday (星期几): 今天, 明天,
-        上周, 本月, 最近7天, 下周一, 11月3日, last week, next Monday, in 3 days, 2026-11-03, 11月1日到3日.
+        """Turn a date expression into a date range, and a day into its date and day of the week (星期几): 今天, 明天,
+        上周, 本月, 最近7天, 下周一, 11月3日, 3天后, last week, next Monday, in 3 days, in 2 weeks, 2026-11-03,
+        11月1日到3日.
 
         Args:
             expression: the words naming a day or period, in Chinese or English.
@@ -145,7 +146,7 @@ def time_tools(default_timezone: str | None = None, clock: Clock = system_clock)
 
         Args:
             expression: the dates in words, in Chinese or English: two dates or a range ("2026-01-15 到 2026-07-04",
-                "between March 1 and June 30"), or one date counted from today ("2027年元旦", "Christmas").
+                "between March 1 and June 30"), or one date counted from today.
             timezone: an IANA time zone that decides what "today" is; default: the configured one.
         """
         name = timezone or default_timezone

@@ -1,9 +1,9 @@
-"""``units.convert``: a quantity from one unit to another: length, mass, temperature, volume, speed, area, and
+"""``measure.convert``: a quantity from one unit to another: length, mass, temperature, volume, speed, area, and
 currency only at the rates the ``currency_rates`` setting gives (none are built in, none are ever guessed).
 
 Output shape (for planners)::
 
-    units.convert(value=10, from_unit="英里", to_unit="km")
+    measure.convert(value=10, from_unit="英里", to_unit="km")
     -> {"value": 10, "from_unit": "mi", "to_unit": "km", "result": 16.09344, "dimension": "length",
         "from_name": "mile", "to_name": "kilometre", "from_name_zh": "英里", "to_name_zh": "公里"}
 
@@ -213,7 +213,7 @@ def readable(value: float) -> str:
 class UnitsTool(FunctionTool):
     def __init__(self, currency_rates: Mapping[str, float] | None = None) -> None:
         self.currencies = currency_units(currency_rates or {})
-        super().__init__(self.convert, name="units.convert", source="builtin", timeout_s=5.0)
+        super().__init__(self.convert, name="measure.convert", source="builtin", timeout_s=5.0)
         self.returns = {"type": "object", "properties": {
             "value": {"type": "number"}, "from_unit": {"type": "string"}, "to_unit": {"type": "string"},
             "result": {"type": "number"}, "dimension": {"type": "string"}, "from_name": {"type": "string"},
@@ -222,14 +222,14 @@ class UnitsTool(FunctionTool):
     def convert(self, value: float, from_unit: str, to_unit: str) -> dict[str, Any]:
         """Convert a measurement between units: length, weight, Celsius and Fahrenheit, volume, speed, area; and
         currencies at configured exchange rates (单位换算: 公里 英里 米 英尺, 公斤 磅 斤, 摄氏度 华氏度, 升 加仑,
-        平方米 亩 公顷).
+        平方米 亩 公顷; km, miles, feet, inches, kg, pounds, ounces, liters, gallons, mph, acres, hectares).
 
         Args:
             value: the quantity to convert, e.g. 10
             from_unit: the unit it is in: km, 英里, miles, 公斤, lb, 摄氏度, °F, 升, gallons, km/h, 平方米, 亩, USD ...
             to_unit: the unit wanted
         """
-        name = "units.convert"
+        name = "measure.convert"
         source, target = lookup(from_unit, self.currencies), lookup(to_unit, self.currencies)
         for given, unit in ((from_unit, source), (to_unit, target)):
             if unit is not None:

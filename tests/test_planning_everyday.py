@@ -1,0 +1,140 @@
+"""Everyday requests plan to the right built-in tool with the right arguments, by rules alone (no model, no
+embedder), in Chinese and English: arithmetic in words, units, interest, dates, sales rankings."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from openautoglm.config import Settings
+from openautoglm.models.scripted import ScriptedModel
+from openautoglm.plan import Plan, validate_plan
+from openautoglm.planning import PlanningContext, RulePlanner
+from openautoglm.tools.base import ToolRegistry
+from openautoglm.tools.builtin import builtin_tools
+from openautoglm.tools.calculator import calculate
+
+NOW = datetime(2026, 11, 18, 15, 0).astimezone()  # a Wednesday: 上周 is 2026-11-09 .. 2026-11-15
+
+
+@pytest.fixture(scope="module")
+def tools(tmp_path_factory: pytest.TempPathFactory) -> ToolRegistry:
+    home: Path = tmp_path_factory.mktemp("home")
+    return ToolRegistry(builtin_tools(ScriptedModel(["unused"]), Settings(home=home)))
+
+
+async def plan_of(tools: ToolRegistry, request: str) -> Plan:
+    ctx = PlanningContext(tools=tools, now=NOW, emit=lambda *a, **k: None)
+    plan = await RulePlanner(model_fill=False).plan(request, ctx)
+    validate_plan(plan, tools.schemas())
+    return plan
+
+
+async def one_step(tools: ToolRegistry, request: str, uses: str) -> dict[str, Any]:
+    plan = await plan_of(tools, request)
+    assert [s.uses for s in plan.steps] == [uses], request
+    return dict(plan.steps[0].with_)
+
+
+@pytest.mark.parametrize("request_text, expected", [
+    ("5 的 4 次方减去 25 是多少？", 5**4 - 25),
+    ("二的十次方", 1024),
+    ("What's 6 to the power of 3?", 216),
+    ("what is 9 squared plus 19", 100),
+    ("How much is 12.5% of 8,000?", 1000),
+    ("8000 的百分之十二是多少", 960),
+    ("一部 2999 元的手机打八五折，再便宜 100 元，要付多少钱？", 2999 * 0.85 - 100),
+    ("A 250 dollar jacket is 30% off. Then I use a 20 dollar coupon. How much do I pay?", 250 * 0.7 - 20),
+    ("half of 1,250", 625),
+    ("三百六十的三分之一", 120),
+    ("(120 - 45) * 4，然后除以 3", 100),
+    ("take 48, add 12, then divide by 6", 10),
+])
+async def test_arithmetic_in_words(tools: ToolRegistry, request_text: str, expected: float) -> None:
+    args = await one_step(tools, request_text, "math.calculate")
+    assert calculate(args["expression"])["result"] == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("request_text, value, source, target", [
+    ("26 英里合多少公里？", 26, "mi", "km"),
+    ("一百八十厘米是几英尺", 180, "cm", "ft"),
+    ("How many kilograms is 150 pounds?", 150, "lb", "kg"),
+    ("convert 2.5 gallons into liters", 2.5, "gal", "L"),
+    ("今天 35 摄氏度，换算成华氏度是多少", 35, "°C", "°F"),
+    ("What is 451 Fahrenheit in Celsius?", 451, "°F", "°C"),
+    ("我家 3 亩地是多少平方米", 3, "mu", "m²"),
+    ("120 km/h is how many mph?", 120, "km/h", "mph"),
+    ("两斤是多少克", 2, "jin", "g"),
+])
+async def test_unit_conversions(tools: ToolRegistry, request_text: str, value: float, source: str,
+                                target: str) -> None:
+    args = await one_step(tools, request_text, "measure.convert")
+    assert args == {"value": value, "from_unit": source, "to_unit": target}
+
+
+@pytest.mark.parametrize("request_text, expected", [
+    ("本金 8000 元，年利率 2.5%，存 4 年，按年复利，到期本息多少？",
+     {"principal": 8000, "rate": 2.5, "years": 4, "compounding": "yearly"}),
+    ("存两万块，单利，年利率百分之三，五年后拿到多少钱？",
+     {"principal": 20000, "rate": 3, "years": 5, "compounding": "simple"}),
+    ("I deposit $5,000 at 3.2% interest compounded monthly. How much will I have after 7 years?",
+     {"principal": 5000, "rate": 3.2, "years": 7, "compounding": "monthly"}),
+    ("Compound interest on 1200 dollars at 6 percent for 15 years", {"principal": 1200, "rate": 6, "years": 15}),
+])
+async def test_interest(tools: ToolRegistry, request_text: str, expected: dict[str, Any]) -> None:
+    args = await one_step(tools, request_text, "finance.interest")
+    assert args == args | expected and set(expected) <= set(args)
+
+
+@pytest.mark.parametrize("request_text, uses, expression", [
+    ("2026年圣诞节是星期几？", "time.resolve", "2026年圣诞节"),
+    ("what day of the week is 2027-03-15?", "time.resolve", "2027-03-15"),
+    ("下周三是几月几号", "time.resolve", "下周三"),
+    ("What's the date in 3 weeks?", "time.resolve", "in 3 weeks"),
+    ("2026-02-01 和 2026-11-01 之间相差多少天？", "time.between", "2026-02-01 和 2026-11-01"),
+    ("How many days from March 3 to September 9?", "time.between", "from March 3 to September 9"),
+    ("距离2027年国庆节还有多少天", "time.between", "2027年国庆节"),
+])
+async def test_dates(tools: ToolRegistry, request_text: str, uses: str, expression: str) -> None:
+    args = await one_step(tools, request_text, uses)
+    assert args["expression"] == expression
+
+
+@pytest.mark.parametrize("request_text, expected", [
+    ("上个月哪个地区卖出的件数最多？", {"group_by": "region", "measure": "units", "order": "desc",
+                                   "start": "2026-10-01", "end": "2026-10-31"}),
+    ("上周销售额最低的是哪个品类", {"group_by": "category", "measure": "revenue", "order": "asc",
+                          "start": "2026-11-09", "end": "2026-11-15"}),
+    ("Which day last week had the most units sold?", {"group_by": "day", "measure": "units", "order": "desc",
+                                                     "start": "2026-11-09", "end": "2026-11-15"}),
+    ("Which region had the lowest revenue last month?", {"group_by": "region", "measure": "revenue",
+                                                        "order": "asc"}),
+])
+async def test_sales_rankings(tools: ToolRegistry, request_text: str, expected: dict[str, Any]) -> None:
+    args = await one_step(tools, request_text, "sales.rank")
+    assert args == args | expected
+
+
+async def test_sales_totals_so_far(tools: ToolRegistry) -> None:
+    args = await one_step(tools, "今年以来一共卖了多少件？", "sales.summary")
+    assert (args["start"], args["end"]) == ("2026-01-01", "2026-11-18")
+    english = await one_step(tools, "How many units have we sold so far this year?", "sales.summary")
+    assert (english["start"], english["end"]) == ("2026-01-01", "2026-11-18")
+
+
+async def test_the_best_seller_question_still_goes_to_top_products(tools: ToolRegistry) -> None:
+    plan = await plan_of(tools, "上周卖得最好的产品是什么？它比第二名多卖了多少件")
+    assert [s.uses for s in plan.steps] == ["sales.top_products", "math.calculate"]
+    by_revenue = await one_step(tools, "上周销售额前三的产品", "sales.top_products")
+    assert by_revenue["by"] == "revenue" and by_revenue["limit"] == 3
+
+
+async def test_clauses_that_stand_alone_stay_apart(tools: ToolRegistry) -> None:
+    plan = await plan_of(tools, "算一下 17*23，另外告诉我 10 英里是多少公里")
+    assert [s.uses for s in plan.steps] == ["math.calculate", "measure.convert"]
+    assert plan.steps[0].with_ == {"expression": "17*23"} and plan.steps[1].with_["value"] == 10
+    two = await plan_of(tools, "3+5，6*7")
+    assert [s.with_["expression"] for s in two.steps] == ["3+5", "6*7"]
