@@ -79,11 +79,10 @@ def money(text: str) -> float | None:
 _KINDS: list[tuple[str, re.Pattern[str]]] = [
     ("unit_from", re.compile(r"^(?:from|source|input)_?units?$|\bunit (?:it is|to convert) from\b|\bunit it is in\b")),
     ("unit_to", re.compile(r"^(?:to|target|output)_?units?$|\bunit (?:wanted|to convert to)\b")),
-    ("quantity", re.compile(r"^(?:value|quantity|qty|magnitude)$|\bquantity to convert\b")),
-    ("percent", re.compile(r"\brate\b|percent|percentage|利率")),
+    ("quantity", re.compile(r"\bquantity to convert\b|\bvalue to convert\b")),
+    ("percent", re.compile(r"percent|percentage|利率|\binterest rate\b")),
     ("years", re.compile(r"^(?:years?|num_years|n_years|duration_years|term_years)$|\bhow many years\b|\bin years\b")),
-    ("money", re.compile(r"^(?:principal|amount|sum|deposit|price|cost|balance|capital|loan|investment)$"
-                         r"|\bsum deposited\b|\bprincipal\b|本金")),
+    ("money", re.compile(r"^(?:principal|deposit|capital|loan|investment)$|\bsum deposited\b|\bprincipal\b|本金")),
 ]
 
 

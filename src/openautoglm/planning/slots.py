@@ -16,6 +16,7 @@ from typing import Any
 
 from ..timeparse import PeriodMatch
 from ..tools.base import Tool
+from . import measures
 from .evidence import (
     IDENTIFIER,
     NUMERIC_IDENTIFIER,
@@ -29,7 +30,6 @@ from .evidence import (
     snake_case,
     written_identifier,
 )
-from . import measures
 from .intent import Intent, Part
 from .references import Prior, output_field, reference_expression
 
