@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: install the lock, lint, type-check, test, then check the built package.
-#   scripts/test.sh            everything (CI): starts PostgreSQL/Redis if stopped, installs Chromium if missing
+#   scripts/test.sh            everything (CI): starts PostgreSQL/Redis if stopped, installs Chromium and a CJK
+#                              font if missing
 #   scripts/test.sh --fast     leaves out the tiers that need PostgreSQL, Redis, Chromium, the embedded model or
 #                              the package build (markers in tests/conftest.py); under a minute
 # Further arguments go to pytest.
@@ -18,6 +19,10 @@ bash scripts/services.sh
 # The console tests drive a real headless Chromium (tests/test_console.py): install it where apt-get can.
 if { ! command -v chromium || ! command -v chromedriver; } >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver
+fi
+# ... and a CJK font, so Chinese in the console's screenshots shows as glyphs, not boxes (the test checks fc-list).
+if [ -z "$(fc-list :lang=zh 2>/dev/null)" ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk
 fi
 .venv/bin/pytest -q -p no:cacheprovider "$@"
 bash scripts/check-package.sh

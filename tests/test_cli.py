@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -123,6 +126,44 @@ def test_exec_timeout_is_retried_and_dependents_skipped_in_the_trace(tmp_path: P
     assert retry["step_id"] == "slow" and "timed out" in retry["data"]["error"]
     skipped = next(e for e in events if e["kind"] == "step.skipped")
     assert skipped["step_id"] == "after" and skipped["data"]["reason"] == "needs 'slow', which failed"
+
+
+def test_trace_html_writes_one_self_contained_page(tmp_path: Path) -> None:
+    hostile = "</script><script>window.__pwned=1</script><!--"
+    plan = write(tmp_path / "plan.json", {"steps": [
+        {"id": "left", "uses": "math.calculate", "with": {"expression": "6*7"}},
+        {"id": "right", "uses": "math.calculate", "with": {"expression": f"1/0 {hostile}"}},
+        {"id": "both", "uses": "math.calculate", "with": {"expression": "${left.output.result} + 1"},
+         "depends_on": ["right"]},
+        {"id": "clock", "uses": "time.now"},
+    ]})
+    out = json.loads(autoglm("exec", str(plan), "--json").stdout)
+    assert out["status"] == "partial"
+    page_path = tmp_path / "trace.html"
+    result = autoglm("trace", out["task_id"], "--html", str(page_path))
+    assert result.returncode == 0 and result.stdout == "" and str(page_path) in result.stderr
+    page = page_path.read_text(encoding="utf-8")
+    events = json.loads(autoglm("trace", out["task_id"], "--json").stdout)
+
+    # The trace, whole, as data no script runs; the hostile text never closes an element.
+    data = re.search(r'<script type="application/json" id="trace-data">(.*?)</script>', page, re.S)
+    assert data and json.loads(data.group(1)) == {"task_id": out["task_id"], "events": events}
+    assert hostile not in page and page.count("</script>") == 4  # the data, dagre, plan-view, the page's start
+    # The console's own files inlined (one drawing, no twin), nothing loaded from anywhere.
+    static = Path(__file__).resolve().parents[1] / "src/openautoglm/server/static"
+    for name in ("dagre.min.js", "plan-view.js", "trace-page.js", "plan-view.css", "console.css"):
+        assert (static / name).read_text(encoding="utf-8") in page
+    assert "@dagrejs/dagre 3.1.3" in page and "Copyright (c) 2012-2014 Chris Pettitt" in page
+    assert not re.search(r"\b(src|href)\s*=", page)
+    # Its CSP allows exactly the inline scripts and style it holds, by hash, and nothing else.
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page)
+    assert csp and "default-src 'none'" in csp.group(1) and "unsafe" not in csp.group(1)
+    inline = re.findall(r"<script>(.*?)</script>", page, re.S) + re.findall(r"<style>(.*?)</style>", page, re.S)
+    hashes = {base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() for text in inline}
+    assert len(inline) == 4 and hashes == set(re.findall(r"'sha256-([^']+)'", csp.group(1)))
+
+    unwritable = autoglm("trace", out["task_id"], "--html", str(tmp_path / "no-such-dir" / "t.html"))
+    assert one_error_line(unwritable).startswith("autoglm: error: cannot write")
 
 
 def test_run_json_two_independent_parts_overlap_in_time() -> None:

@@ -5,12 +5,18 @@ retried step, a step waiting for approval (approved from the console), a failing
 the steps live, reads the answer, the task list, the trace tree and the nodes; a viewer sees 403 messages; a
 throttled key sees the 429 message. Values with HTML in them must show as text, and the page must not log a
 CSP violation or a script error.
+
+A second story is about the drawing (plan-view.js): a four-step plan with two parallel branches, a failing step and
+its skipped dependent, drawn live as a graph and a timeline in the Run view, in Tasks, and in the page
+``autoglm trace --html`` writes; a screenshot of the Run view is kept under ``test-artifacts/``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +27,7 @@ import pytest
 
 from gateway_support import bearer, gateway, new_key
 from openautoglm import AutoGLM, ScriptedModel, Settings, tool
+from openautoglm.cli.trace_page import trace_page
 from openautoglm.config import GatewaySettings
 from openautoglm.plan import Plan, parse_plan
 from openautoglm.planning import Planner
@@ -32,6 +39,9 @@ from openautoglm.tools.approval import ApprovalBroker
 
 INSTALL_HINT = ("the console tests need Chromium and its driver: "
                 "apt-get update && apt-get install -y chromium chromium-driver (scripts/test.sh does this)")
+CJK_HINT = ("the console screenshot needs a CJK font to show Chinese as glyphs, not boxes: "
+            "apt-get install -y fonts-noto-cjk (scripts/test.sh does this)")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"  # kept after the run; .gitignore leaves it out
 HOSTILE = '<img src=x onerror="window.__pwned=1">'
 PLAN = {
     "steps": [
@@ -48,13 +58,30 @@ TRACE_STATUS = {"step.started": "running", "step.retry": "retry", "step.finished
                 "step.failed": "failed", "step.skipped": "skipped"}
 
 
+# Two branches run at once (fetch, other); broken fails after fetch, so report (which also reads other) is skipped.
+BRANCHES_PLAN = {
+    "steps": [
+        {"id": "fetch", "uses": "demo.slow", "with": {"city": "杭州"}},
+        {"id": "other", "uses": "demo.slow", "with": {"city": "宁波"}},
+        {"id": "broken", "uses": "demo.broken", "depends_on": ["fetch"], "retry": {"attempts": 1}},
+        {"id": "report", "uses": "demo.lookup", "with": {"city": "${other.output.city}"}, "depends_on": ["broken"]},
+    ]
+}
+BRANCH_EDGES = {("fetch", "broken", "order"), ("broken", "report", "order"), ("other", "report", "data")}
+SLOW_S = 0.6
+SLOW_ROWS = 60
+
+
 class FixedPlanner(Planner):
-    """Always the plan above: the test is about the console, not about planning."""
+    """Always the same plan: the test is about the console, not about planning."""
 
     name = "fixed"
 
+    def __init__(self, plan: dict[str, Any] = PLAN) -> None:
+        self.fixed = plan
+
     async def plan(self, request: str, ctx: Any) -> Plan:
-        return parse_plan(PLAN)
+        return parse_plan(self.fixed)
 
     async def replan(self, request: str, plan: Plan, results: Any, ctx: Any) -> Plan | None:
         return None
@@ -84,6 +111,17 @@ def notify(message: str) -> str:
 def broken() -> str:
     """Always fails."""
     raise ValueError("the demo tool always fails")
+
+
+@tool(name="demo.slow")
+async def slow(city: str) -> dict:
+    """A city's daily sales, slowly (long enough for two of them to be seen running at once).
+
+    Args:
+        city: the city
+    """
+    await asyncio.sleep(SLOW_S)
+    return {"city": city, "days": [{"day": i, "note": f"{city}第{i}天的销售额"} for i in range(SLOW_ROWS)]}
 
 
 def flaky_tool() -> Any:
@@ -319,3 +357,152 @@ def test_console_in_chromium(browser: Any, app: tuple[AutoGLM, Any, ThrottledKey
     sign_in(driver, throttled)
     wait_for(driver, lambda d: "429" in visible_text(d, "signin-error"), "the 429 message")
     assert "Try again in 7 s" in by_id(driver, "signin-error").text
+
+
+@pytest.fixture
+def branches_app(tmp_path: Path) -> Iterator[tuple[AutoGLM, Any]]:
+    db_url = f"sqlite:///{tmp_path / 'branches.db'}"
+    glm = AutoGLM(settings=Settings(auth="required", database_url=db_url, gateway=GatewaySettings()),
+                  model=ScriptedModel(["unused"]), store=Store(db_url), planner=FixedPlanner(BRANCHES_PLAN),
+                  tools=[slow, broken, lookup])
+    with gateway(glm, access_log=False) as server:
+        yield glm, server
+
+
+def drawn(driver: Any, view: str) -> dict[str, Any]:
+    """What a plan view (its container's id) shows, read from the page itself."""
+    return dict(driver.execute_script("""
+        const view = document.getElementById(arguments[0]);
+        const nodes = {};
+        for (const n of view.querySelectorAll('.pv-graph .pv-node')) nodes[n.dataset.step] = n.dataset.status;
+        const edges = [...view.querySelectorAll('.pv-graph .pv-edge')]
+          .map((e) => [e.dataset.from, e.dataset.to, e.dataset.kind]);
+        const bars = {};
+        for (const b of view.querySelectorAll('.pv-timeline rect.pv-bar')) {
+          const x = Number(b.getAttribute('x'));
+          bars[b.dataset.step] = {x0: x, x1: x + Number(b.getAttribute('width')),
+                                  critical: b.classList.contains('critical'), status: b.dataset.status};
+        }
+        const critical = [...view.querySelectorAll('.pv-graph .pv-node.critical')].map((n) => n.dataset.step);
+        return {nodes, edges, bars, critical, drawMs: Number(view.dataset.drawMs)};
+    """, view))
+
+
+def assert_branches_drawn(shown: dict[str, Any]) -> None:
+    assert shown["nodes"] == {"fetch": "done", "other": "done", "broken": "failed", "report": "skipped"}
+    assert {tuple(e) for e in shown["edges"]} == BRANCH_EDGES and len(shown["edges"]) == len(BRANCH_EDGES)
+    bars = shown["bars"]
+    assert set(bars) == {"fetch", "other", "broken"}  # a skipped step never ran: no bar
+    fetch, other = bars["fetch"], bars["other"]
+    assert fetch["x0"] < other["x1"] and other["x0"] < fetch["x1"]  # the two branches overlap in time
+    assert bars["broken"]["x0"] >= fetch["x1"] - 1  # broken waited for fetch
+    assert bars["broken"]["status"] == "failed"
+    # The longest chain of dependent steps: fetch then broken (other took as long as fetch, alone).
+    assert {s for s, b in bars.items() if b["critical"]} == {"fetch", "broken"}
+    assert set(shown["critical"]) == {"fetch", "broken"}
+
+
+def browser_problems(driver: Any) -> list[str]:
+    return [e["message"] for e in driver.get_log("browser")
+            if re.search(r"Content Security Policy|Trusted|Uncaught|TypeError|ReferenceError", e["message"])]
+
+
+def test_the_plan_drawn_as_a_graph_and_a_timeline(browser: Any, branches_app: tuple[AutoGLM, Any],
+                                                  tmp_path: Path) -> None:
+    fonts = subprocess.run(["fc-list", ":lang=zh", "family"], capture_output=True, text=True).stdout
+    if not fonts.strip():
+        pytest.fail(CJK_HINT)
+    glm, server = branches_app
+    driver = browser
+    driver.get(f"{server.url}/console")
+    driver.get_log("browser")
+    sign_in(driver, new_key(glm, "user"))
+    wait_for(driver, lambda d: by_id(d, "request").is_displayed(), "the request box")
+    by_id(driver, "request").send_keys("汇总杭州和宁波的销售额")
+    by_id(driver, "submit").click()
+
+    # Live: both branches are seen running at once, drawn from the event stream before the task ends.
+    wait_for(driver, lambda d: drawn(d, "run-plan")["nodes"].get("fetch") == "running"
+             and drawn(d, "run-plan")["nodes"].get("other") == "running", "the two branches running")
+    live = drawn(driver, "run-plan")
+    assert live["nodes"]["broken"] == "waiting" and live["nodes"]["report"] == "waiting"
+    assert {tuple(e) for e in live["edges"]} == BRANCH_EDGES
+    wait_for(driver, lambda d: not by_id(d, "submit").get_attribute("disabled"), "the run to end")
+    wait_for(driver, lambda d: drawn(d, "run-plan")["nodes"].get("report") == "skipped", "the skipped step drawn")
+    assert_branches_drawn(drawn(driver, "run-plan"))
+    task_id = by_id(driver, "run-id").text
+
+    # A step's detail: its arguments and its whole output (the last of 60 rows), as a collapsible tree.
+    css(driver, '#run-plan .pv-node[data-step="fetch"]')[0].click()
+    detail = wait_for(driver, lambda d: css(d, '#run-plan .pv-detail[data-step="fetch"]'), "fetch's detail")[0]
+    text = detail.get_attribute("textContent")  # the collapsed parts of the tree too
+    assert "杭州" in detail.text and "demo.slow" in detail.text
+    assert f"杭州第{SLOW_ROWS - 1}天的销售额" in text and text.count("的销售额") == SLOW_ROWS
+    folds = detail.find_elements("css selector", "details.pv-json-node")
+    assert folds and not folds[-1].get_attribute("open")  # deep levels start folded
+    folds[-1].find_element("css selector", "summary").click()
+    assert folds[-1].get_attribute("open") is not None
+    css(driver, '#run-plan .pv-node[data-step="report"]')[0].click()
+    wait_for(driver, lambda d: "needs 'broken', which failed" in by_id(d, "run-plan").text, "why report was skipped")
+    css(driver, '#run-plan .pv-node[data-step="broken"]')[0].click()
+    wait_for(driver, lambda d: "always fails" in by_id(d, "run-plan").text, "broken's error")
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "console-plan-graph.png"
+    driver.set_window_size(1280, 2400)  # an element's screenshot holds only what is in the window
+    try:
+        driver.execute_script("window.scrollTo(0, 0)")
+        by_id(driver, "run").screenshot(str(shot))
+    finally:
+        driver.set_window_size(1280, 1000)
+    assert shot.stat().st_size > 10_000
+
+    # Tasks → the task: the same drawing from the stored trace.
+    tab(driver, "tasks")
+    wait_for(driver, lambda d: css(d, f'#tasks tr[data-task="{task_id}"]'), "the task in the list")
+    css(driver, f'#tasks tr[data-task="{task_id}"]')[0].click()
+    wait_for(driver, lambda d: len(drawn(d, "trace-plan")["nodes"]) == 4, "the trace's graph")
+    assert_branches_drawn(drawn(driver, "trace-plan"))
+    assert browser_problems(driver) == []
+
+    # `autoglm trace --html`'s page, opened from a file: the same drawing, under its own strict CSP.
+    page = tmp_path / "trace.html"
+    page.write_text(trace_page(task_id, glm.trace(task_id)), encoding="utf-8")
+    driver.get(page.as_uri())
+    wait_for(driver, lambda d: len(drawn(d, "trace-plan")["nodes"]) == 4, "the trace page's graph")
+    assert_branches_drawn(drawn(driver, "trace-plan"))
+    assert by_id(driver, "trace-state").text == "partial"
+    assert by_id(driver, "trace-request").text == "汇总杭州和宁波的销售额"
+    assert browser_problems(driver) == []
+
+
+def test_critical_path_and_parallelism_in_the_page(browser: Any, branches_app: tuple[AutoGLM, Any]) -> None:
+    _, server = branches_app
+    browser.get(f"{server.url}/console")
+    result = browser.execute_script("""
+        const P = window.AutoGLMPlan;
+        const run = (ids, deps, weights) => P.criticalPath(ids, new Map(Object.entries(deps)),
+                                                           new Map(Object.entries(weights)));
+        return {
+          // a diamond: the longer branch (b) is the critical one, whatever the order the steps are listed in
+          diamond: run(["d", "a", "b", "c"], {b: ["a"], c: ["a"], d: ["b", "c"]}, {a: 1, b: 3, c: 2, d: 0.5}),
+          // two chains: the longest total wins, not the longest single step
+          chains: run(["x", "y", "p", "q", "r"], {y: ["x"], q: ["p"], r: ["q"]}, {x: 5, y: 0.1, p: 2, q: 2, r: 2}),
+          // a dependency on a step that never ran (not in ids) is left out
+          skipped: run(["a", "c"], {c: ["a", "b"]}, {a: 1, c: 1}),
+          empty: run([], {}, {}),
+          parallel: P.maxParallel([[0, 2], [1, 3], [2, 4], [2.5, 2.6]]),
+          edges: P.planEdges([{id: "a", uses: "t"}, {id: "b", uses: "t", depends_on: ["a"],
+                               with: {x: "${a.output.v} and ${inputs.city}", y: ["${ c.output }"]},
+                               when: "${a.output.ok}"}]),
+        };
+    """)
+    assert result["diamond"] == {"path": ["a", "b", "d"], "length": 4.5}
+    assert result["chains"] == {"path": ["p", "q", "r"], "length": 6}
+    assert result["skipped"] == {"path": ["a", "c"], "length": 2}
+    assert result["empty"] == {"path": [], "length": 0}
+    assert result["parallel"] == 3
+    assert result["edges"] == [
+        {"from": "a", "to": "b", "kind": "data", "refs": ["${a.output.v}", "${a.output.ok}"]},
+        {"from": "c", "to": "b", "kind": "data", "refs": ["${c.output}"]},
+    ]
+

@@ -102,15 +102,25 @@ def exec_(
 def trace(
     task_id: Annotated[str, typer.Argument(help="the id `autoglm run` printed")],
     json_out: JsonFlag = False,
+    html: Annotated[Path | None, typer.Option("--html", help="write the plan graph and timeline to this HTML file",
+                                              dir_okay=False)] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Print the audit trail of a task."""
+    """Print the audit trail of a task (or draw it: --html FILE)."""
     glm = make_app(config)
     try:
         events: list[Event] = glm.trace(task_id)
     finally:
         glm.store.close()
-    if json_out:
+    if html is not None:
+        from .trace_page import trace_page
+
+        try:
+            html.write_text(trace_page(task_id, events), encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot write {html}: {exc.strerror or exc}")
+        typer.echo(f"wrote {html} ({len(events)} events)", err=True)
+    elif json_out:
         typer.echo(json.dumps([e.to_dict() for e in events], ensure_ascii=False, indent=2, default=str))
     else:
         print_trace(task_id, events)

@@ -1,5 +1,8 @@
 """The web console: ``GET /console`` and its few static files (HTML, JS, CSS, icon), served by the gateway itself.
 
+``plan-view.js`` draws a task's plan and timeline; ``autoglm trace ID --html`` inlines the same file
+(:mod:`openautoglm.cli.trace_page`).
+
 The page holds no data, so it needs no credentials; every API call it makes sends the pasted key as a Bearer
 token. Its responses carry a strict Content-Security-Policy (scripts and styles only from this origin, no inline
 script, no framing, Trusted Types required so no string can reach an HTML sink) — the console renders every value
@@ -35,6 +38,9 @@ SECURITY_HEADERS = {
 FILES = {
     "console.js": "text/javascript; charset=utf-8",
     "console.css": "text/css; charset=utf-8",
+    "plan-view.js": "text/javascript; charset=utf-8",
+    "plan-view.css": "text/css; charset=utf-8",
+    "dagre.min.js": "text/javascript; charset=utf-8",
     "icon.svg": "image/svg+xml",
 }
 

@@ -1,4 +1,5 @@
-// The Open-AutoGLM web console. Plain JS, no build step, no third-party code.
+// The Open-AutoGLM web console. Plain JS, no build step; the one third-party file is the vendored graph layout
+// (dagre.min.js, see README.md here), used by plan-view.js, which draws a task's plan and timeline.
 // Every value from the API is rendered with textContent (never innerHTML): the page's CSP also requires
 // Trusted Types, so an HTML sink would throw rather than render data as markup.
 "use strict";
@@ -15,6 +16,9 @@
     operator: false,        // may read /v1/approvals
     approvalsOff: null,     // why approvals are unavailable here, if they are
     run: null,              // {id, abort, steps: Map, order: [], finished}
+    runView: null,          // the Run view's plan graph and timeline
+    traceView: null,        // the Tasks view's, for the task opened there
+    traceFollow: null,      // the AbortController of the opened task's live events, while it runs
     pollTimer: null,
     tickTimer: null,
   };
@@ -109,8 +113,8 @@
 
   // Server-sent events over fetch (EventSource cannot send an Authorization header). Resumes with
   // Last-Event-ID when the stream drops before the gateway's closing `end` event.
-  async function followEvents(taskId, signal, onEvent, onReconnect) {
-    let lastId = null;
+  async function followEvents(taskId, signal, onEvent, onReconnect, after = null) {
+    let lastId = after;
     for (let attempt = 0; ; attempt++) {
       const headers = lastId ? { "Last-Event-ID": lastId } : {};
       const res = await request(`/v1/tasks/${encodeURIComponent(taskId)}/events`,
@@ -194,6 +198,7 @@
     state.operator = false;
     state.run?.abort.abort();
     state.run = null;
+    state.traceFollow?.abort();
     clearInterval(state.pollTimer);
     clearInterval(state.tickTimer);
     for (const panel of document.querySelectorAll(".panel")) show(panel, false);
@@ -258,6 +263,8 @@
     setText("run-request", text);
     setRunState("queued");
     clear($("steps"));
+    state.runView.reset();
+    state.runView.follow();
     show($("answer-box"), false);
     show($("run"), true);
     setText("run-status", "Running…");
@@ -291,6 +298,7 @@
     let step = run.steps.get(id);
     if (!step) {
       const row = el("tr", { "data-step": id });
+      row.addEventListener("click", () => state.runView.select(id));
       const cells = ["id", "tool", "state", "duration", "output"].map((name) => el("td", { class: name }));
       row.append(...cells);
       cells[0].append(el("code", { text: id }));
@@ -313,6 +321,7 @@
   }
 
   function tickDurations(run) {
+    state.runView.tick();
     for (const step of run.steps.values()) {
       if ((step.status === "running" || step.status === "retry") && step.started) {
         step.row.querySelector("td.duration").textContent = seconds(Math.max(0, Date.now() / 1000 - step.started));
@@ -377,6 +386,7 @@
       default: break;
     }
     if (step) renderStep(step);
+    state.runView.apply(ev);
   }
 
   function showAnswer(text, status, title = "Answer") {
@@ -413,6 +423,9 @@
   }
 
   async function showTrace(taskId) {
+    state.traceFollow?.abort();
+    state.traceFollow = null;
+    state.traceView.reset();
     for (const row of $("tasks").children) row.classList.toggle("selected", row.dataset.task === taskId);
     setText("trace-id", taskId);
     show($("trace-error"), false);
@@ -429,7 +442,25 @@
     const badge = statusBadge(body.status);
     $("trace-state").replaceWith(Object.assign(badge, { id: "trace-state" }));
     $("trace-tree").replaceChildren(...traceTree(body.events));
+    state.traceView.load(body.events);
     $("trace").scrollIntoView({ block: "nearest" });
+    if (body.status === "queued" || body.status === "running") followTrace(taskId, body.events);
+  }
+
+  // A task opened while it runs: its graph and timeline go on from the live events after the ones loaded.
+  async function followTrace(taskId, events) {
+    const abort = new AbortController();
+    state.traceFollow = abort;
+    const view = state.traceView;
+    view.follow();
+    const tick = setInterval(() => view.tick(), 250);
+    const last = events.length ? String(events[events.length - 1].seq) : null;
+    try {
+      await followEvents(taskId, abort.signal, (ev) => view.apply(ev), () => {}, last);
+      if (state.traceFollow === abort) showTrace(taskId);  // the finished trace: the event tree too
+    } catch { /* aborted, or the stream gave up: the graph keeps what it had */ } finally {
+      clearInterval(tick);
+    }
   }
 
   // Task-level events in order; each step's events grouped under one node placed where the step first appears.
@@ -609,6 +640,8 @@
 
   // ---- wiring ----
   document.addEventListener("DOMContentLoaded", () => {
+    state.runView = AutoGLMPlan.create($("run-plan"));
+    state.traceView = AutoGLMPlan.create($("trace-plan"));
     $("signin-form").addEventListener("submit", (e) => {
       e.preventDefault();
       const key = $("api-key").value.trim();
