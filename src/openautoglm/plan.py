@@ -1,5 +1,5 @@
 """Plans: steps, references between them, validation and order. Pure: no I/O, nothing of the project but errors
-and the text check of ``encodable``.
+and the storable-data check of ``encodable``.
 
 A plan is a DAG of steps. ``${step.output}`` / ``${step.output.field.0}`` passes one step's result into another's
 arguments (and implies a dependency); ``${inputs.name}`` reads a workflow input; ``depends_on`` adds ordering
@@ -18,8 +18,7 @@ from typing import Any
 import jsonschema
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .encodable import PROBLEM as UNENCODABLE
-from .encodable import unencodable_at
+from .encodable import unstorable_at
 from .errors import PlanError, PlanValidationError
 
 STEP_ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_\-]*$"
@@ -225,11 +224,12 @@ def plan_problems(
     do not fit are reported. ``inputs`` are the values a workflow will run with.
     """
     problems: list[str] = []
-    # Text the store and every answer must carry later: refused now, or the task would break each read of it.
-    if (where := unencodable_at(plan.dump())) is not None:
-        problems.append(f"{where or 'plan'}: {UNENCODABLE}")
-    if inputs is not None and (where := unencodable_at(dict(inputs), "inputs")) is not None:
-        problems.append(f"{where}: {UNENCODABLE}")
+    # Data the store and every answer must carry later (text UTF-8 encodes, bounded nesting): refused now, or the
+    # task would break each read of it.
+    if found := unstorable_at(plan.dump()):
+        problems.append(f"{found[0] or 'plan'}: {found[1]}")
+    if inputs is not None and (found := unstorable_at(dict(inputs), "inputs")):
+        problems.append(f"{found[0]}: {found[1]}")
     ids = [s.id for s in plan.steps]
     seen: set[str] = set()
     for sid in ids:

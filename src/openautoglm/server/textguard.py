@@ -1,13 +1,15 @@
-"""A pure-ASGI middleware that refuses JSON bodies holding text UTF-8 cannot carry, before any route sees them.
+"""A pure-ASGI middleware that refuses JSON bodies the gateway could store but never send back, before any route
+sees them.
 
 Python's JSON parser accepts ``"\\ud800"`` (and, from bytes, raw surrogates) and hands the route a string that
-cannot be encoded: stored, it breaks every later read of the record (the task list answers 500 to everyone); sent
-to a node, it fails in the HTTP client and looks like the node's fault. So every JSON body is checked once, here,
-for every route (ours and the ones other rooms mount): bytes that are not UTF-8 are a 400, a lone surrogate a 422
-naming the field (``messages.0.content``), both in the gateway's JSON error shape.
+cannot be encoded, and it accepts values nested hundreds of levels deep that no response can serialise again:
+stored, either breaks every later read of the record (the task list answers 500 to everyone); a surrogate sent to
+a node fails in the HTTP client and looks like the node's fault. So every JSON body is checked once, here, for every
+route (ours and the ones other rooms mount): bytes that are not UTF-8 are a 400, a lone surrogate or nesting past
+``MAX_DEPTH`` a 422 naming the field (``messages.0.content``), in the gateway's JSON error shape.
 
-The check is cheap for ordinary bodies: a strict UTF-8 decode and one regular-expression scan for a ``\\uD8..``-
-``\\uDF..`` escape; only a body holding such an escape is parsed to find (or clear) the field.
+The check is cheap for ordinary bodies: a strict UTF-8 decode, one regular-expression scan for a ``\\uD8..``-
+``\\uDF..`` escape and a count of opening brackets; only a body that could hold either problem is parsed.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from email.message import Message as MimeMessage
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..encodable import PROBLEM, may_hold_surrogates, unencodable_at
+from ..encodable import TOO_DEEP, may_be_unstorable, unstorable_at
 from .errors import error_response
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -67,17 +69,19 @@ def _problem(body: bytes) -> tuple[int, str, str | None] | None:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         return 400, f"the request body is not valid UTF-8 (byte {exc.start}); send JSON encoded as UTF-8", None
-    if not may_hold_surrogates(text):
+    if not may_be_unstorable(text):
         return None
     try:
         data = json.loads(text)
     except ValueError:  # not JSON at all: the route's own validation answers that
         return None
-    where = unencodable_at(data)
-    if where is None:
-        return None  # surrogate escapes that pair up into real characters (an emoji escaped as \ud83d\ude00)
-    field = where or "body"
-    return 422, f"invalid request: {field}: {PROBLEM}", field
+    except RecursionError:  # nested past what the parser can read, let alone store
+        return 422, f"invalid request: body: {TOO_DEEP}", "body"
+    found = unstorable_at(data)
+    if found is None:
+        return None  # e.g. surrogate escapes that pair up into real characters (an emoji as \ud83d\ude00)
+    field = found[0] or "body"
+    return 422, f"invalid request: {field}: {found[1]}", field
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
