@@ -138,3 +138,16 @@ async def test_clauses_that_stand_alone_stay_apart(tools: ToolRegistry) -> None:
     assert plan.steps[0].with_ == {"expression": "17*23"} and plan.steps[1].with_["value"] == 10
     two = await plan_of(tools, "3+5，6*7")
     assert [s.with_["expression"] for s in two.steps] == ["3+5", "6*7"]
+
+
+@pytest.mark.parametrize("request_text, measure", [
+    ("Which product sold the most units last week, and what share of all units sold was it?", "units"),
+    ("上周销售额最高的产品是哪个？它的销售额占比是多少？", "revenue"),
+])
+async def test_a_share_of_the_total_is_computed_from_the_first_steps_output(tools: ToolRegistry, request_text: str,
+                                                                          measure: str) -> None:
+    plan = await plan_of(tools, request_text)
+    assert [s.uses for s in plan.steps] == ["sales.top_products", "math.calculate"]
+    top, share = plan.steps
+    assert share.with_["expression"] == (f"${{{top.id}.output.products.0.{measure}}} / "
+                                         f"${{{top.id}.output.total_{measure}}} * 100")

@@ -51,7 +51,7 @@ _COMPUTE = re.compile(r"百分之几|百分之多少|百分比|多少%|几%|几�
                       r"[多少](?:卖|买|赚|花|售|销|挣|用|出|产)了?多少|"  # 多卖了多少件, 少赚了多少
                       r"\b(?:percent|percentage|ratio|how many times|difference|how much more|how much less|"
                       r"how many more|how many fewer|"
-                      r"average|in total)\b", re.I)
+                      r"average|in total|share|proportion)\b|占比|所占|比重|份额", re.I)
 _WRITE_VERB = re.compile(r"生成|写|撰写|起草|总结|概括|翻译|提醒|通知|回复|建议|\b(?:write|draft|compose|generate|"
                          r"summari[sz]e|translate|remind|reply|suggest|explain|describe)\b", re.I)
 

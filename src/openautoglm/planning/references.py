@@ -16,6 +16,10 @@ _PERCENT = re.compile(r"百分之几|百分之多少|百分比|几成|多少%|�
 _MORE = re.compile(r"多|少|高|低|超过|差|more|less|fewer|higher|lower|exceed|differ|difference|bigger|smaller|ahead",
                    re.I)
 _RATIO = re.compile(r"几倍|倍数|倍|times as|ratio|how many times", re.I)
+# A share of the whole: "what share of the week's revenue was it", "它占总销量的百分之几".
+_SHARE = re.compile(r"占比|所占|占.{0,8}(?:百分之几|百分之多少|多少|比例|比重)|比重|份额|"
+                    r"\b(?:share|proportion|fraction)\b|(?:percent|percentage)\s+of\s+(?:the\s+)?(?:total|all|whole)",
+                    re.I)
 _SUM = re.compile(r"一共|总共|合计|加起来|总和|共计|in total|combined|altogether|sum of|total of", re.I)
 _FIRST = re.compile(r"它|其|最好|最多|最高|第一|冠军|榜首|"
                     r"\b(?:it|its|the top|the best|the first|the leader|the winner)\b", re.I)
@@ -108,6 +112,10 @@ def reference_expression(part: Part, prior: Prior) -> tuple[str, str] | None:
         if len(positions) == 1:
             if _SUM.search(text) and part.top_n:
                 return " + ".join(ref(i) for i in range(part.top_n)), "sum of the first items"
+            total = _total_field(prior.tool.returns, field_name)
+            if _SHARE.search(text) and total:
+                return (f"{ref(positions[0])} / ${{{prior.step_id}.output.{total}}} * 100",
+                        f"share of item {positions[0] + 1} in {total}")
             continue
         a, b = ref(positions[0]), ref(positions[1])
         if _PERCENT.search(text) and _MORE.search(text):
@@ -120,6 +128,15 @@ def reference_expression(part: Part, prior: Prior) -> tuple[str, str] | None:
             return " + ".join(ref(i) for i in positions), "sum"
         if _MORE.search(text):
             return f"{a} - {b}", "difference"
+    return None
+
+
+def _total_field(returns: Mapping[str, Any] | None, field_name: str) -> str | None:
+    """The top-level field of an output that holds the total of a list's field: ``total_units`` for ``units``."""
+    props = (returns or {}).get("properties") or {}
+    for name in (f"total_{field_name}", f"{field_name}_total"):
+        if isinstance(props.get(name), Mapping) and props[name].get("type") in ("integer", "number"):
+            return name
     return None
 
 

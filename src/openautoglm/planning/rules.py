@@ -27,7 +27,7 @@ from .carry import carried_steps, keep_read
 from .clauses import join_clauses
 from .entities import numbers
 from .evidence import free_number
-from .fill import ArgumentFiller, Filled, Prior, needed_items, slot_kind, value_list
+from .fill import ArgumentFiller, Filled, Prior, needed_items, reference_expression, slot_kind, value_list
 from .followup import answer_to_question, follow_up
 from .intent import Intent, Part, parse_intent
 from .select import GENERATE, GENERIC_TOOLS, MIN_SCORE, Candidate, ToolIndex, fit_entities
@@ -307,9 +307,14 @@ class RulePlanner(Planner):
         however the words ranked it: the data tools the words match best would only fetch the data again."""
         tries = candidates[:TRIES_PER_PART]
         if part.computes and part.refers_back and priors:
-            tries += [c for c in candidates[TRIES_PER_PART:] if any(
+            computing = [c for c in candidates if any(
                 slot_kind(name, spec if isinstance(spec, dict) else {}) == "expression"
                 for name, spec in ((tools.get(c.tool).parameters or {}).get("properties") or {}).items())]
+            if any(reference_expression(part, p) for p in priors):
+                # The earlier results hold what is asked ("what share of the week's revenue was it"): compute it
+                # from them before trying any tool that would fetch it anew.
+                return computing + [c for c in tries if c not in computing]
+            tries += [c for c in computing if c not in tries]
         return tries
 
     def _join_clauses(self, intent: Intent, index: ToolIndex, filler: ArgumentFiller, ctx: PlanningContext,

@@ -69,6 +69,9 @@ class InterestTool(FunctionTool):
             "compounding": {"type": "string"}, "periods_per_year": {"type": "integer"},
             "amount": {"type": "number"}, "interest": {"type": "number"}}}
 
+    def summarize(self, output: Any) -> str:
+        return self.answer(output, "en") or super().summarize(output)
+
     def answer(self, output: Any, lang: str) -> str | None:
         if not (isinstance(output, dict) and "amount" in output):
             return None
