@@ -63,7 +63,7 @@ BRANCHES_PLAN = {
     "steps": [
         {"id": "fetch", "uses": "demo.slow", "with": {"city": "杭州"}},
         {"id": "other", "uses": "demo.slow", "with": {"city": "宁波"}},
-        {"id": "broken", "uses": "demo.broken", "depends_on": ["fetch"], "retry": {"attempts": 1}},
+        {"id": "broken", "uses": "demo.fails_slowly", "depends_on": ["fetch"], "retry": {"attempts": 1}},
         {"id": "report", "uses": "demo.lookup", "with": {"city": "${other.output.city}"}, "depends_on": ["broken"]},
     ]
 }
@@ -122,6 +122,13 @@ async def slow(city: str) -> dict:
     """
     await asyncio.sleep(SLOW_S)
     return {"city": city, "days": [{"day": i, "note": f"{city}第{i}天的销售额"} for i in range(SLOW_ROWS)]}
+
+
+@tool(name="demo.fails_slowly")
+async def fails_slowly() -> str:
+    """Fails, after a while (so fetch then this is surely the longest chain, however loaded the machine)."""
+    await asyncio.sleep(SLOW_S / 2)
+    raise ValueError("the demo tool always fails")
 
 
 def flaky_tool() -> Any:
@@ -364,7 +371,7 @@ def branches_app(tmp_path: Path) -> Iterator[tuple[AutoGLM, Any]]:
     db_url = f"sqlite:///{tmp_path / 'branches.db'}"
     glm = AutoGLM(settings=Settings(auth="required", database_url=db_url, gateway=GatewaySettings()),
                   model=ScriptedModel(["unused"]), store=Store(db_url), planner=FixedPlanner(BRANCHES_PLAN),
-                  tools=[slow, broken, lookup])
+                  tools=[slow, fails_slowly, lookup])
     with gateway(glm, access_log=False) as server:
         yield glm, server
 
@@ -384,13 +391,18 @@ def drawn(driver: Any, view: str) -> dict[str, Any]:
                                   critical: b.classList.contains('critical'), status: b.dataset.status};
         }
         const critical = [...view.querySelectorAll('.pv-graph .pv-node.critical')].map((n) => n.dataset.step);
-        return {nodes, edges, bars, critical, drawMs: Number(view.dataset.drawMs)};
+        const columns = {};
+        for (const n of view.querySelectorAll('.pv-graph .pv-node')) columns[n.dataset.step] = n.getBBox().x
+          + n.transform.baseVal.consolidate().matrix.e;
+        return {nodes, edges, bars, critical, columns, drawMs: Number(view.dataset.drawMs)};
     """, view))
 
 
 def assert_branches_drawn(shown: dict[str, Any]) -> None:
     assert shown["nodes"] == {"fetch": "done", "other": "done", "broken": "failed", "report": "skipped"}
     assert {tuple(e) for e in shown["edges"]} == BRANCH_EDGES and len(shown["edges"]) == len(BRANCH_EDGES)
+    x = shown["columns"]  # left to right in the order they can run: the two branches side by side first
+    assert x["fetch"] == x["other"] < x["broken"] < x["report"]
     bars = shown["bars"]
     assert set(bars) == {"fetch", "other", "broken"}  # a skipped step never ran: no bar
     fetch, other = bars["fetch"], bars["other"]
@@ -419,15 +431,29 @@ def test_the_plan_drawn_as_a_graph_and_a_timeline(browser: Any, branches_app: tu
     sign_in(driver, new_key(glm, "user"))
     wait_for(driver, lambda d: by_id(d, "request").is_displayed(), "the request box")
     by_id(driver, "request").send_keys("汇总杭州和宁波的销售额")
+    # Every state the graph shows while the task runs, as the page draws it (no polling to miss one).
+    driver.execute_script("""
+        window.__drawn = [];
+        new MutationObserver(() => {
+          const now = {};
+          for (const n of document.querySelectorAll('#run-plan .pv-node')) now[n.dataset.step] = n.dataset.status;
+          const last = window.__drawn[window.__drawn.length - 1];
+          if (JSON.stringify(now) !== JSON.stringify(last)) window.__drawn.push(now);
+        }).observe(document.getElementById('run-plan'), {subtree: true, childList: true, attributes: true,
+                                                         attributeFilter: ['data-status']});
+    """)
     by_id(driver, "submit").click()
-
-    # Live: both branches are seen running at once, drawn from the event stream before the task ends.
-    wait_for(driver, lambda d: drawn(d, "run-plan")["nodes"].get("fetch") == "running"
-             and drawn(d, "run-plan")["nodes"].get("other") == "running", "the two branches running")
-    live = drawn(driver, "run-plan")
-    assert live["nodes"]["broken"] == "waiting" and live["nodes"]["report"] == "waiting"
-    assert {tuple(e) for e in live["edges"]} == BRANCH_EDGES
     wait_for(driver, lambda d: not by_id(d, "submit").get_attribute("disabled"), "the run to end")
+
+    # Live: drawn from the event stream step by step, both branches running at once before anything else ran.
+    states: list[dict[str, str]] = driver.execute_script("return window.__drawn")
+    both = next(i for i, s in enumerate(states) if s.get("fetch") == s.get("other") == "running")
+    assert states[both]["broken"] == states[both]["report"] == "waiting"
+    shown = {step: [s[step] for s in states if s.get(step, "waiting") != "waiting"]
+             for step in ("fetch", "other", "broken", "report")}
+    changes = {step: [v for i, v in enumerate(seen) if i == 0 or seen[i - 1] != v] for step, seen in shown.items()}
+    assert changes == {"fetch": ["running", "done"], "other": ["running", "done"], "broken": ["running", "failed"],
+                       "report": ["skipped"]}
     wait_for(driver, lambda d: drawn(d, "run-plan")["nodes"].get("report") == "skipped", "the skipped step drawn")
     assert_branches_drawn(drawn(driver, "run-plan"))
     task_id = by_id(driver, "run-id").text
