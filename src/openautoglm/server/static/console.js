@@ -500,7 +500,12 @@
       el("span", { class: "ev-time", text: `+${((ev.ts - t0) * 1000).toFixed(0)} ms` }),
       el("span", { class: "ev-kind", text: ev.kind }),
       el("span", { class: "muted", text: `  ${preview(eventHint(ev.kind, d), 120)}` }));
-    return el("li", { "data-kind": ev.kind }, el("details", {}, summary, valueTree(d, 0)));
+    // The value's tree is built when first opened: a 200-step trace has a thousand events, mostly never opened.
+    const details = el("details", {}, summary);
+    details.addEventListener("toggle", () => {
+      if (details.open && details.childElementCount === 1) details.append(valueTree(d, 0));
+    });
+    return el("li", { "data-kind": ev.kind }, details);
   }
 
   // The one line that says most about an event, shown next to its kind.
