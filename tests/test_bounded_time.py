@@ -14,7 +14,7 @@ from openautoglm.config import RouterSettings
 from openautoglm.errors import ContextLengthExceeded
 from openautoglm.events import EventKind, check
 from openautoglm.models.base import ChatModel, ChatRequest, ChatResponse
-from openautoglm.models.embedded import EmbeddedModel
+from openautoglm.models.embedded import EmbeddedModel, looping
 from openautoglm.models.openai_compat import OpenAICompatibleModel
 from openautoglm.models.pool import CLOSED, Router
 from openautoglm.plan import Plan, Step
@@ -24,6 +24,7 @@ from openautoglm.planning.replan import replan
 from openautoglm.results import StepResult, StepStatus
 from openautoglm.testing import FakeOpenAI
 from openautoglm.tools.base import tool
+from openautoglm.tools.llm import DATA_NOTICE
 from planning_support import context, registry
 
 # A pasted meeting note of 20,000 characters: about 37,000 tokens for SmolLM2, whose context holds 2,048.
@@ -163,3 +164,30 @@ async def test_no_stand_in_is_offered_for_a_step_whose_input_is_too_long() -> No
     [(kind, data)] = events
     assert kind == EventKind.REPLAN and data["accepted"] is False and "too long" in data["problems"][0]
     check(kind, data)
+
+
+def test_a_tail_that_repeats_one_pattern_is_a_loop() -> None:
+    phrase = list(range(100, 120))
+    assert looping([7] * 16) and looping([3, 1, 4, *([1, 2] * 8)]) and looping([9, *phrase, *phrase])
+    assert not looping([1, 2] * 7)  # too short a span to call it a loop
+    assert not looping(list(range(90))) and not looping([*phrase, 5, *phrase])
+
+
+@pytest.mark.model
+async def test_the_embedded_model_stops_when_it_starts_repeating_itself(embedded: EmbeddedModel) -> None:
+    # SmolLM2-135M answers this with "1. 1.1.1.1: 1.1.1.1.1: ..." until max_tokens when nothing stops it.
+    response = await embedded.complete(ChatRequest.of("一件衣服 480 元", system=DATA_NOTICE, max_tokens=256))
+    assert response.completion_tokens < 64
+    assert (await embedded.complete(ChatRequest.of("Name three colours.", max_tokens=24))).text.strip()
+
+
+@pytest.mark.parametrize("retry, attempts", [(None, 1), ({"attempts": 2, "backoff_s": 0.01}, 2)])
+async def test_a_timed_out_model_step_is_not_retried_unless_its_plan_asks(retry: Any, attempts: int) -> None:
+    model = StallingModel()
+    step: dict[str, Any] = {"id": "say", "uses": "llm.generate", "with": {"prompt": "x"}, "timeout_s": 0.2}
+    if retry:
+        step["retry"] = retry
+    async with AutoGLM(model=model) as app:
+        result = await app.execute({"steps": [step]})
+    assert result.steps[0].status == "failed" and result.steps[0].attempts == attempts
+    assert model.calls == attempts and model.cancelled == attempts

@@ -215,6 +215,8 @@ class _Run:
                     output = output.value
                 return output
             retryable = getattr(error, "retryable", not isinstance(error, AutoGLMError))
+            if isinstance(error, StepTimeout) and not tool.retry_on_timeout and step.retry is None:
+                retryable = False  # the default policy; a plan that asks for retries on this step gets them
             if not retryable or attempt >= policy.attempts:
                 raise error
             delay = policy.delay_before(attempt + 1)

@@ -47,6 +47,27 @@ def default_model_path() -> Path:
     raise ConfigError(f"no .gguf file inside the {EMBEDDED_PACKAGE} package; reinstall it ({INSTALL_HINT})")
 
 
+# A small model that starts repeating itself ("1.1.1.1.", one sentence over and over) does not stop until
+# max_tokens: seconds of a shared CPU for text no reader wants. The answer is cut once its tail is one pattern
+# repeated: a pattern of p tokens seen max(2, ceil(16 / p)) times in a row, for p up to 48.
+LOOP_WINDOW = 96
+LOOP_MIN_SPAN = 16
+LOOP_MAX_PERIOD = 48
+
+
+def looping(tokens: list[int]) -> bool:
+    """Whether the end of ``tokens`` is one short pattern repeated (see LOOP_MIN_SPAN)."""
+    n = len(tokens)
+    for period in range(1, min(LOOP_MAX_PERIOD, n // 2) + 1):
+        span = period * max(2, -(-LOOP_MIN_SPAN // period))
+        if span > n:
+            continue
+        tail = tokens[n - span:]
+        if all(tail[i] == tail[i - period] for i in range(period, span)):
+            return True
+    return False
+
+
 @model_backends.register("local")
 class EmbeddedModel(ChatModel):
     supports_json_schema = True
@@ -122,9 +143,17 @@ class EmbeddedModel(ChatModel):
         def format_interruptible(**kwargs: Any) -> Any:
             result = formatter(**kwargs)
             own = result.stopping_criteria
+            prompt_length: list[int] = []  # set at the first call: the tokens before the answer
 
             def stop(tokens: Any, logits: Any) -> bool:
-                return self._cancel.is_set() or bool(own is not None and own(tokens, logits))
+                if not prompt_length:
+                    prompt_length.append(len(tokens) - 1)
+                if self._cancel.is_set() or bool(own is not None and own(tokens, logits)):
+                    return True
+                if looping(list(tokens[max(prompt_length[0], len(tokens) - LOOP_WINDOW):])):
+                    log.info("generation_stopped_looping", model=self.name, tokens=len(tokens) - prompt_length[0])
+                    return True
+                return False
 
             result.stopping_criteria = StoppingCriteriaList([stop])
             return result

@@ -7,6 +7,7 @@ one-line request was seen to spend 42 s in one failed fill for a tool it did not
 - a time budget shared by every fill; a fill gets what is left and is stopped when it runs out (the embedded
   model stops generating at its next token), and once it is spent no fill starts;
 - a token limit per fill made from the kinds of the slots asked for (a number needs a few tokens, free text more);
+- no fill for a tool of which rules found none of several required arguments: its match is words alone;
 - a fill that failed on the model's side (an error, not a value rejected afterwards) is not asked again for the
   same tool and part: with temperature 0 it would fail the same way.
 
@@ -33,7 +34,7 @@ JSON_OVERHEAD_TOKENS = 6  # braces, quotes, commas
 class FillBudget:
     """The model-fill allowance of one planning run. ``clock`` is injectable so tests need not sleep."""
 
-    seconds: float = 3.0
+    seconds: float = 1.5
     clock: Callable[[], float] = time.monotonic
     started: float = field(init=False)
     failed: set[tuple[str, str]] = field(default_factory=set)  # (tool, part text) whose fill failed

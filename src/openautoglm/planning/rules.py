@@ -102,7 +102,7 @@ class RulePlanner(Planner):
     name = "rules"
 
     def __init__(self, embedder: Any = None, model_fill: bool = True, min_score: float = MIN_SCORE,
-                 max_steps: int = 8, fill_tokens: int = 96, fill_seconds: float = 3.0) -> None:
+                 max_steps: int = 8, fill_tokens: int = 96, fill_seconds: float = 1.5) -> None:
         self.embedder = embedder
         self.model_fill = model_fill
         self.min_score = min_score
@@ -384,7 +384,13 @@ class RulePlanner(Planner):
         if not filled.missing or any(k not in MODEL_FILL_KINDS for k in kinds.values()) or "place" in kinds.values():
             return
         budget = budget or FillBudget(self.fill_seconds)
-        if (refusal := budget.refusal(tool.name, part.text)) is not None:
+        required = set((tool.parameters or {}).get("required") or [])
+        refusal = budget.refusal(tool.name, part.text)
+        if refusal is None and len(required) >= 2 and required <= set(filled.missing):
+            # Not one of several arguments is in the request by rules: the match is words alone, and a fill
+            # (seconds of a small model) would invent the values rather than find them.
+            refusal = "rules found none of the tool's required arguments in the request"
+        if refusal is not None:
             ctx.emit(EventKind.BUDGET_CUT, stage="argument fill", tool=tool.name, missing=list(filled.missing),
                      reason=refusal)
             return

@@ -79,6 +79,10 @@ class Tool:
     side_effects: bool = False
     roles: frozenset[str] | None = None
     timeout_s: float | None = None
+    # Whether a step that ran past its timeout is worth trying again by default (a step's own `retry` still
+    # applies). Model calls are not: the router is their one retry loop (another node, a fallback), and the same
+    # prompt on the same model takes as long again.
+    retry_on_timeout: bool = True
 
     async def __call__(self, args: dict[str, Any], ctx: ToolContext) -> Any:
         raise NotImplementedError

@@ -31,6 +31,7 @@ def _is_fenced(text: str) -> bool:
 
 class _ModelTool(Tool):
     source = "builtin"
+    retry_on_timeout = False  # the router retries model calls; the executor must not multiply them
 
     def __init__(self, model: ChatModel, max_tokens: int = 256) -> None:
         self.model = model
