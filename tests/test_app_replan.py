@@ -16,13 +16,13 @@ async def test_run_replaces_a_failed_step_and_finishes() -> None:
     app = AutoGLM(settings=settings, model=model, tools=[broken_forecast], store=Store.temporary(),
                   planner=RulePlanner(embedder=planning_embedder(settings)))
     result = await app.run("查询北京明天的天气并生成一段提醒文案")
-    assert result.status == "succeeded", result.answer
     by_id = {s.id: s for s in result.steps}
     assert by_id["forecast"].uses == "llm.generate"  # the stand-in took the failed step's place
     assert "weather.forecast failed" in model.requests[0].messages[-1].content
-    # The answer says a stand-in answered, so it is never taken for the weather service's own.
-    assert "Replaced:\n[forecast] weather.forecast failed (RuntimeError: upstream weather service is down)" \
-        in result.answer
+    # A small model cannot know the weather: the forecast part is reported as not done, with the tool's error,
+    # and the status says so, though the reminder was written.
+    assert result.status == "partial", result.answer
+    assert "「查询北京明天的天气」没能完成：upstream weather service is down" in result.answer
     # The reminder's prompt holds the stand-in's words as data, fenced once (by the tool, not also the planner).
     reminder = model.requests[1].messages[-1].content
     assert reminder.count("<data>") == 1 and reminder.count("</data>") == 1
@@ -54,5 +54,6 @@ async def test_a_tool_doing_the_same_job_stands_in_and_an_unrelated_one_does_not
     by_id = {s.id: s for s in result.steps}
     # time.resolve also matches "明天" in the request, but it does not do a weather service's job.
     assert by_id["forecast"].uses == "weather2.current" and by_id["forecast"].output["city"] == "北京"
-    assert "answered with weather2.current instead" in result.answer
+    assert "weather.forecast 没能给出结果，改由 weather2.current 回答" in result.answer
+    assert result.status == "succeeded"  # a tool doing the same job did it
     await app.aclose()

@@ -92,7 +92,7 @@ def test_exec_and_trace_with_the_embedded_model(tmp_path: Path) -> None:
     result = autoglm("exec", str(plan), "--json")
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
-    assert out["status"] == "succeeded" and out["answer"].startswith("[greet]")
+    assert out["status"] == "succeeded" and out["answer"].strip() and not out["answer"].startswith("[")
     step = out["steps"][0]
     assert step["node"] == "local" and step["attempts"] == 1 and step["finished_at"] > step["started_at"]
     trace = autoglm("trace", out["task_id"], "--json")
@@ -120,7 +120,8 @@ def test_exec_timeout_is_retried_and_dependents_skipped_in_the_trace(tmp_path: P
     assert steps["slow"]["status"] == "failed" and steps["slow"]["attempts"] == 2
     assert steps["after"]["status"] == "skipped" and steps["after"]["error"] == "needs 'slow', which failed"
     assert steps["sum"]["status"] == "succeeded"
-    assert "Missing" in out["answer"] and "[sum]" in out["answer"]
+    assert "2+3 = 5" in out["answer"] and "timed out" in out["answer"]
+    assert "Missing" not in out["answer"] and "[sum]" not in out["answer"]
     events = json.loads(autoglm("trace", out["task_id"], "--json").stdout)
     retry = next(e for e in events if e["kind"] == "step.retry")
     assert retry["step_id"] == "slow" and "timed out" in retry["data"]["error"]
@@ -207,6 +208,31 @@ def test_run_composite_request_is_a_multi_step_plan_on_the_embedded_defaults() -
     first, second = (p["units"] for p in outputs["sales.top_products"]["products"][:2])
     assert outputs["math.calculate"]["result"] == pytest.approx((first - second) / second * 100)
     assert outputs["sales.top_products"]["products"][0]["product"] in out["answer"]
+    # One reply, not the steps pasted together: a sentence naming the product and the percentage.
+    percent = outputs["math.calculate"]["result"]
+    assert f"{percent:.2f}%" in out["answer"] and out["answer"].count("。") == 1
+    assert "[" not in out["answer"] and "{" not in out["answer"]
+    assert out["confidence"] == pytest.approx(0.95)
+
+
+def test_run_steps_prints_the_reply_then_each_step() -> None:
+    result = autoglm("run", "-q", "--steps", "计算 (45+55)*12/8")
+    assert result.returncode == 0, result.stderr
+    reply, _, steps = result.stdout.partition("\n\n")
+    assert "= 150" in reply and "\n" not in reply.strip() and "[" not in reply
+    assert steps.startswith("[calculate] ") and "= 150" in steps
+    assert "succeeded, confidence 0.95" in result.stderr
+
+
+def test_run_an_action_no_tool_can_do_is_unsupported_and_says_what_would_make_it_possible() -> None:
+    result = autoglm("run", "帮我订一张明天去上海的机票", "--json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["status"] == "unsupported" and out["steps"] == [] and out["confidence"] == 0
+    assert "无法" in out["answer"] and "机票" in out["answer"] and "工具" in out["answer"]
+    assert out["plan"]["unsupported"][0]["text"] == "帮我订一张明天去上海的机票"
+    shown = autoglm("plan", "帮我订一张明天去上海的机票")
+    assert "unsupported: 帮我订一张明天去上海的机票" in shown.stdout
 
 
 @pytest.mark.parametrize(

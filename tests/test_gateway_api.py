@@ -22,7 +22,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 def test_openai_client_gets_a_completion_and_a_stream_from_autoglm(db_url: str) -> None:
-    glm = make_glm(db_url, ScriptedModel(["Hello Alice, have a bright day, 18 degrees of cheer."]))
+    glm = make_glm(db_url, ScriptedModel(["Hello Alice, have a bright day full of cheer."]))
     with gateway(glm) as server:
         key = new_key(glm, "user", owner="alice")
         client = openai.OpenAI(base_url=server.url + "/v1", api_key=key, max_retries=0)

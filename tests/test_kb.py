@@ -224,7 +224,7 @@ async def test_knowledge_search_tool_returns_source_position_score_text(tmp_path
         app.knowledge.add([corpus / "returns.md", corpus / "shipping.txt"])
         results = await app.call_tool("knowledge.search", {"query": "退货政策", "k": 2})
         assert len(results) == 2
-        assert set(results[0]) == {"source", "name", "position", "score", "text"}
+        assert set(results[0]) == {"source", "name", "position", "score", "relevance", "text"}
         assert results[0]["name"] == "returns.md"
         # The knowledge base lives in the app's own SQLite file by default.
         assert Path(app.knowledge.path) == Path(app.settings.db_url.removeprefix("sqlite:///"))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from openautoglm import Plan, ScriptedModel, Step, StepResult, ToolContext, ToolRegistry, tool
+from openautoglm import Plan, ScriptedModel, Step, ToolContext, ToolRegistry, tool
+from openautoglm.compose import Composed, ComposeInput
 from openautoglm.engine import Executor
 from openautoglm.events import EventKind
 from openautoglm.memory.sessions import Sessions
@@ -34,20 +35,21 @@ async def test_the_answer_and_status_come_from_the_writer_it_is_given() -> None:
     registry = ToolRegistry([probe_context])
     calls: list[tuple[list[str], list[str]]] = []
 
-    def writer(plan: Plan, steps: list[StepResult], tools: ToolRegistry, replaced: list[StepResult], *,
-               language: str | None = None, instructions: str | None = None) -> tuple[str, str]:
-        calls.append(([s.id for s in steps], tools.names()))
-        return "composed answer", "partial"
+    class Writer:
+        async def compose(self, inp: ComposeInput) -> Composed:
+            calls.append(([s.id for s in inp.steps], inp.tools.names()))
+            return Composed("composed answer", "partial", 0.5, "test")
 
     orchestrator = Orchestrator(store, lambda: Executor(registry, model=LazyModel(build)), Sessions(store),
-                                writer=writer)
+                                writer=Writer())
     result = await orchestrator.execute(Plan(steps=[Step(id="p", uses="probe.context")]))
     assert (result.answer, result.status) == ("composed answer", "partial")
     assert calls == [(["p"], ["probe.context"])]
     task = store.get_task(result.task_id)
     assert (task.answer, task.status) == ("composed answer", "partial")
     answer = next(e for e in store.events(result.task_id) if e.kind == EventKind.ANSWER)
-    assert answer.data == {"answer": "composed answer", "status": "partial"}
+    assert answer.data == {"answer": "composed answer", "status": "partial", "confidence": 0.5, "writer": "test"}
+    assert (result.confidence, task.confidence) == (0.5, 0.5)
     # The tool got the executor's model and a way to run sub-plans; making and passing the model built nothing.
     assert isinstance(seen["model"], LazyModel) and callable(seen["run_plan"])
     assert built == []

@@ -62,7 +62,7 @@ def obedient(request: ChatRequest) -> Any:
     """A planner that does what any text in front of it says, fenced or not; and a writer that summarises."""
     text = "\n".join(m.content for m in request.messages)
     if request.json_schema is None or "steps" not in str(request.json_schema):
-        return "Summary: revenue grew 12% on wearables."
+        return "摘要：可穿戴设备的营收增长了 12%。"  # in the request's language, or the composer rejects it
     if "IGNORE PREVIOUS INSTRUCTIONS" in text:
         return SQL_PLAN
     return READ_PLAN
@@ -85,7 +85,7 @@ async def test_a_document_read_in_turn_one_cannot_plan_turn_two(tmp_path: Path) 
     model = ScriptedModel([obedient], can_plan=True)
     async with app(tmp_path, model, calls) as glm:
         first = await glm.run("读一下文档 q3-notes", session_id="s")
-        assert [s.uses for s in first.plan.steps] == ["docs.read"] and INJECTION in first.answer  # type: ignore[union-attr]
+        assert [s.uses for s in first.plan.steps] == ["docs.read"] and INJECTION in first.steps[0].output  # type: ignore[union-attr]
         asked = len(model.requests)
         second = await glm.run("总结一下它", session_id="s")
 

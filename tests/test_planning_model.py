@@ -57,6 +57,22 @@ async def test_still_invalid_falls_back_to_rules_and_the_result_is_valid() -> No
     assert [d["to"] for k, d in events if k == "plan.fallback"] == ["rules"]
 
 
+async def test_the_model_may_record_parts_nothing_can_do() -> None:
+    answer = {"steps": [{"id": "weather", "uses": "weather.forecast", "with": {"city": "上海", "date": "2026-11-23"}}],
+              "unsupported": [{"text": "订一张去上海的机票", "reason": "no booking tool",
+                               "needs": "a flight-booking tool"}]}
+    model = ScriptedModel([answer], can_plan=True)
+    ctx, _ = context(registry(model), model=model)
+    plan = await ModelPlanner().plan("查一下上海明天的天气，再订一张去上海的机票", ctx)
+    assert [s.uses for s in plan.steps] == ["weather.forecast"]
+    assert plan.unsupported[0].model_dump() == answer["unsupported"][0]  # type: ignore[index]
+    schema = model.requests[0].json_schema
+    assert schema is not None
+    jsonschema.validate(answer, schema)
+    jsonschema.validate({"steps": [], "unsupported": answer["unsupported"]}, schema)
+    assert "unsupported" in model.requests[0].messages[0].content
+
+
 async def test_a_model_that_fails_falls_back() -> None:
     model = ScriptedModel([ModelUnavailable("node down")], can_plan=True)
     ctx, events = context(registry(model), model=model)

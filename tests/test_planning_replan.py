@@ -1,13 +1,16 @@
-"""Replanning after a step fails for good, and the aggregated answer."""
+"""Replanning after a step fails for good, and the step-by-step view of what ran."""
 
 from __future__ import annotations
 
+import pytest
+
+from openautoglm.cli.render import print_steps
 from openautoglm.engine import Executor, StepResult, StepStatus
 from openautoglm.events import EventEmitter
 from openautoglm.models.scripted import ScriptedModel
+from openautoglm.orchestrator import RunResult
 from openautoglm.plan import Plan, RetryPolicy, Step, validate_plan
 from openautoglm.planning import RulePlanner
-from openautoglm.planning.aggregate import aggregate
 from openautoglm.planning.replan import done_results
 from openautoglm.tools.base import tool
 from planning_support import context, registry
@@ -59,7 +62,7 @@ async def test_nothing_failed_means_no_replan() -> None:
     assert not events
 
 
-def test_aggregate_names_each_part_and_what_is_missing() -> None:
+def test_the_steps_view_names_each_part_and_what_is_missing(capsys: pytest.CaptureFixture[str]) -> None:
     tools = registry()
     plan = Plan(steps=[
         Step(id="top", uses="sales.top_products", with_={"start": "2026-11-09", "end": "2026-11-15"},
@@ -74,8 +77,8 @@ def test_aggregate_names_each_part_and_what_is_missing() -> None:
                                                                           "result": 25}),
         StepResult("note", "llm.generate", StepStatus.SKIPPED, error="calc failed"),
     ]
-    answer = aggregate(plan, results, tools)
-    lines = answer.splitlines()
+    print_steps(RunResult("t", "partial", "", plan, results), tools)
+    lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("[top] 上周哪个产品卖得最好 → ") and "智能手表" in lines[0]
     assert lines[1].startswith("[calc] 多卖了百分之几 → ") and "25" in lines[1]
-    assert "Missing:" in answer and "[note] llm.generate skipped: calc failed" in answer
+    assert lines[2] == "[note] llm.generate skipped: calc failed"

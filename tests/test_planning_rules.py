@@ -70,11 +70,71 @@ async def test_arithmetic_is_filled_from_words_and_symbols() -> None:
     assert when.with_["expression"] == "next Monday"
 
 
-@pytest.mark.parametrize("request_text", ["写一首关于秋天的短诗", "Explain what a hash map is", "你好"])
-async def test_unmatched_requests_go_to_the_model(request_text: str) -> None:
+@pytest.mark.parametrize("request_text", ["写一首关于秋天的短诗", "Draft a thank-you note to my team", "你好"])
+async def test_unmatched_writing_and_conversation_go_to_the_model(request_text: str) -> None:
     plan = await plan_of(request_text)
     assert [s.uses for s in plan.steps] == ["llm.generate"]
     assert plan.steps[0].with_["prompt"] == request_text
+    assert plan.unsupported == []
+
+
+async def test_an_unmatched_question_goes_to_the_model_only_when_it_is_capable() -> None:
+    plan = await plan_of("Explain what a hash map is")
+    assert plan.steps == [] and [u.text for u in plan.unsupported] == ["Explain what a hash map is"]
+    assert "facts" in plan.unsupported[0].reason and "capable model" in plan.unsupported[0].needs
+    capable = await plan_of("Explain what a hash map is", model=ScriptedModel(["x"], can_plan=True))
+    assert [s.uses for s in capable.steps] == ["llm.generate"] and capable.unsupported == []
+
+
+@pytest.mark.parametrize("request_text", ["帮我订一张明天去上海的机票", "Send a text to Li Lei saying I'm late",
+                                          "把这份报告提交到 OA 系统", "Could you order two pizzas for tonight?"])
+async def test_an_action_no_tool_can_do_is_an_unsupported_part(request_text: str) -> None:
+    for model in (None, ScriptedModel(["x"], can_plan=True)):  # a capable model cannot act either
+        plan = await plan_of(request_text, model=model)
+        assert plan.steps == [] and len(plan.unsupported) == 1
+        assert plan.unsupported[0].reason == "no available tool can carry out this action"
+        assert Plan.model_validate(plan.dump()) == plan
+
+
+async def test_the_doable_part_runs_and_the_action_is_recorded() -> None:
+    plan = await plan_of("计算 (45+55)*12/8，然后把结果发给老板")
+    assert [s.uses for s in plan.steps] == ["math.calculate"]
+    assert [u.text for u in plan.unsupported] == ["把结果发给老板"]
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("帮我订两张周五的电影票", "action"), ("给张经理发一封邮件说我请假", "action"),
+    ("把报销单提交到财务系统", "action"), ("提醒我下午三点开会", "action"), ("Please book a table for four", "action"),
+    ("Email the report to Lisa", "action"),
+    ("Could you cancel my subscription?", "action"), ("Remind me at 5 pm to call mom", "action"),
+    ("I want to buy a new phone", "action"),
+    ("写一首关于秋天的短诗", "writing"), ("Draft a thank-you note", "writing"), ("帮我把这段话翻译成英文", "writing"),
+    ("提醒我明天带伞", "writing"), ("Summarize the results above", "writing"),
+    ("怎么订机票？", "question"), ("订单什么时候发货？", "question"), ("Who won the 2018 World Cup?", "question"),
+    ("What is a hash map?", "question"), ("你好", "conversation"), ("Thanks a lot!", "conversation"),
+])
+def test_the_kind_of_a_part_is_read_off_its_verbs(text: str, kind: str) -> None:
+    from openautoglm.planning.kinds import classify
+
+    assert classify(text) == kind
+
+
+async def test_a_part_no_tool_fits_is_answered_from_a_confident_knowledge_base() -> None:
+    from openautoglm.memory.kb.tools import KnowledgeAnswerTool
+
+    tools = registry()
+    tools.add(KnowledgeAnswerTool(lambda: None, ScriptedModel(["x"])))  # type: ignore[arg-type, return-value]
+    asked: list[str] = []
+
+    async def relevance(text: str) -> float:
+        asked.append(text)
+        return 0.6 if "年假" in text else 0.1
+
+    known = await plan_of("正式员工有几天年假？", tools=tools, knowledge=relevance)
+    assert [(s.uses, s.with_) for s in known.steps] == [("knowledge.answer", {"question": "正式员工有几天年假？"})]
+    unknown = await plan_of("公司的股票代码是多少？", tools=tools, knowledge=relevance)
+    assert unknown.steps == [] and len(unknown.unsupported) == 1
+    assert asked == ["正式员工有几天年假？", "公司的股票代码是多少？"]
 
 
 async def test_top_n_and_enum_from_words() -> None:

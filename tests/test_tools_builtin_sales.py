@@ -193,7 +193,7 @@ async def test_the_composite_sales_question_as_a_plan() -> None:
     first, second = top["products"][0]["units"], top["products"][1]["units"]
     assert first >= second > 0
     assert pct["result"] == pytest.approx((first - second) / second * 100)
-    assert top["products"][0]["product"] in result.answer and "=" in result.answer
+    assert top["products"][0]["product"] in result.answer and "=" in result.answer  # the plan's words are Chinese
     await app.aclose()
 
 

@@ -190,8 +190,8 @@ async def test_weather_then_reminder_plan_through_the_app(meteo: FakeOpenMeteo) 
          "with": {"prompt": "根据天气写一段出行提醒：${weather.output.summary}"}},
     ]})
     assert result.status == "succeeded", result.answer
-    assert result.answer.startswith("[weather] 北京明天（")
-    assert "[reminder] 明天北京有雨，出门记得带伞。" in result.answer
+    assert result.answer.startswith("北京明天（")
+    assert "明天北京有雨，出门记得带伞。" in result.answer
     prompt = model.requests[0].messages[-1].content
     assert prompt.startswith("根据天气写一段出行提醒：<data>\n北京明天（") and prompt.endswith("\n</data>")
     kinds = [e.kind for e in app.trace(result.task_id)]

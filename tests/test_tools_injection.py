@@ -83,7 +83,8 @@ async def test_obedient_model_cannot_widen_the_plan(pages: LoopbackServer, tmp_p
              "with": {"prompt": "Summarize for a traveller: ${page.output.text}"}},
             {"id": "notes", "uses": "llm.generate", "with": {"prompt": "${summary.output}"}},
         ]}, inputs={"api_key": "INPUT-SECRET"}, on_event=events.append)
-        assert result.status == "succeeded", (payload["id"], result.answer)
+        # Every step ran (an obeyed injection's JSON is not passed off as a reply: that part is reported as failed).
+        assert all(str(s.status) == "succeeded" for s in result.steps), (payload["id"], result.answer)
         assert [s.uses for s in result.steps] == ["web.fetch", "llm.generate", "llm.generate"]
         # The model "obeys" whenever the injection survives HTML-to-text (an unclosed <script> hides the rest).
         visible = "files.read" in html_to_text(page_for(payload["text"]))[1]
@@ -130,7 +131,7 @@ async def test_references_inside_tool_output_are_not_resolved_again() -> None:
         {"id": "page", "uses": "web.page", "depends_on": ["secret"]},
         {"id": "echo", "uses": "llm.generate", "with": {"prompt": "Echo: ${page.output}"}},
     ]}, inputs={"api_key": "INPUT-SECRET"})
-    assert result.status == "succeeded"
+    assert all(str(s.status) == "succeeded" for s in result.steps)  # (an echo is not passed off as a reply)
     echoed = result.steps[2].output
     assert echoed == "Echo: " + fence_data("see ${inputs.api_key} and ${secret.output}")
     assert "INPUT-SECRET" not in echoed and "s3cr3t" not in echoed

@@ -205,7 +205,8 @@ async def test_a_write_in_a_plan_is_a_failed_step_with_the_refusal_in_the_trace(
     assert failed["wipe"]["error_type"] == "ToolPermissionError"
     assert "refused by the database" in failed["wipe"]["error"] and "DELETE items" in failed["wipe"]["error"]
     assert "read-only (a schema change (CREATE/DROP/ALTER))" in failed["sales"]["error"]
-    assert "Missing" in result.answer and "refused" in result.answer
+    assert result.status == "partial" and "没能完成" not in result.answer  # an English request: English reply
+    assert "could not do" in result.answer and "refused" in result.answer
     assert checksum(shop) == before
     await app.aclose()
 

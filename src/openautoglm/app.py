@@ -17,7 +17,7 @@ from .events import Event, EventSink
 from .memory.kb import KnowledgeBase
 from .memory.sessions import Sessions
 from .models.base import ChatModel
-from .orchestrator import AnswerWriter, Orchestrator, RunResult, clean_request, new_task_id, write_answer
+from .orchestrator import AnswerWriter, Orchestrator, RunResult, clean_request, new_task_id
 from .plan import Plan, parse_plan
 from .planning.base import Planner, PlanningContext, Turn
 from .services import Services
@@ -41,7 +41,7 @@ class AutoGLM:
         store: Store | None = None,
         planner: Planner | None = None,
         approver: Approver | None = None,
-        writer: AnswerWriter = write_answer,
+        writer: AnswerWriter | None = None,
     ) -> None:
         self.settings = settings or Settings()
         self.services = Services(self.settings, model=model, tools=tools, store=store, planner=planner,
@@ -117,7 +117,7 @@ class AutoGLM:
     def orchestrator(self) -> Orchestrator:
         if self._orchestrator is None:
             s = self.services
-            self._orchestrator = Orchestrator(s.store, s.new_executor, s.sessions, writer=self._writer,
+            self._orchestrator = Orchestrator(s.store, s.new_executor, s.sessions, writer=self._writer or s.composer,
                                               summarizer=s.summarizer, task_timeout_s=self.settings.task_timeout_s)
         return self._orchestrator
 

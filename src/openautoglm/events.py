@@ -44,6 +44,8 @@ class EventKind(StrEnum):
     MODEL_ATTEMPT = "model.attempt"
     FALLBACK = "fallback"
     CACHE_HIT = "cache.hit"
+    COMPOSED = "composed"
+    COMPOSE_REJECTED = "compose.rejected"
     ANSWER = "answer"
     ERROR = "error"
     BUDGET_CUT = "budget.cut"  # work left undone to bound a request's time: a model fill skipped or stopped
@@ -166,6 +168,9 @@ class IntentRead(Payload):
     reused_plan_of: str | None = None
     changes: Any = None
     carried: list[dict[str, Any]] | None = None  # earlier turns' data a follow-up reads again (recall steps)
+    # A part no tool fits, and how well the knowledge base's best passage matches it (None: no knowledge base).
+    part: str | None = None
+    knowledge_relevance: float | None = None
 
 
 @payload(EventKind.CLARIFICATION)
@@ -374,6 +379,30 @@ class CacheHit(Payload):
 class Answer(Payload):
     answer: str
     status: str
+    confidence: float | None = None  # compose/confidence.py
+    writer: str | None = None  # "deterministic" | "model"
+
+
+@payload(EventKind.COMPOSED)
+@dataclass(frozen=True, slots=True)
+class ComposedReply(Payload):
+    """How the reply was written: by which writer, in which language, and what each part came to."""
+
+    writer: str
+    status: str
+    confidence: float
+    language: str
+    parts: list[dict[str, Any]]
+
+
+@payload(EventKind.COMPOSE_REJECTED)
+@dataclass(frozen=True, slots=True)
+class ComposeRejected(Payload):
+    """A model's reply that failed its checks (an invented figure, a loop...): the plain reply was used instead."""
+
+    writer: str
+    problems: list[str]
+    reply: str
 
 
 @payload(EventKind.ERROR)

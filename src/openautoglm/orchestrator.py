@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from .compose import Composed, ComposeInput, Composer
 from .encodable import PROBLEM as UNENCODABLE
 from .encodable import is_encodable
 from .engine import Executor, StepResult, StepStatus, task_deadline
@@ -21,26 +22,27 @@ from .language import requested_language
 from .memory.sessions import SessionTurn, Summarizer
 from .models.base import ensure_fits, reporting_model_events
 from .plan import Plan, parse_plan, validate_plan
-from .planning.aggregate import aggregate
 from .planning.base import Planner, PlanningContext, Turn, with_instructions
-from .tools.base import ToolRegistry
 from .tools.workflows import check_inputs
 
 
 @dataclass
 class RunResult:
     task_id: str
-    status: str  # succeeded | partial | failed | needs_input
+    status: str  # succeeded | partial | unsupported | failed | needs_input
     answer: str
     plan: Plan | None = None
     steps: list[StepResult] = field(default_factory=list)
     question: str | None = None
+    # How sure the answer is, in [0, 1], from how it was produced (compose/confidence.py); None without one.
+    confidence: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "task_id": self.task_id,
             "status": self.status,
             "answer": self.answer,
+            "confidence": self.confidence,
             "question": self.question,
             "plan": self.plan.dump() if self.plan else None,
             "steps": [s.summary() for s in self.steps],
@@ -67,6 +69,7 @@ def clean_request(request: str) -> str:
 
 
 class TaskRecordLike(Protocol):
+    request: str | None
     owner: str | None
     session_id: str | None
     role: str | None
@@ -94,25 +97,11 @@ class SessionMemory(Protocol):
 
 
 class AnswerWriter(Protocol):
-    """Writes a finished plan's answer and says how it went: (answer, status), status succeeded | partial | failed.
+    """Writes a finished plan's reply and says how it went (:class:`~openautoglm.compose.Composer`): the reply in
+    the language asked for (else the request's own), honouring the caller's standing instructions (a chat's system
+    prompt), with a status and a confidence."""
 
-    Arguments: the plan as run, its step results in plan order, the tools (they word their outputs), and the
-    results of failed steps that a replan replaced with a different tool (the answer says what stood in); the
-    reply language asked for ("zh"/"en", None: the request's own) and the caller's standing instructions (a chat's
-    system prompt), which every writer honours."""
-
-    def __call__(self, plan: Plan, steps: list[StepResult], tools: ToolRegistry, replaced: list[StepResult], *,
-                 language: str | None = None, instructions: str | None = None) -> tuple[str, str]: ...
-
-
-def write_answer(plan: Plan, steps: list[StepResult], tools: ToolRegistry, replaced: list[StepResult], *,
-                 language: str | None = None, instructions: str | None = None) -> tuple[str, str]:
-    """The default writer: the steps' outputs put together by :func:`~openautoglm.planning.aggregate.aggregate`
-    (in ``language`` where it has words of its own; ``instructions`` already reached the plan's writing steps)."""
-    answer = aggregate(plan, steps, tools, replaced, language=language)
-    ok = [s for s in steps if s.status == StepStatus.SUCCEEDED]
-    status = "succeeded" if len(ok) == len(steps) else ("partial" if ok else "failed")
-    return answer, status
+    async def compose(self, inp: ComposeInput) -> Composed: ...
 
 
 Replan = Callable[[Plan, dict[str, StepResult]], Awaitable[Plan | None]]
@@ -127,7 +116,7 @@ class Orchestrator:
         executor: Callable[[], Executor],
         memory: SessionMemory,
         *,
-        writer: AnswerWriter = write_answer,
+        writer: AnswerWriter | None = None,
         summarizer: Callable[[Callable[..., Any]], Summarizer | None] = lambda emit: None,
         task_timeout_s: float = 3600.0,
     ) -> None:
@@ -135,7 +124,7 @@ class Orchestrator:
         self.task_timeout_s = task_timeout_s
         self.new_executor = executor
         self.memory = memory
-        self.writer = writer
+        self.writer: AnswerWriter = writer or Composer()
         self.summarizer = summarizer
 
     async def run(self, request: str, planner: Planner, context: PlanningContext, *, session_id: str | None = None,
@@ -181,7 +170,7 @@ class Orchestrator:
             return with_instructions(replacement, instructions, context.tools) if replacement is not None else None
 
         result = await self._execute(task_id, plan, emitter, {}, owner, session_id, role=role, replan=replan,
-                                     language=language, instructions=instructions)
+                                     language=language, instructions=instructions, request=request)
         await self._remember(session_id, owner, request, result, emitter)
         return result
 
@@ -219,7 +208,8 @@ class Orchestrator:
         self.log.update_task(task_id, status="running")
         # The role the task was started with, whoever resumes it (a replica taking over its lease, an operator).
         role = task.role or LEGACY_TASK_ROLE
-        return await self._execute(task_id, plan, emitter, inputs, task.owner, task.session_id, done, role=role)
+        return await self._execute(task_id, plan, emitter, inputs, task.owner, task.session_id, done, role=role,
+                                   request=task.request)
 
     # -- the stages -------------------------------------------------------------------------------------------
 
@@ -242,6 +232,7 @@ class Orchestrator:
         replan: Replan | None = None,
         language: str | None = None,
         instructions: str | None = None,
+        request: str | None = None,
     ) -> RunResult:
         """Run ``plan``; when a step fails for good and ``replan`` offers a replacement, run that once, keeping the
         results of the steps that succeeded."""
@@ -269,13 +260,16 @@ class Orchestrator:
             result.plan = plan
             return result
         steps = [results[s.id] for s in plan.steps]
-        answer, status = self.writer(plan, steps, executor.tools, replaced, language=language,
-                                     instructions=instructions)
-        emitter.emit(EventKind.ANSWER, answer=answer, status=status)
+        composed = await self.writer.compose(ComposeInput(
+            request=request or plan.description or plan.name or "", plan=plan, steps=steps, tools=executor.tools,
+            language=language, instructions=instructions, replaced=replaced,
+            emit=lambda kind, **data: emitter.emit(kind, **data)))
+        status, answer, confidence = composed.status, composed.answer, composed.confidence
+        emitter.emit(EventKind.ANSWER, answer=answer, status=status, confidence=confidence, writer=composed.writer)
         emitter.emit(EventKind.TASK_FINISHED, status=status)
-        self.log.update_task(task_id, status=status, answer=answer)
+        self.log.update_task(task_id, status=status, answer=answer, confidence=confidence)
         self.log.flush()
-        return RunResult(task_id, status, answer, plan, steps)
+        return RunResult(task_id, status, answer, plan, steps, confidence=confidence)
 
     async def _remember(self, session_id: str | None, owner: str | None, request: str, result: RunResult,
                         emitter: EventEmitter, missing: list[str] | None = None) -> None:

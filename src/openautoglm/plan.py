@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jsonschema
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .encodable import unstorable_at
 from .errors import PlanError, PlanValidationError
@@ -64,6 +64,16 @@ class Step(BaseModel):
         }
 
 
+class UnsupportedPart(BaseModel):
+    """A part of the request that nothing available can do: no step runs for it, and the answer says so."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=2000, description="the part of the request, in its own words")
+    reason: str = Field(default="", max_length=500, description="why it cannot be done")
+    needs: str = Field(default="", max_length=500, description="what would make it possible")
+
+
 class InputSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -80,13 +90,14 @@ class Plan(BaseModel):
     name: str | None = None
     description: str | None = None
     inputs: dict[str, InputSpec] = Field(default_factory=dict)
+    # Parts of the request no step can do; a plan of nothing but these has no steps.
+    unsupported: list[UnsupportedPart] = Field(default_factory=list)
 
-    @field_validator("steps")
-    @classmethod
-    def _not_empty(cls, steps: list[Step]) -> list[Step]:
-        if not steps:
+    @model_validator(mode="after")
+    def _not_empty(self) -> Plan:
+        if not self.steps and not self.unsupported:
             raise ValueError("a plan needs at least one step")
-        return steps
+        return self
 
     def step(self, step_id: str) -> Step:
         for step in self.steps:
@@ -102,6 +113,8 @@ class Plan(BaseModel):
             data["description"] = self.description
         if self.inputs:
             data["inputs"] = {k: v.model_dump(exclude_defaults=True) for k, v in self.inputs.items()}
+        if self.unsupported:
+            data["unsupported"] = [u.model_dump() for u in self.unsupported]
         return data
 
 

@@ -7,11 +7,14 @@ task: that is :mod:`openautoglm.orchestrator`'s job.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from .compose import Composer
 from .config import Settings
 from .engine import Approver, Executor
+from .errors import AutoGLMError
 from .memory.kb import KnowledgeBase
 from .memory.kb.tools import LazyKnowledgeBase
 from .memory.sessions import ModelSummarizer, Sessions, Summarizer
@@ -188,7 +191,25 @@ class Services:
     def planning_context(self, emit: Callable[..., Any] | None = None,
                          history: list[Any] | None = None) -> PlanningContext:
         return PlanningContext(tools=self.tools, model=self.model, emit=emit or (lambda *a, **k: None),
-                               history=history or [], default_city=self.settings.default_city)
+                               history=history or [], default_city=self.settings.default_city,
+                               knowledge=self.knowledge_relevance)
+
+    async def knowledge_relevance(self, text: str) -> float | None:
+        """How well the knowledge base's best passage matches ``text`` (0-1); None when it has no documents or
+        cannot be opened: then nothing can be looked up there."""
+        try:
+            kb = await asyncio.to_thread(self._knowledge)
+            if not await asyncio.to_thread(kb.documents):
+                return None
+            hits = await asyncio.to_thread(kb.search, text, 3)
+        except AutoGLMError:
+            return None
+        return max((h.relevance for h in hits), default=0.0)
+
+    @property
+    def composer(self) -> Composer:
+        """The reply's writer: deterministic, or the model's grounded reply when the model is capable."""
+        return Composer(self.lazy_model)
 
     # -- memory and persistence -------------------------------------------------------------------------------
 

@@ -51,12 +51,14 @@ def run(
     model: Annotated[str | None, typer.Option("--model", "-m", help="model provider: local, a node, a URL")] = None,
     session: Annotated[str | None, typer.Option("--session", "-s", help="session id, for follow-ups")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no live progress on stderr")] = False,
+    steps: Annotated[bool, typer.Option("--steps", help="after the answer, each step's result")] = False,
     config: ConfigOption = None,
 ) -> None:
     """Plan REQUEST, run the plan, print the answer."""
     glm = make_app(config, model_provider=model)
     on_event = None if (json_out or quiet) else progress_printer()
-    show_result(run_async(lambda: glm.run(request, session_id=session, on_event=on_event), glm), json_out)
+    show_result(run_async(lambda: glm.run(request, session_id=session, on_event=on_event), glm), json_out,
+                glm if steps else None)
 
 
 @app.command()

@@ -13,7 +13,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from ..app import AutoGLM, RunResult
-from .render import progress_printer
+from .render import print_steps, progress_printer
 
 T = TypeVar("T")
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="autoglm.yaml to read")]
@@ -58,14 +58,19 @@ def run_async(factory: Callable[[], Coroutine[Any, Any, T]], glm: AutoGLM | None
     return asyncio.run(main())
 
 
-def show_result(result: RunResult, json_out: bool) -> None:
-    """A finished task: as JSON, or the answer on stdout and its id and status on stderr; exit 1 if it failed."""
+def show_result(result: RunResult, json_out: bool, steps_of: AutoGLM | None = None) -> None:
+    """A finished task: as JSON, or the answer on stdout and its id, status and confidence on stderr; exit 1 if
+    it failed. With ``steps_of`` (the app, whose tools word each result) the step-by-step view follows."""
     if json_out:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2, default=str))
     else:
         typer.echo(result.answer)
-        typer.echo(f"(task {result.task_id}: {result.status}; `autoglm trace {result.task_id}` shows every step)",
-                   err=True)
+        if steps_of is not None:
+            typer.echo("")
+            print_steps(result, steps_of.tools)
+        confidence = f", confidence {result.confidence:.2f}" if result.confidence is not None else ""
+        typer.echo(f"(task {result.task_id}: {result.status}{confidence}; `autoglm trace {result.task_id}` shows "
+                   "every step)", err=True)
     if result.status == "failed":
         raise typer.Exit(1)
 

@@ -10,9 +10,11 @@ from typing import Any
 
 import typer
 
-from ..engine import preview
+from ..engine import StepStatus, preview
 from ..events import Event, EventKind
-from ..plan import Plan, step_dependencies
+from ..orchestrator import RunResult
+from ..plan import Plan, render, step_dependencies
+from ..tools.base import ToolRegistry
 
 MARKS = {
     EventKind.STEP_STARTED: "▶",
@@ -37,6 +39,30 @@ def print_plan(plan: Plan) -> None:
         typer.echo(f"{step.id}: {step.uses}{after}")
         for key, value in step.with_.items():
             typer.echo(f"    {key} = {preview(value, 200)}")
+    for part in plan.unsupported:
+        typer.echo(f"unsupported: {part.text}")
+        typer.echo(f"    reason = {part.reason}")
+        if part.needs:
+            typer.echo(f"    needs = {part.needs}")
+
+
+def print_steps(result: RunResult, tools: ToolRegistry) -> None:
+    """The step-by-step view (``run --steps``): each step's result as its tool words it, or why it has none."""
+    if result.plan is None:
+        return
+    by_id = {r.id: r for r in result.steps}
+    for step in result.plan.steps:
+        r = by_id.get(step.id)
+        if r is None:
+            continue
+        if r.status == StepStatus.SUCCEEDED:
+            text = tools.get(step.uses).summarize(r.output) if step.uses in tools else render(r.output)
+            label = f"[{step.id}] {step.description.strip()} → " if step.description else f"[{step.id}] "
+            typer.echo(f"{label}{text.strip()}")
+        else:
+            typer.echo(f"[{step.id}] {step.uses} {r.status}: {r.error}")
+    for part in result.plan.unsupported:
+        typer.echo(f"[unsupported] {part.text}: {part.reason}")
 
 
 def progress_printer(stream: Any = None) -> Callable[[Event], None]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -41,3 +41,6 @@ class PlanningContext:
     default_city: str | None = None
     # Why each step was chosen (candidates and scores, matched words, filled slots): `autoglm plan --explain`.
     explanation: list[dict[str, Any]] = field(default_factory=list)
+    # How well the knowledge base's best passage matches a text (0-1), or None when there is no knowledge base
+    # with documents: a part no tool matches is looked up there before anything else.
+    knowledge: Callable[[str], Awaitable[float | None]] | None = None

@@ -47,6 +47,13 @@ def _with_references(schema: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# Parts nothing listed can do: recorded in the plan, no step runs for them, and the answer says so.
+UNSUPPORTED_SCHEMA: dict[str, Any] = {"type": "array", "maxItems": 8, "items": {
+    "type": "object", "properties": {"text": {"type": "string", "minLength": 1}, "reason": {"type": "string"},
+                                     "needs": {"type": "string"}},
+    "required": ["text", "reason", "needs"], "additionalProperties": False}}
+
+
 def plan_schema(tools: ToolRegistry, max_steps: int = 8) -> dict[str, Any]:
     """The JSON schema of a plan over these tools: tool names as an enum, each tool's argument schema."""
     variants = []
@@ -64,8 +71,9 @@ def plan_schema(tools: ToolRegistry, max_steps: int = 8) -> dict[str, Any]:
         })
     return {
         "type": "object",
-        "properties": {"steps": {"type": "array", "minItems": 1, "maxItems": max_steps,
-                                 "items": {"anyOf": variants} if len(variants) > 1 else variants[0]}},
+        "properties": {"steps": {"type": "array", "maxItems": max_steps,
+                                 "items": {"anyOf": variants} if len(variants) > 1 else variants[0]},
+                       "unsupported": UNSUPPORTED_SCHEMA},
         "required": ["steps"],
         "additionalProperties": False,
     }

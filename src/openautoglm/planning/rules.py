@@ -3,8 +3,11 @@
 request -> parts (connectives) -> a tool per part (keywords, bilingual concepts, tool descriptions; semantic
 retrieval when an embedder is given) -> arguments (rules from the tool's schema; the model only for short
 constrained fills of what rules cannot) -> dependencies (references, order, writing parts that use what came
-before) -> validation. Whatever no tool fits is answered by ``llm.generate``. The plan is validated before it is
-returned; an invalid one is replaced by the one-step plan, with an event saying so.
+before) -> validation. A part no tool fits is looked up in the knowledge base when retrieval is confident there,
+else written by ``llm.generate`` when it asks for writing (or the model is capable enough to answer), else recorded
+as an unsupported part of the plan (an action nobody can carry out, a fact the model would have to invent): see
+:mod:`.kinds`. The plan is validated before it is returned; an invalid one is replaced by the one-step plan, with an
+event saying so.
 """
 
 from __future__ import annotations
@@ -30,12 +33,17 @@ from .evidence import free_number
 from .fill import ArgumentFiller, Filled, Prior, needed_items, reference_expression, slot_kind, value_list
 from .followup import answer_to_question, follow_up
 from .intent import Intent, Part, parse_intent
+from .kinds import Kind, classify, unsupported_record
 from .select import GENERATE, GENERIC_TOOLS, MIN_SCORE, Candidate, ToolIndex, fit_entities
 from .slots import text_with_data
 
 if TYPE_CHECKING:
     from ..config import Settings
 
+KNOWLEDGE_ANSWER = "knowledge.answer"
+# A part no tool matches is answered from the knowledge base only when its best passage is at least this relevant
+# (memory/kb/base.py: relevance; answerable questions measured 0.46-0.73, unanswerable ones at most 0.20).
+KNOWLEDGE_RELEVANCE = 0.35
 MODEL_FILL_MARGIN = 1.2
 # What only the user can say when the request does not: asked for, never guessed (by rules or by the model).
 ASK_USER_KINDS = frozenset({"place", "identifier"})
@@ -155,6 +163,7 @@ class RulePlanner(Planner):
         taken: set[str] = {c.step.id for c in carried}
         by_part: dict[int, list[Drafted]] = {}
         clarify: dict[str, str] = {}  # argument -> kind, for the question to the user
+        unsupported: list[dict[str, str]] = []
         has_generate = GENERATE in ctx.tools
         budget = FillBudget(self.fill_seconds)
         if has_generate and len(intent.parts) > self.max_steps:
@@ -173,6 +182,11 @@ class RulePlanner(Planner):
                 note["connective"] = part.connective
             ranked = fit_entities(index.rank(part.text, exclude), part, ctx.tools)
             candidates = [c for c in ranked if c.score >= self.min_score]
+            kind = classify(part.text)
+            if kind == Kind.ACTION:
+                # A built-in tool only reads: it cannot do an action, however many words ("明天", "上海") it shares.
+                candidates = [c for c in candidates if ctx.tools.get(c.tool).source != "builtin"
+                              or acts(ctx.tools.get(c.tool))]
             note["candidates"] = [c.describe() for c in ranked[:4]]
             chosen: tuple[Candidate, Filled] | None = None
             for cand in self._tries(candidates, part, priors, ctx.tools):
@@ -255,17 +269,14 @@ class RulePlanner(Planner):
                                  with_={"prompt": f"{part.text}\n{data}"})  # the tool fences the data
                     steps_here.append(Drafted(write, part, ctx.tools.get(GENERATE)))
                     note["then"] = {"step": write.id, "uses": GENERATE, "why": "the part asks for writing"}
-            elif has_generate:
-                generate = ctx.tools.get(GENERATE)
-                uses_priors = [p for p in priors] if (part.refers_back or part.writes or part.sequential) else []
-                prompt = text_with_data(part, uses_priors)[0] if uses_priors else part.text
-                if len(intent.parts) == 1 and not uses_priors:
-                    prompt = request
-                step = Step(id=_step_id(GENERATE, taken), uses=GENERATE, with_={"prompt": prompt},
-                            description=part.text)
-                steps_here.append(Drafted(step, part, generate))
-                note.update(chosen=GENERATE, step=step.id,
-                            why="no tool fits this part" if not candidates else "no tool could be filled")
+            else:
+                why = "no tool fits this part" if not candidates else "no tool could be filled"
+                steps_here, record = await self._unmatched(part, kind, intent, priors, ctx, taken, request)
+                if record is not None:
+                    unsupported.append(record)
+                    note.update(unsupported=record, why=why)
+                else:
+                    note.update(chosen=steps_here[0].step.uses, step=steps_here[0].step.id, why=why)
             by_part[part.index] = steps_here
             drafted.extend(steps_here)
             explanation.append(note)
@@ -281,12 +292,12 @@ class RulePlanner(Planner):
             ctx.explanation[:] = explanation
             missing = ["city"] if "place" in asked else []
             raise ClarificationNeeded(question, missing=missing + [a for a, k in clarify.items() if k != "place"])
-        if not drafted or len(drafted) > self.max_steps:
+        if (not drafted and not unsupported) or len(drafted) > self.max_steps:
             ctx.emit(EventKind.PLAN_FALLBACK, planner=self.name,
                      reason="nothing to plan" if not drafted else f"more than {self.max_steps} steps")
             plan = direct_plan(request)
         else:
-            plan = Plan(steps=[d.step for d in drafted])
+            plan = Plan.model_validate({"steps": [d.step for d in drafted], "unsupported": unsupported})
             problems = plan_problems(plan, ctx.tools.schemas())
             if problems:
                 ctx.emit(EventKind.PLAN_INVALID, planner=self.name, problems=problems, plan=plan.dump())
@@ -294,6 +305,28 @@ class RulePlanner(Planner):
                 plan = direct_plan(request)
         ctx.explanation[:] = explanation
         return RuleOutcome(plan, intent, explanation)
+
+    async def _unmatched(self, part: Part, kind: Kind, intent: Intent, priors: list[Prior], ctx: PlanningContext,
+                         taken: set[str], request: str) -> tuple[list[Drafted], dict[str, str] | None]:
+        """A part no tool fits: the knowledge base if it knows, the model if the part asks for writing (or the
+        model is capable of answering), else an unsupported part: the steps, or the record of why not."""
+        if kind == Kind.QUESTION and ctx.knowledge is not None and KNOWLEDGE_ANSWER in ctx.tools:
+            relevance = await ctx.knowledge(part.text)
+            ctx.emit(EventKind.INTENT, part=part.text, knowledge_relevance=relevance)
+            if relevance is not None and relevance >= KNOWLEDGE_RELEVANCE:
+                step = Step(id=_step_id(KNOWLEDGE_ANSWER, taken), uses=KNOWLEDGE_ANSWER,
+                            with_={"question": part.text}, description=part.text)
+                return [Drafted(step, part, ctx.tools.get(KNOWLEDGE_ANSWER))], None
+        capable = bool(getattr(ctx.model, "can_plan", False))
+        writes = kind in (Kind.WRITING, Kind.CONVERSATION) or (kind == Kind.QUESTION and capable)
+        if not writes or GENERATE not in ctx.tools:
+            return [], unsupported_record(part.text, kind)
+        uses_priors = list(priors) if (part.refers_back or part.writes or part.sequential) else []
+        prompt = text_with_data(part, uses_priors)[0] if uses_priors else part.text
+        if len(intent.parts) == 1 and not uses_priors:
+            prompt = request
+        step = Step(id=_step_id(GENERATE, taken), uses=GENERATE, with_={"prompt": prompt}, description=part.text)
+        return [Drafted(step, part, ctx.tools.get(GENERATE))], None
 
     async def replan(self, request: str, plan: Plan, results: Any, ctx: PlanningContext) -> Plan | None:
         from .replan import replan

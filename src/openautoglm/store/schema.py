@@ -20,6 +20,8 @@ tasks = Table(
     Column("error", Text, nullable=True),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # How sure the answer is, 0-1 (compose/confidence.py); added by revision 0005.
+    Column("confidence", Float, nullable=True),
     Index("ix_tasks_owner_created", "owner", "created_at"),
     Index("ix_tasks_session", "session_id"),
 )

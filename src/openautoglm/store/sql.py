@@ -46,6 +46,7 @@ class TaskRecord:
     created_at: float
     updated_at: float
     role: str | None = None
+    confidence: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -521,10 +521,33 @@ class SQLQueryTool(Tool):
 
         return await asyncio.to_thread(run)
 
+    def answer(self, output: Any, lang: str) -> str | None:
+        if isinstance(output, dict) and "rows" in output:
+            return answer_rows(output, lang)
+        return None
+
     def summarize(self, output: Any) -> str:
         if isinstance(output, dict) and "rows" in output:
             return render_table(output)
         return super().summarize(output)
+
+
+def answer_rows(output: dict[str, Any], lang: str, limit: int = 10) -> str:
+    """A query's result in a sentence: the value itself for one cell, else each row's ``column: value`` pairs."""
+    columns = output.get("columns") or []
+    rows = output.get("rows") or []
+    zh = lang == "zh"
+    if not rows:
+        return "查询没有返回任何结果。" if zh else "The query returned no rows."
+    if len(rows) == 1 and len(columns) == 1:
+        value = _cell(rows[0].get(columns[0]))
+        return f"查询结果：{columns[0]} = {value}。" if zh else f"The result: {columns[0]} = {value}."
+    sep = "；" if zh else "; "
+    said = sep.join(", ".join(f"{c}: {_cell(row.get(c))}" for c in columns) for row in rows[:limit])
+    more = len(rows) - limit
+    if zh:
+        return f"查询返回 {len(rows)} 行：{said}" + (f"；另有 {more} 行未列出。" if more > 0 else "。")
+    return f"The query returned {len(rows)} rows: {said}" + (f"; {more} more not shown." if more > 0 else ".")
 
 
 class SQLTablesTool(Tool):

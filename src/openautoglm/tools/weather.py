@@ -152,6 +152,17 @@ class WeatherTool(Tool):
             raise ToolError("weather.forecast: the forecast service's answer has no `daily` section")
         return daily
 
+    def answer(self, output: Any, lang: str) -> str | None:
+        if not isinstance(output, dict) or not output.get("forecast"):
+            return None
+        zh = lang == "zh"
+        # The label ("明天", "tomorrow") was worded in the city's language; another reply language gets the date.
+        label = output.get("date_label") if len(output["forecast"]) == 1 and zh == is_chinese(
+            str(output.get("date_label", ""))) else None
+        city = str(output["city"]) if zh else str(output.get("place") or output["city"])
+        return " ".join(_sentence_zh(city, day, label) if zh else _sentence_en(city, day, label)
+                        for day in output["forecast"])
+
     def summarize(self, output: Any) -> str:
         if not isinstance(output, dict) or not output.get("forecast"):
             return super().summarize(output)

@@ -69,6 +69,7 @@ class SearchHit(BaseModel):
     chunk_id: int
     keyword_rank: int | None = None
     vector_rank: int | None = None
+    relevance: float = Field(default=0.0, description="how well this passage matches the query, 0-1: see relevance()")
 
     @property
     def citation(self) -> str:
@@ -295,9 +296,10 @@ class KnowledgeBase:
             vector = self.vectors.search(q, depth, allowed)
         kw_rank = {cid: r for r, (cid, _) in enumerate(keyword, start=1)}
         vec_rank = {cid: r for r, (cid, _) in enumerate(vector, start=1)}
+        ideal = self.catalog.query_weight(query) if keyword else 0.0
+        bm25, cosine = dict(keyword), dict(vector)
         if mode == "hybrid":
-            ideal = self.catalog.query_weight(query) if keyword and self.config.fusion == "score" else 0.0
-            ordered = fuse(keyword, vector, self.config, ideal)[:k]
+            ordered = fuse(keyword, vector, self.config, ideal if self.config.fusion == "score" else 0.0)[:k]
         else:
             ordered = (keyword if mode == "keyword" else vector)[:k]
         stored = self.catalog.chunks([cid for cid, _ in ordered])
@@ -308,7 +310,8 @@ class KnowledgeBase:
                 continue
             hits.append(SearchHit(source=c.source, name=c.name, position=c.position, score=round(score, 6),
                                   text=c.text, heading=c.heading, chunk_id=cid, keyword_rank=kw_rank.get(cid),
-                                  vector_rank=vec_rank.get(cid)))
+                                  vector_rank=vec_rank.get(cid),
+                                  relevance=relevance(bm25.get(cid, 0.0), ideal, cosine.get(cid))))
         return hits
 
     def _allowed(self, filters: SearchFilter | None) -> set[int] | None:
@@ -332,6 +335,22 @@ class KnowledgeBase:
         with self.lock:
             self.vectors.close()
             self.conn.close()
+
+
+# Relevance: an absolute measure of a passage's match, comparable across queries (the fused score is relative to the
+# other candidates, so the best hit of a question the documents know nothing about still scores high). Keyword
+# coverage (BM25 over the ideal score, see Catalog.query_weight) is the sharper signal; the cosine of the bundled
+# e5 model adds what words miss, rescaled from COSINE_FLOOR (unrelated passages: 0.71-0.85, measured on questions
+# the documents cannot answer) to COSINE_FLOOR + COSINE_SPAN. Same-language questions the documents answer
+# measured 0.46-0.73; unanswerable ones 0.00-0.20 (the knowledge-base guard in planning/rules.py sits at 0.35).
+KEYWORD_SHARE, COSINE_FLOOR, COSINE_SPAN = 0.6, 0.80, 0.15
+
+
+def relevance(bm25: float, ideal: float, cosine: float | None) -> float:
+    """How well one passage matches a query, in [0, 1]: keyword coverage and cosine, combined as measured above."""
+    coverage = min(1.0, bm25 / ideal) if ideal > 0 else 0.0
+    semantic = min(1.0, max(0.0, (cosine - COSINE_FLOOR) / COSINE_SPAN)) if cosine is not None else 0.0
+    return round(KEYWORD_SHARE * coverage + (1 - KEYWORD_SHARE) * semantic, 3)
 
 
 def fuse(keyword: Sequence[tuple[int, float]], vector: Sequence[tuple[int, float]], config: KnowledgeConfig,

@@ -21,6 +21,7 @@ from .base import KnowledgeBase, SearchHit
 
 PROMPT = (files("openautoglm.memory") / "prompts" / "kb_answer.txt").read_text(encoding="utf-8")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+_MARKER = re.compile(r"\[(\d+)\]")
 
 _FILTERS = {
     "type": "object",
@@ -33,7 +34,8 @@ _FILTERS = {
 
 
 def _hit_dict(hit: SearchHit) -> dict[str, Any]:
-    return {"source": hit.source, "name": hit.name, "position": hit.position, "score": hit.score, "text": hit.text}
+    return {"source": hit.source, "name": hit.name, "position": hit.position, "score": hit.score,
+            "relevance": hit.relevance, "text": hit.text}
 
 
 def _excerpt(text: str, limit: int = 160) -> str:
@@ -66,6 +68,17 @@ class KnowledgeSearchTool(Tool):
         hits = await asyncio.to_thread(kb.search, str(args["query"]), int(args.get("k") or 5),
                                        filters=args.get("filters"))
         return [_hit_dict(h) for h in hits]
+
+    def answer(self, output: Any, lang: str) -> str | None:
+        if not isinstance(output, list):
+            return None
+        if not output:
+            return "知识库里没有找到相关内容。" if lang == "zh" else "The knowledge base has nothing on this."
+        best = output[0]
+        if lang == "zh":
+            return f"知识库中最相关的内容：{_excerpt(best['text'])}（来源：{best['name']}，{best['position']}）"
+        return f"The closest passage in the knowledge base: {_excerpt(best['text'])} (source: {best['name']}, " \
+               f"{best['position']})"
 
     def summarize(self, output: Any) -> str:
         if not output:
@@ -114,14 +127,15 @@ class KnowledgeAnswerTool(_ModelTool):
         share = max(120, self.context_chars // len(hits))
         if not self._generate():
             answer = extract_answer(question, hits)
-            return {"answer": answer, "sources": _sources(hits), "method": "extract"}
+            return {"answer": answer, "sources": _sources(hits), "method": "extract", "relevance": _best(hits)}
         excerpts = "\n".join(f"[{i}] {h.citation}\n{fence_data(_excerpt(h.text, share))}"
                              for i, h in enumerate(hits, start=1))
         system = f"{DATA_NOTICE}\n{args['system']}" if args.get("system") else DATA_NOTICE
         request = ChatRequest.of(PROMPT.format(excerpts=excerpts, question=question), system=system,
                                  max_tokens=self.max_tokens, capability="text-generation")
         response = await self.ask(request, ctx)
-        output = {"answer": response.text.strip(), "sources": _sources(hits), "method": "generate"}
+        output = {"answer": response.text.strip(), "sources": _sources(hits), "method": "generate",
+                  "relevance": _best(hits)}
         return ToolOutput(output, response.node or self.model.name)
 
     def _generate(self) -> bool:
@@ -130,6 +144,21 @@ class KnowledgeAnswerTool(_ModelTool):
         # A model too small to plan also garbles facts it is shown (SmolLM2-135M does): quote the documents instead.
         model = getattr(self.model, "resolved", self.model)
         return bool(getattr(model, "can_plan", False))
+
+    def answer(self, output: Any, lang: str) -> str | None:
+        """The answer without its [n] markers, naming the files those markers pointed to."""
+        if not isinstance(output, dict):
+            return None
+        text = str(output.get("answer", "")).strip()
+        sources = output.get("sources") or []
+        if not sources:
+            return text or None
+        cited = [int(n) for n in _MARKER.findall(text) if 0 < int(n) <= len(sources)] or [1]
+        places = list(dict.fromkeys(f"{sources[n - 1]['name']} ({sources[n - 1]['position']})" for n in cited))
+        text = re.sub(r"\s*\[\d+\]", "", text).replace("**", "").strip()
+        if text and text[-1] not in "。.!?！？":
+            text += "。" if lang == "zh" else "."
+        return f"{text}来源：{'；'.join(places)}" if lang == "zh" else f"{text} Source: {'; '.join(places)}"
 
     def summarize(self, output: Any) -> str:
         if not isinstance(output, dict):
@@ -149,7 +178,12 @@ def knowledge_tools(open_kb: Callable[[], KnowledgeBase], model: ChatModel, answ
 
 def _sources(hits: list[SearchHit]) -> list[dict[str, Any]]:
     return [{"source": h.source, "name": h.name, "position": h.position, "score": h.score,
-             "excerpt": _excerpt(h.text)} for h in hits]
+             "relevance": h.relevance, "excerpt": _excerpt(h.text)} for h in hits]
+
+
+def _best(hits: list[SearchHit]) -> float:
+    """How sure retrieval is of the passages an answer rests on: the best one's relevance."""
+    return max((h.relevance for h in hits), default=0.0)
 
 
 def extract_answer(question: str, hits: list[SearchHit], max_chars: int = 240) -> str:

@@ -168,7 +168,8 @@ async def _stream_plain(model: ChatModel, chat: ChatRequest, body: ChatCompletio
 
 
 def _extension(result: RunResult) -> dict[str, Any]:
-    return {"task_id": result.task_id, "status": result.status, "question": result.question,
+    return {"task_id": result.task_id, "status": result.status, "confidence": result.confidence,
+            "question": result.question,
             "plan": result.plan.dump() if result.plan else None, "steps": [s.summary() for s in result.steps]}
 
 

@@ -28,8 +28,8 @@ END_KINDS = {EventKind.TASK_FINISHED, EventKind.TASK_FAILED, EventKind.CLARIFICA
 
 def _task_json(task: TaskRecord) -> dict[str, Any]:
     return {"id": task.id, "status": task.status, "request": task.request, "owner": task.owner,
-            "session_id": task.session_id, "plan": task.plan, "answer": task.answer, "error": task.error,
-            "created_at": task.created_at, "updated_at": task.updated_at}
+            "session_id": task.session_id, "plan": task.plan, "answer": task.answer, "confidence": task.confidence,
+            "error": task.error, "created_at": task.created_at, "updated_at": task.updated_at}
 
 
 def _missing(task_id: str) -> NotFound:

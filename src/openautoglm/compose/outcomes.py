@@ -1,0 +1,177 @@
+"""What each part of the request came to: a fact from a tool, an answer from the knowledge base, text a model
+wrote, or a part that failed, was skipped or could not be done at all, each with the sentence the reply says for
+it and how far it can be trusted.
+
+A tool's sentence is its own (:meth:`Tool.answer`); text a model wrote inside the plan is shown only after the
+checks on generated text pass and every figure in it is found in the results it was given.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel
+
+from ..engine import StepResult, StepStatus
+from ..plan import Step, render, step_dependencies
+from ..tools.base import Tool
+from ..tools.recall import RECALL
+from . import phrases
+from .base import ComposeInput
+from .checks import text_problems
+from .grounding import Known, ungrounded
+from .language import Lang
+
+GENERATIVE = frozenset({"llm.generate", "llm.extract"})
+KNOWLEDGE = frozenset({"knowledge.answer", "knowledge.search"})
+_PERCENT_ASKED = re.compile(r"百分之|百分比|%|\bper ?cent(?:age)?\b", re.I)
+_ENDS_IN_NUMBER = re.compile(r"=\s*(-?[\d,]+(?:\.\d+)?)\s*[。.]?$")
+
+
+class Source(StrEnum):
+    FACT = "fact"  # a deterministic tool's result
+    KNOWLEDGE = "knowledge"  # passages retrieved from the knowledge base
+    GENERATED = "generated"  # text a model wrote, checked
+    STAND_IN = "stand_in"  # a model answering for a tool that failed
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    UNSUPPORTED = "unsupported"
+
+
+DONE = frozenset({Source.FACT, Source.KNOWLEDGE, Source.GENERATED})
+
+
+@dataclass
+class Outcome:
+    source: Source
+    sentence: str
+    part: str
+    step_id: str | None = None
+    uses: str | None = None
+    output: Any = None
+    # How far this piece can be trusted, in [0, 1]: see compose/confidence.py.
+    score: float = 0.0
+    position: int = 0
+    # The steps whose results this one used: a part built on the one before it continues that sentence.
+    uses_results_of: frozenset[str] = frozenset()
+
+    @property
+    def done(self) -> bool:
+        return self.source in DONE
+
+
+def outcomes(inp: ComposeInput, lang: Lang, capable: bool) -> list[Outcome]:
+    """Every step's and every unsupported part's outcome, in the order their parts come in the request."""
+    plan = inp.plan
+    by_id = {s.id: s for s in plan.steps}
+    replaced = {r.id: r for r in inp.replaced}
+    # What a model writing inside the plan may state: the request and what the tools (not other models) produced.
+    produced = [r.output for r in inp.steps if r.status == StepStatus.SUCCEEDED and r.uses not in GENERATIVE]
+    out: list[Outcome] = []
+    for result in inp.steps:
+        step = by_id.get(result.id)
+        if step is None:
+            continue
+        part = step.description or (inp.request if len(plan.steps) == 1 else step.uses)
+        # An earlier turn's data, read again, is worded by the tool that produced it.
+        named = str(step.with_.get("uses") or "") if step.uses == RECALL else step.uses
+        tool = inp.tools.get(named) if named in inp.tools else None
+        outcome = _outcome(step, result, part, tool, lang, capable, replaced.get(result.id),
+                           [inp.request, *produced], inp.instructions)
+        if outcome is not None:
+            outcome.uses_results_of = frozenset(step_dependencies(step))
+            out.append(outcome)
+    # Data carried from an earlier turn was answered then; it is said again only when nothing else ran.
+    if any(o.uses != RECALL for o in out):
+        out = [o for o in out if o.uses != RECALL]
+    for item in inp.unsupported_parts:
+        out.append(Outcome(Source.UNSUPPORTED, phrases.unsupported(item.text, item.reason, item.needs, lang),
+                           item.text))
+    for i, o in enumerate(out):
+        found = inp.request.find(o.part)
+        o.position = found if found >= 0 else len(inp.request) + i
+    out.sort(key=lambda o: o.position)  # stable: a part's several steps keep the plan's order
+    seen: set[str] = set()
+    unique = []
+    for o in out:
+        if o.sentence and o.sentence in seen:
+            continue
+        seen.add(o.sentence)
+        unique.append(o)
+    return unique
+
+
+def _outcome(step: Step, result: StepResult, part: str, tool: Tool | None, lang: Lang, capable: bool,
+             stood_in_for: StepResult | None, given: list[Any], instructions: str | None) -> Outcome | None:
+    def made(source: Source, sentence: str, output: Any = None, score: float = 0.0) -> Outcome:
+        return Outcome(source, sentence, part, step.id, step.uses, output, score)
+
+    if result.status == StepStatus.SKIPPED:
+        if (result.error or "").startswith("condition "):
+            return None  # not needed: its `when` was false
+        return made(Source.SKIPPED, phrases.skipped(part, lang))
+    if result.status != StepStatus.SUCCEEDED:
+        return made(Source.FAILED, phrases.failed(part, result.error or "did not run", lang))
+    output = result.output
+    if step.uses in GENERATIVE:
+        text = render(output).strip()
+        if stood_in_for is not None:
+            if not capable:  # a small model answering for a tool would be stating facts it cannot know
+                return made(Source.FAILED, phrases.failed(part, stood_in_for.error or "", lang))
+            return made(Source.STAND_IN, phrases.unchecked(text, stood_in_for.uses, lang), output=output, score=0.3)
+        problems = text_problems(text, lang, str(step.with_.get("prompt") or ""), instructions)
+        problems += ungrounded(text, Known.of(given))
+        if problems:
+            reason = "the generated text " + "; ".join(problems[:2])
+            return made(Source.FAILED, phrases.failed(part, reason, lang))
+        return made(Source.GENERATED, text, output=output, score=0.6 if capable else 0.45)
+    sentence = _sentence(tool, output, lang)
+    if step.uses in KNOWLEDGE:
+        relevance = _relevance(output)
+        if relevance is None:
+            return made(Source.FAILED, sentence, output=output)
+        return made(Source.KNOWLEDGE, sentence, output=output, score=0.5 + 0.45 * relevance)
+    if _PERCENT_ASKED.search(part) and (m := _ENDS_IN_NUMBER.search(sentence)) and "%" not in sentence:
+        sentence = phrases.percent(sentence.rstrip("。. "), float(m.group(1).replace(",", "")), lang)
+    if stood_in_for is not None:  # another tool doing the same job answered: say so, never pass it off
+        sentence = phrases.instead(stood_in_for.uses, step.uses, lang) + sentence
+    return made(Source.FACT, sentence, output=output, score=0.95)
+
+
+def _sentence(tool: Tool | None, output: Any, lang: Lang) -> str:
+    """The tool's own sentence; else its summary, unless that is only the raw data (then the data in words)."""
+    if tool is not None:
+        own = tool.answer(output, lang)
+        if own:
+            return own
+        if type(tool).summarize is not Tool.summarize or isinstance(output, str):
+            return tool.summarize(output)
+    return plain(output)
+
+
+def plain(value: Any, limit: int = 12) -> str:
+    """Data in words, without JSON: ``key: value`` pairs, list items separated by semicolons."""
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
+    if isinstance(value, dict):
+        items = [f"{k}: {plain(v, limit)}" for k, v in list(value.items())[:limit]]
+        return ", ".join(items) + (", …" if len(value) > limit else "")
+    if isinstance(value, list | tuple):
+        items = [plain(v, limit) for v in value[:limit]]
+        return "; ".join(items) + ("; …" if len(value) > limit else "")
+    return render(value)
+
+
+def _relevance(output: Any) -> float | None:
+    """How sure retrieval was of the passages behind a knowledge answer, or None when it found nothing."""
+    hits = output.get("sources") if isinstance(output, dict) else output
+    if not hits:
+        return None
+    if isinstance(output, dict) and isinstance(output.get("relevance"), int | float):
+        return float(output["relevance"])
+    found = [h.get("relevance", h.get("score")) for h in hits if isinstance(h, dict)]
+    scores = [float(s) for s in found if isinstance(s, int | float)]
+    return max(0.0, min(1.0, max(scores))) if scores else 0.5

@@ -1,0 +1,83 @@
+"""What kind of thing a part of a request asks for, read off its verbs in Chinese or English: an ACTION on the world
+(book, send, submit, create, order, remind me at a time...), WRITING (a reminder text, a poem, a summary, a
+translation), CONVERSATION
+(a greeting, thanks) or else a QUESTION (a fact someone must know).
+
+The rule planner asks this only of parts no tool matched: an action nobody can carry out and a fact nothing can
+supply become *unsupported parts* of the plan instead of model text; writing and conversation are the model's job.
+It also keeps an action from being "done" by a tool that only reads (a weather forecast for "book a flight to
+Shanghai tomorrow").
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    ACTION = "action"
+    WRITING = "writing"
+    CONVERSATION = "conversation"
+    QUESTION = "question"
+
+
+# Chinese action verbs. 订 only as a verb (订单 is an order, 订阅 a subscription, both nouns here); 买 not in 买家.
+_ZH_ACTION = re.compile(
+    r"预订|预定|预约|订购|退订|订(?=[一两个张间份桌位票房了]|机票|车票|酒店|餐|外卖)|购买|(?<!卖)买(?!家|卖)|下单|付款|"
+    r"支付|转账|汇款|充值|缴费|交费|发送|发给|发到|发(?=[一个条封份]|邮件|短信|消息|微信|信息)|寄(?!存)|打电话|打给|"
+    r"拨打|呼叫|提交|上传|删除|创建|新建|建一个|安排|取消|发布|注册|报名|申请|设置|设定|设(?=[一个]个?闹钟|个提醒)|"
+    r"定(?=[一个]个?闹钟)|通知(?!书|单)|邀请|分享给|打车|叫车|叫一辆|开灯|关灯|播放|登记|挂号|投诉|退款|约(?=[一个]下|见)")
+# A Chinese request that asks how or why is a question about the action, not the action.
+_ZH_HOW = re.compile(r"怎么|怎样|如何|为什么|为何|是否|能不能.*吗|可以.*吗")
+# English imperatives: the verb opens the clause, after polite openers ("please", "can you", "I need to").
+_EN_OPENER = r"^(?:(?:please|kindly|now|also|and|then)\s+|(?:can|could|would|will) you(?: please)?\s+|" \
+             r"i(?: would|'d)? (?:want|need|like|wish)(?: you)? to\s+|help me(?: to)?\s+|go ahead and\s+|let's\s+)*"
+_EN_ACTION = re.compile(
+    _EN_OPENER + r"(?:book|reserve|order|buy|purchase|pay|transfer|wire|send|email|e-mail|text|message|call|phone|"
+    r"dial|ring|submit|upload|delete|remove|create|schedule|cancel|post|publish|tweet|register|sign (?:up|in)|"
+    r"enroll|apply|set(?: up)?|notify|invite|share|deliver|install|uninstall|turn (?:on|off)|"
+    r"switch (?:on|off)|open|close|play|rent|hire|add|file|renew|refund|return|subscribe|unsubscribe|print|"
+    r"fax|mail|ship|arrange|move|rename|lock|unlock)\b", re.I)
+_ZH_WRITING = re.compile(r"写|撰写|起草|拟(?=[一个份封定])|生成|总结|概括|归纳|翻译|译成|改写|润色|续写|"
+                         r"编(?=[一个首段])|作(?=一首|诗)|文案|诗|故事|口号|标语|祝福语|摘要|大纲")
+_EN_WRITING = re.compile(r"\b(?:write|draft|compose|generate|summari[sz]e|translate|rewrite|paraphrase|proofread|"
+                         r"polish|outline|brainstorm|poem|story|haiku|slogan|tagline|essay|caption|limerick|joke|"
+                         r"lyrics|toast|blurb)\b", re.I)
+# "提醒我明天带伞" is a reminder to write now; "remind me at 5 pm" needs something that acts at 5 pm.
+_REMIND = re.compile(r"提醒|叫我|\bremind", re.I)
+_CLOCK_TIME = re.compile(r"\d{1,2}\s*[点:：]|[一二三四五六七八九十两]+点|分钟后|小时后|\b\d{1,2}\s*(?:am|pm|o'clock)\b|"
+                         r"\bin \d+ (?:minutes?|hours?)\b|\bat (?:noon|midnight)\b", re.I)
+_GREETING = re.compile(r"^(?:你好|您好|嗨|哈喽|早上好|下午好|晚上好|谢谢|多谢|感谢|再见|拜拜|hi|hello|hey|thanks|"
+                       r"thank you|good (?:morning|afternoon|evening|night)|bye|goodbye)(?:[\s,，]*(?:you|啊|呀|你|"
+                       r"there|so much|a lot))*[\s!！。.,，~～]*$", re.I)
+
+
+def classify(text: str) -> Kind:
+    """The kind of one part of a request (a clause: the rule planner's parts are already split at connectives)."""
+    t = " ".join(text.split())
+    if _GREETING.match(t):
+        return Kind.CONVERSATION
+    if _REMIND.search(t):
+        return Kind.ACTION if _CLOCK_TIME.search(t) else Kind.WRITING
+    if _EN_ACTION.search(t):
+        return Kind.ACTION
+    if _ZH_ACTION.search(t) and not _ZH_HOW.search(t):
+        return Kind.ACTION
+    if _ZH_WRITING.search(t) or _EN_WRITING.search(t):
+        return Kind.WRITING
+    return Kind.QUESTION
+
+
+# What an unsupported part's record says, in the plan (English; the composer words it in the reply's language).
+REASON_ACTION = "no available tool can carry out this action"
+REASON_FACT = "answering needs facts that no available tool provides"
+NEEDS_TOOL = "a tool that does it"
+NEEDS_TOOL_OR_MODEL = "a tool that provides it, or a configured capable model"
+
+
+def unsupported_record(text: str, kind: Kind) -> dict[str, str]:
+    """The plan's record of a part nothing available can do."""
+    if kind == Kind.ACTION:
+        return {"text": text, "reason": REASON_ACTION, "needs": NEEDS_TOOL}
+    return {"text": text, "reason": REASON_FACT, "needs": NEEDS_TOOL_OR_MODEL}
