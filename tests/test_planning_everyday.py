@@ -97,6 +97,7 @@ async def test_interest(tools: ToolRegistry, request_text: str, expected: dict[s
     ("2026-02-01 和 2026-11-01 之间相差多少天？", "time.between", "2026-02-01 和 2026-11-01"),
     ("How many days from March 3 to September 9?", "time.between", "from March 3 to September 9"),
     ("距离2027年国庆节还有多少天", "time.between", "2027年国庆节"),
+    ("今天离 2027 年春节还有几天", "time.between", "今天离 2027 年春节"),
 ])
 async def test_dates(tools: ToolRegistry, request_text: str, uses: str, expression: str) -> None:
     args = await one_step(tools, request_text, uses)

@@ -78,6 +78,11 @@ async def test_resolve_and_now_sentences_carry_the_weekday(tools: ToolRegistry) 
     ("2028年圣诞节", date(2028, 12, 25), date(2028, 12, 25)),
     ("New Year's Day 2030", date(2030, 1, 1), date(2030, 1, 1)),
     ("国庆节", date(2026, 10, 1), date(2026, 10, 1)),
+    ("2027 年春节", date(2027, 2, 6), date(2027, 2, 6)),
+    ("今年中秋节", date(2026, 9, 25), date(2026, 9, 25)),
+    ("2026 年 3 月 5 日", date(2026, 3, 5), date(2026, 3, 5)),
+    ("3 个月后", date(2027, 2, 22), date(2027, 2, 22)),
+    ("45 days from today", date(2027, 1, 6), date(2027, 1, 6)),
 ])
 def test_holidays_and_so_far(text: str, start: date, end: date) -> None:
     period = parse_period(text, NOW)

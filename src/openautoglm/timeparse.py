@@ -196,7 +196,7 @@ _CN_WEEK = r"(?:周|星期|礼拜)"
 _CN_WEEK_PREFIX = r"(上上|下下|上|下|本|这|当)(?:一)?(?:个)?"
 _CN_MONTH_PREFIX = r"(上上|下下|上|下|本|这|当)(?:个)?月"
 _YEAR_DIGITS = r"(\d{4}|[零〇○一二三四五六七八九]{4})"
-_CN_YEAR = rf"(?:{_YEAR_DIGITS}年|(今年|本年|去年|明年|前年|后年))"
+_CN_YEAR = rf"(?:{_YEAR_DIGITS}\s*年|(今年|本年|去年|明年|前年|后年))"
 # What may not stand right before a bare weekday or day number: 一周一次, 每周三, 第3号.
 _NOT_BEFORE_BARE = rf"(?<![{_CN_NUM}\d每第])"
 
@@ -272,12 +272,12 @@ def _cn_year_word(m: re.Match[str], today: date) -> Period:
     return _year(today.year + _CN_YEAR_WORDS[m.group(0)], m.group(0))
 
 
-@_rule(rf"{_YEAR_DIGITS}年(?:度)?")
+@_rule(rf"{_YEAR_DIGITS}\s*年(?:度)?")
 def _cn_year(m: re.Match[str], today: date) -> Period:
     return _year(cn_number(m.group(1)), m.group(0))
 
 
-@_rule(rf"{_CN_YEAR}?({NUM})月(?:份)?(?:({NUM})(?:日|号))?")
+@_rule(rf"{_CN_YEAR}?\s*({NUM})\s*月(?:份)?(?:\s*({NUM})\s*(?:日|号))?")
 def _cn_month_day(m: re.Match[str], today: date) -> Period:
     year = _year_of(m, 1, 2, today)
     month = cn_number(m.group(3))
@@ -350,6 +350,29 @@ _EN_HOLIDAYS = {"new year's day": (1, 1), "new years day": (1, 1), "new year's e
                 "christmas eve": (12, 24), "christmas day": (12, 25), "christmas": (12, 25), "xmas": (12, 25)}
 
 
+# Holidays of the lunar calendar, by year (the published calendar; years outside the table are not read).
+_LUNAR_HOLIDAYS = {
+    "春节": {2024: (2, 10), 2025: (1, 29), 2026: (2, 17), 2027: (2, 6), 2028: (1, 26), 2029: (2, 13), 2030: (2, 3)},
+    "中秋节": {2024: (9, 17), 2025: (10, 6), 2026: (9, 25), 2027: (9, 15), 2028: (10, 3), 2029: (9, 22),
+             2030: (9, 12)},
+    "端午节": {2024: (6, 10), 2025: (5, 31), 2026: (6, 19), 2027: (6, 9), 2028: (5, 28), 2029: (6, 16),
+             2030: (6, 5)},
+}
+_LUNAR_NAMES = {"春节": "春节", "过年": "春节", "大年初一": "春节", "中秋节": "中秋节", "中秋": "中秋节",
+                "端午节": "端午节", "端午": "端午节", "除夕": "除夕"}
+
+
+@_rule(rf"{_CN_YEAR}?的?({'|'.join(sorted(_LUNAR_NAMES, key=len, reverse=True))})")
+def _cn_lunar_holiday(m: re.Match[str], today: date) -> Period:
+    year = _year_of(m, 1, 2, today)
+    name = _LUNAR_NAMES[m.group(3)]
+    if name == "除夕":  # the eve of that year's spring festival
+        month, day = _LUNAR_HOLIDAYS["春节"][year]
+        return _day(date(year, month, day) - timedelta(days=1), m.group(0))
+    month, day = _LUNAR_HOLIDAYS[name][year]  # KeyError outside the table: not read as a date
+    return _day(date(year, month, day), m.group(0))
+
+
 @_rule(rf"{_CN_YEAR}?的?({'|'.join(sorted(_CN_HOLIDAYS, key=len, reverse=True))})")
 def _cn_holiday(m: re.Match[str], today: date) -> Period:
     month, day = _CN_HOLIDAYS[m.group(3)]
@@ -363,7 +386,7 @@ def _en_holiday(m: re.Match[str], today: date) -> Period:
     return _day(date(int(m.group(2) or today.year), month, day), m.group(0))
 
 
-@_rule(rf"({NUM})(?:个)?(天|日|周|星期|礼拜|月|年)(以前|以后|之前|之后|前|后)")
+@_rule(rf"({NUM})\s*(?:个)?(天|日|周|星期|礼拜|月|年)(以前|以后|之前|之后|前|后)")
 def _cn_offset(m: re.Match[str], today: date) -> Period:
     sign = -1 if m.group(3).endswith("前") else 1
     return _day(_shift(today, sign * cn_number(m.group(1)), _CN_UNIT[m.group(2)]), m.group(0))
@@ -428,7 +451,8 @@ def _en_past_unit(m: re.Match[str], today: date) -> Period:
     return _last_n(today, 1, (m.group(1) or m.group(2)).lower(), m.group(0))
 
 
-@_rule(_en(rf"in\s+({_EN_NUM})\s+{_EN_UNIT}|({_EN_NUM})\s+{_EN_UNIT}\s+(from\s+now|later|hence|ago|before)"),
+@_rule(_en(rf"in\s+({_EN_NUM})\s+{_EN_UNIT}|({_EN_NUM})\s+{_EN_UNIT}\s+(from\s+now|from\s+today|later|hence|ago|"
+           r"before)"),
        re.IGNORECASE)
 def _en_offset(m: re.Match[str], today: date) -> Period:
     if m.group(1):

@@ -147,7 +147,12 @@ class DateWordsFiller(SlotFiller):
         return slot.low in EXPRESSION_NAMES and _mentions_date(slot.desc)
 
     def fill(self, slot: Slot, job: FillJob) -> Found | None:
-        return Found(job.part.dates[0].text, "date words in the request") if job.part.dates else None
+        dates = job.part.dates
+        if not dates:
+            return None
+        # Two dates the words do not join ("今天距离2027年国庆节"): both, as written between them, for a tool that
+        # counts the days between; a tool that reads one date reads the first.
+        return Found(job.part.text[dates[0].span[0]:dates[-1].span[1]], "date words in the request")
 
 
 class ExpressionFiller(SlotFiller):

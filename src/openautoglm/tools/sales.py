@@ -265,7 +265,7 @@ def sales_tools(db: SalesDatabase, today: Today) -> list[Tool]:
              group_by: Literal["product", "region", "category", "day", "week", "month"] = "product",
              order: Literal["desc", "asc"] = "desc", limit: int = 5, region: str | None = None) -> dict[str, Any]:
         """Which region, category, day, week or month sold the most or least in a period, with each one's share
-        (sample sales data).
+        (占比; sample sales data).
 
         Args:
             start: first day, YYYY-MM-DD, or a period in words (上周, 上个月, last month).
@@ -370,11 +370,13 @@ def _group_name(group: dict[str, Any], group_by: str, lang: str) -> str:
 class RankTool(_SalesTool):
     def summarize(self, output: Any) -> str:
         if isinstance(output, dict) and "groups" in output:
-            lines = [f"{output['start']} – {output['end']} sales.rank by {output['measure']}, {output['group_by']}"
-                     f" ({output['order']}); total {_figure(output['total'], output['measure'], 'en')}:"]
+            measure, group_by = output["measure"], output["group_by"]
+            total = _figure(output["total"], measure, "zh")
+            lines = [f"{output['start']} 至 {output['end']} 按{'销量' if measure == 'units' else '销售额'}排名"
+                     f"（{group_by} by {measure}, {output['order']}），合计 {total}："]
             for g in output["groups"]:
-                lines.append(f"{g['rank']}. {_group_name(g, output['group_by'], 'en')}: "
-                             f"{_figure(g[output['measure']], output['measure'], 'en')} ({g['share']}%)")
+                name = _group_name(g, group_by, "zh") + (f" ({g['key_en']})" if g.get("key_en") else "")
+                lines.append(f"{g['rank']}. {name}：{_figure(g[measure], measure, 'zh')}，占 {g['share']}%")
             return "\n".join(lines)
         return super().summarize(output)
 
