@@ -152,3 +152,10 @@ def test_cli_tools_call() -> None:
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output[result.output.index("{"):])
     assert payload["result"] == pytest.approx(71.428571, rel=1e-6)
+
+
+def test_the_answer_sentence_states_the_expression_and_result() -> None:
+    tool = CalculatorTool()
+    assert tool.answer(calculate("(480 * 0.7) - 20"), "zh") == "计算结果：(480 × 0.7) - 20 = 316。"
+    assert tool.answer(calculate("3 ** 10"), "en") == "3 ^ 10 = 59049."
+    assert tool.answer(calculate("544868.26 / 2458015.97 * 100"), "en") == "544868.26 ÷ 2458015.97 × 100 = 22.17%."

@@ -225,4 +225,6 @@ class CalculatorTool(FunctionTool):
         shown = " ".join(str(output.get("expression", "")).split())
         shown = shown.replace("**", "^").replace("*", "×").replace("/", "÷")
         result = format_number(output["result"])
+        if re.search(r"[*×]\s*100\s*\)*\s*$", shown) and isinstance(output["result"], int | float):
+            result = f"{output['result']:.2f}".rstrip("0").rstrip(".") + "%"  # "x / total * 100": a percentage
         return f"计算结果：{shown} = {result}。" if lang == "zh" else f"{shown} = {result}."
