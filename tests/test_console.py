@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -129,6 +130,23 @@ async def fails_slowly() -> str:
     """Fails, after a while (so fetch then this is surely the longest chain, however loaded the machine)."""
     await asyncio.sleep(SLOW_S / 2)
     raise ValueError("the demo tool always fails")
+
+
+GATE = threading.Event()  # set by the test: demo.gate runs until then
+GATED_PLAN = {"steps": [
+    {"id": "gate", "uses": "demo.gate"},
+    {"id": "after", "uses": "demo.lookup", "with": {"city": "${gate.output}"}},
+]}
+
+
+@tool(name="demo.gate")
+async def gate() -> str:
+    """Runs until the test opens the gate (at most 30 s)."""
+    for _ in range(1500):
+        if GATE.is_set():
+            return "Shaoxing"
+        await asyncio.sleep(0.02)
+    raise TimeoutError("the test never opened the gate")
 
 
 def flaky_tool() -> Any:
@@ -320,6 +338,20 @@ def test_console_in_chromium(browser: Any, app: tuple[AutoGLM, Any, ThrottledKey
     assert "always fails" in css(driver, '#steps tr[data-step="broken"] td.output')[0].text
     assert "2 attempts" in css(driver, '#steps tr[data-step="flaky"] td.output')[0].text
     assert by_id(driver, "answer").text == task["answer"].strip() and HOSTILE in task["answer"]
+    # The graph agrees with the table and the trace; a retried step says so; a model step shows its prompt and node.
+    assert drawn(driver, "run-plan")["nodes"] == {sid: s["status"] for sid, s in expected.items()}
+    assert "↻1" in css(driver, '#run-plan .pv-node[data-step="flaky"] .pv-node-meta')[0].text
+    css(driver, '#steps tr[data-step="answer"]')[0].click()  # a row selects its step in the graph
+    detail = wait_for(driver, lambda d: css(d, '#run-plan .pv-detail[data-step="answer"]'), "answer's detail")[0]
+    prompt = next(ev["data"] for ev in events if ev["kind"] == "model.prompt" and ev["step_id"] == "answer")
+    assert "Prompts (1)" in detail.text and prompt["messages"][-1]["content"] in detail.text
+    node = next(ev["data"]["node"] for ev in events if ev["kind"] == "step.finished" and ev["step_id"] == "answer")
+    args = next(ev["data"]["args"] for ev in events if ev["kind"] == "step.started" and ev["step_id"] == "answer")
+    assert node and f"model node\n{node}" in detail.text and args["prompt"].strip() in detail.text
+    css(driver, '#run-plan .pv-node[data-step="flaky"]')[0].click()
+    retry = next(ev["data"] for ev in events if ev["kind"] == "step.retry" and ev["step_id"] == "flaky")
+    wait_for(driver, lambda d: f"attempt 2 after {retry['error']}" in by_id(d, "run-plan").text,
+             "flaky's retry in its detail")
     assert by_id(driver, "run-state").text == task["status"]
     assert by_id(driver, "run-request").text.endswith(HOSTILE)
 
@@ -532,3 +564,34 @@ def test_critical_path_and_parallelism_in_the_page(browser: Any, branches_app: t
         {"from": "c", "to": "b", "kind": "data", "refs": ["${c.output}"]},
     ]
 
+
+
+def test_a_running_task_opened_in_tasks_goes_on_live(browser: Any, tmp_path: Path) -> None:
+    db_url = f"sqlite:///{tmp_path / 'gated.db'}"
+    glm = AutoGLM(settings=Settings(auth="required", database_url=db_url, gateway=GatewaySettings()),
+                  model=ScriptedModel(["unused"]), store=Store(db_url), planner=FixedPlanner(GATED_PLAN),
+                  tools=[gate, lookup])
+    GATE.clear()
+    with gateway(glm, access_log=False) as server:
+        driver = browser
+        driver.get(f"{server.url}/console")
+        sign_in(driver, new_key(glm, "user"))
+        wait_for(driver, lambda d: by_id(d, "request").is_displayed(), "the request box")
+        by_id(driver, "request").send_keys("wait at the gate")
+        by_id(driver, "submit").click()
+        wait_for(driver, lambda d: drawn(d, "run-plan")["nodes"].get("gate") == "running", "the gate running")
+        task_id = by_id(driver, "run-id").text
+        tab(driver, "tasks")
+        wait_for(driver, lambda d: css(d, f'#tasks tr[data-task="{task_id}"]'), "the running task in the list")
+        css(driver, f'#tasks tr[data-task="{task_id}"]')[0].click()
+        wait_for(driver, lambda d: drawn(d, "trace-plan")["nodes"] == {"gate": "running", "after": "waiting"},
+                 "the running task's graph")
+        GATE.set()
+        wait_for(driver, lambda d: drawn(d, "trace-plan")["nodes"] == {"gate": "done", "after": "done"},
+                 "the graph going on from the live events")
+        assert {tuple(e) for e in drawn(driver, "trace-plan")["edges"]} == {("gate", "after", "data")}
+        assert set(drawn(driver, "trace-plan")["bars"]) == {"gate", "after"}
+        # When the task ends the view reloads the whole trace: the event tree holds every stored event.
+        stored = glm.trace(task_id)
+        wait_for(driver, lambda d: len(css(d, "#trace-tree li[data-kind]")) == len(stored), "the whole event tree")
+        assert browser_problems(driver) == []

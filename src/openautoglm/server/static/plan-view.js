@@ -443,11 +443,11 @@
         section("args", "Arguments", jsonTree(step.args !== undefined ? step.args : step.with ?? {})),
       ];
       if (step.output !== undefined) parts.push(section("output", "Output", jsonTree(step.output)));
-      if (step.error) parts.push(section("error", "Error", el("pre", { class: "pv-error", text: step.errorType && !String(step.error).startsWith(step.errorType) ? `${step.errorType}: ${step.error}` : step.error })));
+      if (step.error) parts.push(section("error", "Error", el("pre", { class: "pv-error", text: withType(step.error, step.errorType) })));
       if (step.reason) parts.push(section("reason", "Skipped because", el("p", { text: step.reason })));
       if (step.retries.length) {
         parts.push(section("retries", `Retries (${step.retries.length})`, el("ul", {}, ...step.retries.map((r) =>
-          el("li", { text: `attempt ${r.attempt} after ${r.errorType ? `${r.errorType}: ` : ""}${r.error}` })))));
+          el("li", { text: `attempt ${r.attempt} after ${withType(r.error, r.errorType)}` })))));
       }
       if (step.fallbacks.length) {
         parts.push(section("fallbacks", "Fallbacks", el("ul", {}, ...step.fallbacks.map((f) =>
@@ -471,6 +471,11 @@
       this.detail.dataset.step = id;
       this.detail.hidden = false;
     }
+  }
+
+  // An error's text led by its type, unless the text already names it.
+  function withType(error, type) {
+    return type && !String(error).startsWith(type) ? `${type}: ${error}` : String(error);
   }
 
   // The most intervals [from, to) open at one moment.
