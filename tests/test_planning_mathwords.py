@@ -110,6 +110,7 @@ def test_continuations_and_result_questions() -> None:
     ("计算 (18+32)*6 然后除以 4", 75),
     ("Start with 15, add 5, then multiply by 4", 80),
     ("What's 20 percent of 90, then add 7?", 25),
+    ("六的平方加八的平方，再开根号", 10),
 ])
 def test_a_chain_split_by_connectives_stays_one_part(request_text: str, expected: float) -> None:
     intent = parse_intent(request_text, datetime(2026, 11, 22, 10))

@@ -394,7 +394,7 @@ def to_expression(text: str) -> str | None:
 
 
 _CONTINUES = re.compile(r"^\s*(?:先|再|然后|接着|之后|随后|最后|then|and\s+then|after\s+that|next|,|，)*\s*"
-                        r"(?:[-+*/⊗]|\*\*|@sqrt)\s*(?:\(|\d|sqrt|@)", re.I)
+                        r"(?:(?:[-+*/⊗]|\*\*)\s*(?:\(|\d|sqrt|@)|@sqrt)", re.I)
 _ASKS_RESULT = re.compile(r"^\s*(?:那么|那|所以|最后|最终|结果|一共|总共|现在|还剩|剩下|得到|等于)?\s*[^\d\s]{0,4}?"
                           r"(?:多少钱?|是多少|几元|几块|等于几|多少元)\s*[?？。!！]*$"
                           r"|^\s*(?:so\s+)?(?:what(?:'s|\s+is)\s+(?:the\s+)?(?:result|answer|total|final\s+\w+)"
