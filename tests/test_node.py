@@ -52,8 +52,8 @@ class LiveServer:
 class Coordinator:
     """The real gateway app over an empty pool, on loopback, with an operator key for nodes and callers."""
 
-    def __init__(self, url: str, pool: Router, key: str) -> None:
-        self.url, self.pool, self.key = url, pool, key
+    def __init__(self, url: str, pool: Router, key: str, viewer_key: str) -> None:
+        self.url, self.pool, self.key, self.viewer_key = url, pool, key, viewer_key
         self.http = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
 
     def nodes(self) -> dict[str, dict[str, Any]]:
@@ -68,8 +68,9 @@ def coordinator() -> Iterator[Coordinator]:
     pool = Router(settings=RouterSettings(probe_interval_s=None, node_ttl_s=30.0), node_factory=model_for_node)
     glm = AutoGLM(settings=Settings(enable_caching=False), model=pool)
     key, _ = KeyRing(glm.store).create("operator", "tests", "nodes")
+    viewer_key, _ = KeyRing(glm.store).create("viewer", "watcher")
     with LiveServer(create_app(glm, access_log=False, close_glm=True)) as server:
-        coordinator = Coordinator(server.url, pool, key)
+        coordinator = Coordinator(server.url, pool, key, viewer_key)
         yield coordinator
         coordinator.http.close()
 
@@ -139,11 +140,38 @@ def test_heartbeats_keep_a_node_in_the_pool_and_a_forgotten_node_registers_again
         time.sleep(1.0)  # longer than the TTL: only heartbeats keep it
         row = coordinator.nodes()["beating"]
         assert row["state"] == "ready"
-        assert row["capabilities"] == ["planning", "text-generation"]
+        assert row["capabilities"] == ["planning", "text-generation"] and row["base_url"] == node.base_url
+        seen_by_viewer = httpx.get(f"{url}/v1/nodes", headers={"Authorization": f"Bearer {coordinator.viewer_key}"})
+        assert [r["name"] for r in seen_by_viewer.json()["data"]] == ["beating"]
+        assert "base_url" not in seen_by_viewer.json()["data"][0]  # where a node listens is for operators
+
+        # The node serves only its coordinator: the token it was given at registration, nobody else.
+        first_token = node.node_token
+        assert first_token and first_token != coordinator.key
+        for credential in (None, coordinator.key, "wrong"):
+            headers = {"Authorization": f"Bearer {credential}"} if credential else {}
+            for refused in (httpx.get(f"{node.base_url}/models", headers=headers),
+                            httpx.post(f"{node.base_url}/chat/completions", headers=headers,
+                                       json={"messages": [{"role": "user", "content": "hi"}]})):
+                assert refused.status_code == 401
+                assert refused.json()["error"]["type"] == "authentication_error"
+        assert httpx.get(f"{node.base_url.removesuffix('/v1')}/healthz").status_code == 200
+        with openai.OpenAI(base_url=node.base_url, api_key=first_token, max_retries=0) as direct:
+            assert [m.id for m in direct.models.list()] == ["beating"]
+        with coordinator.openai() as gateway:  # the coordinator calls it with that token
+            answer = gateway.chat.completions.create(model="beating", messages=[{"role": "user", "content": "x"}])
+            assert answer.choices[0].message.content == "ok"
+
         coordinator.http.delete("/v1/nodes/beating").raise_for_status()  # the coordinator forgets it
         # The next heartbeat is answered 404, so it registers again (the node counts it once the answer is back).
         wait_for(lambda: "beating" in coordinator.nodes() and node.registrations == 2)
         assert node.registrations == 2
+        assert node.node_token != first_token  # forgotten, so a new token; the old one no longer opens the node
+        assert httpx.get(f"{node.base_url}/models",
+                         headers={"Authorization": f"Bearer {first_token}"}).status_code == 401
+        with coordinator.openai() as gateway:
+            answer = gateway.chat.completions.create(model="beating", messages=[{"role": "user", "content": "x"}])
+            assert answer.choices[0].message.content == "ok"
     finally:
         node.stop()
     assert "beating" not in coordinator.nodes()

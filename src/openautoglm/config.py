@@ -88,6 +88,8 @@ class GatewaySettings(BaseModel):
     max_running_tasks: int = Field(default=16, ge=1, description="tasks beyond this wait in a queue")
     request_timeout_s: float = Field(default=120.0, gt=0, description="until the response starts")
     otlp_endpoint: str | None = Field(default=None, description="OTLP/HTTP traces endpoint, e.g. http://collector:4318")
+    tls_cert: Path | None = Field(default=None, description="PEM certificate (chain): serve HTTPS (with tls_key)")
+    tls_key: Path | None = Field(default=None, description="PEM private key of tls_cert")
 
 
 class MCPServerConfig(BaseModel):
@@ -165,6 +167,10 @@ class Settings(BaseSettings):
                          "node that can plan is in the pool at planning time, else rules")
     home: Path | None = None
     database_url: str | None = None
+    secret_key_file: Path | None = Field(
+        default=None, description="base64 AES-256 keys, one a line, the first current, that seal stored secrets; "
+        "default: AUTOGLM_SECRET_KEY, else <data dir>/secret.key (made on first use, mode 0600)")
+    encrypt_content: bool = Field(default=False, description="seal prompts and answers (tasks, session turns) too")
     nodes: list[NodeConfig] = Field(default_factory=list)
     router: RouterSettings = Field(default_factory=RouterSettings)
     cache_url: str | None = Field(default=None, description="redis://host:port/db for the response cache; "

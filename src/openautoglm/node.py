@@ -13,15 +13,20 @@ The endpoint (``/v1/chat/completions`` with streaming, ``/v1/models``, ``/health
 thread; registration and heartbeats are plain HTTP calls from another thread, so ``start()`` returns at once and
 works from synchronous code, a notebook, or a test. A heartbeat answered 404 (the coordinator restarted, or this
 node lapsed and was forgotten) makes the node register again.
+
+A node that registers serves its endpoint only to callers holding its **node token**, which the coordinator gives
+it in the answer to the registration (and sends with each call): until then, and to anyone else, ``/v1/*`` answers
+401. ``/healthz`` stays open. A node that never registers serves anyone who can reach it (a local endpoint).
 """
 
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +72,7 @@ class Node:
         self.weight = weight
         self.capabilities: list[str] = []
         self.node_id: str | None = None
+        self.node_token: str | None = None  # from the coordinator; the endpoint's credential once registering
         self.registrations = 0
         self._wants_registration = False
         self._server: Any = None
@@ -179,8 +185,8 @@ class Node:
             import uvicorn
         except ImportError as exc:
             raise ConfigError(SERVER_HINT) from exc
-        config = uvicorn.Config(build_node_app(self.model, self.name), host=self.host, port=self.port,
-                                log_level="warning", access_log=False, lifespan="off")
+        config = uvicorn.Config(build_node_app(self.model, self.name, self._admits), host=self.host,
+                                port=self.port, log_level="warning", access_log=False, lifespan="off")
         server = uvicorn.Server(config)
         self._server = server
         self._thread = threading.Thread(target=server.run, name=f"node:{self.name}", daemon=True)
@@ -193,6 +199,15 @@ class Node:
             time.sleep(0.01)
         if self.port == 0:
             self.port = server.servers[0].sockets[0].getsockname()[1]
+
+    def _admits(self, authorization: str | None) -> bool:
+        """Whether a call with this Authorization header may use the endpoint."""
+        if not self._wants_registration and self.node_token is None:
+            return True
+        token = self.node_token
+        scheme, _, credential = (authorization or "").partition(" ")
+        return (token is not None and scheme.lower() == "bearer"
+                and hmac.compare_digest(credential.strip().encode(), token.encode()))
 
     # -- the coordinator ----------------------------------------------------------------------------------------
 
@@ -215,7 +230,12 @@ class Node:
         if response.status_code >= 400:
             raise ConfigError(f"the coordinator at {self.coordinator} refused node '{self.name}' "
                               f"({response.status_code}): {response.text[:300]}")
-        self.node_id = str(response.json()["id"])
+        answer = response.json()
+        if not answer.get("node_token"):
+            raise ConfigError(f"the coordinator at {self.coordinator} gave node '{self.name}' no node token; "
+                              "upgrade it (a node serves only callers holding its token)")
+        self.node_token = str(answer["node_token"])
+        self.node_id = str(answer["id"])
         self.registrations += 1
         log.info("node.registered", node=self.name, coordinator=self.coordinator, url=self.base_url)
 
@@ -236,8 +256,10 @@ class Node:
 # -- the OpenAI-compatible endpoint -------------------------------------------------------------------------------
 
 
-def build_node_app(model: ChatModel, served_name: str) -> Any:
-    """A small Starlette app serving ``model`` the way OpenAI's API does (the subset clients use)."""
+def build_node_app(model: ChatModel, served_name: str,
+                   admits: Callable[[str | None], bool] | None = None) -> Any:
+    """A small Starlette app serving ``model`` the way OpenAI's API does (the subset clients use); ``admits``
+    decides from a request's Authorization header whether it may use ``/v1/*`` (default: everyone)."""
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -247,7 +269,15 @@ def build_node_app(model: ChatModel, served_name: str) -> Any:
         return JSONResponse({"error": {"type": kind, "message": message, "param": None, "code": kind}},
                             status_code=status)
 
+    def refused(request: Request) -> JSONResponse | None:
+        if admits is None or admits(request.headers.get("authorization")):
+            return None
+        return error(401, "authentication_error", "this node serves only its coordinator: send its node token "
+                     "as 'Authorization: Bearer <token>'")
+
     async def chat(request: Request) -> Response:
+        if (denied := refused(request)) is not None:
+            return denied
         try:
             body = await request.json()
             chat_request = to_chat_request(body)
@@ -263,6 +293,8 @@ def build_node_app(model: ChatModel, served_name: str) -> Any:
         return JSONResponse(completion_body(answer, served_name, created))
 
     async def models(request: Request) -> Response:
+        if (denied := refused(request)) is not None:
+            return denied
         return JSONResponse({"object": "list", "data": [{"id": served_name, "object": "model", "created": 0,
                                                          "owned_by": "openautoglm-node"}]})
 

@@ -22,6 +22,7 @@ from .models.base import ChatModel
 from .plan import RetryPolicy
 from .planning.base import Planner, PlanningContext
 from .store import Store
+from .store.sealing import load_sealer
 from .tools.base import Tool, ToolRegistry
 from .tools.builtin import builtin_tools
 from .tools.mcp_client import MCPToolset
@@ -216,7 +217,7 @@ class Services:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = Store(self.settings.db_url)
+            self._store = open_store(self.settings)
         return self._store
 
     @property
@@ -251,3 +252,9 @@ class Services:
             await self._model.aclose()
         if self._store is not None:
             self._store.close()
+
+
+def open_store(settings: Settings) -> Store:
+    """The settings' database, sealing secrets with their key (loaded when the first secret is sealed or opened)."""
+    return Store(settings.db_url, sealer=lambda: load_sealer(settings.secret_key_file, settings.data_dir),
+                 encrypt_content=settings.encrypt_content)

@@ -30,6 +30,7 @@ from .keys import keys_app
 from .mcp import mcp_app
 from .node import node_app
 from .render import print_plan, print_trace, progress_printer
+from .secrets import secrets_app
 from .serve import serve
 from .sessions import sessions_app
 from .workflows import workflows_app
@@ -192,6 +193,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(sessions_app, name="sessions")
 app.add_typer(node_app, name="node")
 app.add_typer(kb_app, name="kb")
+app.add_typer(secrets_app, name="secrets")
 # --- end sub-commands ---
 
 

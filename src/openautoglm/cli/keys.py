@@ -19,9 +19,9 @@ ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="autog
 def _keyring(config: Path | None) -> KeyRing:
     from ..config import load_settings
     from ..server.keys import KeyRing
-    from ..store import Store
+    from ..services import open_store
 
-    return KeyRing(Store(load_settings(config).db_url))
+    return KeyRing(open_store(load_settings(config)))
 
 
 @keys_app.command("create")

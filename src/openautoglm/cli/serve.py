@@ -18,6 +18,10 @@ def serve(
     port: Annotated[int, typer.Option("--port", "-p", help="port to listen on")] = 8000,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="autoglm.yaml to read")] = None,
     log_level: Annotated[str, typer.Option("--log-level", help="debug, info, warning, error")] = "info",
+    tls_cert: Annotated[Path | None, typer.Option("--tls-cert", help="PEM certificate (chain): serve HTTPS "
+                                                  "(default: gateway.tls_cert)")] = None,
+    tls_key: Annotated[Path | None, typer.Option("--tls-key", help="PEM private key of the certificate "
+                                                 "(default: gateway.tls_key)")] = None,
 ) -> None:
     """Start the gateway: OpenAI-compatible chat, tasks, nodes, keys, metrics."""
     try:
@@ -33,6 +37,7 @@ def serve(
 
     configure_logging(log_level, json_lines=True)
     settings = load_settings(config)
+    cert, key = tls_files(tls_cert or settings.gateway.tls_cert, tls_key or settings.gateway.tls_key)
     broker = _broker()
     glm = AutoGLM(settings=settings, approver=broker.approver if broker is not None else None)
     for problem in glm.workflows.skipped:
@@ -47,8 +52,24 @@ def serve(
     else:
         typer.echo("autoglm: WARNING: auth is disabled: anyone who can reach this port acts as admin", err=True)
     app = create_app(glm, close_glm=True, approvals=broker)
-    typer.echo(f"autoglm: gateway on http://{host}:{port} (OpenAI base_url http://{host}:{port}/v1)", err=True)
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, server_header=False)
+    scheme = "https" if cert else "http"
+    typer.echo(f"autoglm: gateway on {scheme}://{host}:{port} (OpenAI base_url {scheme}://{host}:{port}/v1)",
+               err=True)
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, server_header=False,
+                ssl_certfile=cert, ssl_keyfile=key)
+
+
+def tls_files(cert: Path | None, key: Path | None) -> tuple[str | None, str | None]:
+    """The certificate and key uvicorn serves HTTPS with: both or neither, each a readable file."""
+    if (cert is None) != (key is None):
+        raise ConfigError("TLS needs both a certificate and its key: --tls-cert FILE --tls-key FILE "
+                          "(or gateway: {tls_cert: FILE, tls_key: FILE})")
+    if cert is None or key is None:
+        return None, None
+    for kind, path in (("certificate", cert), ("key", key)):
+        if not Path(path).expanduser().is_file():
+            raise ConfigError(f"TLS {kind} file not found: {path}")
+    return str(Path(cert).expanduser()), str(Path(key).expanduser())
 
 
 def _broker() -> ApprovalBroker | None:

@@ -169,9 +169,10 @@ class Sessions:
                     turn.seq = int(last or 0) + 1
                     turn.created_at = now
                     conn.execute(insert(schema.session_turns).values(
-                        session_id=session_id, seq=turn.seq, task_id=turn.task_id, request=turn.request,
-                        answer=turn.answer, status=turn.status, question=turn.question, missing=turn.missing,
-                        plan=turn.plan, created_at=now))
+                        session_id=session_id, seq=turn.seq, task_id=turn.task_id,
+                        request=self.store.seal_content(turn.request), answer=self.store.seal_content(turn.answer),
+                        status=turn.status, question=turn.question, missing=turn.missing,
+                        plan=self.store.seal_json(turn.plan), created_at=now))
                 return turn
             except IntegrityError:
                 continue  # another writer took this seq (or created the session) first: read again
@@ -189,7 +190,7 @@ class Sessions:
         summary = await (summarizer or self.summarizer).summarize(info.summary, fold)
         with self._write() as conn:
             conn.execute(update(schema.sessions).where(schema.sessions.c.id == session_id)
-                         .values(summary=summary, summary_upto=fold[-1].seq))
+                         .values(summary=self.store.seal_content(summary), summary_upto=fold[-1].seq))
         return True
 
     def delete(self, session_id: str, owner: str | None = None) -> int:
@@ -213,7 +214,7 @@ class Sessions:
             rows = conn.execute(select(schema.session_turns)
                                 .where(schema.session_turns.c.session_id == session_id)
                                 .order_by(schema.session_turns.c.seq.desc()).limit(self.window)).all()
-        return [_turn(r) for r in reversed(rows)]
+        return [self._turn(r) for r in reversed(rows)]
 
     def history(self, session_id: str | None, owner: str | None = None) -> builtins.list[Turn]:
         """What the planner gets: the recent turns as :class:`~openautoglm.planning.base.Turn`, each with what its
@@ -226,8 +227,9 @@ class Sessions:
 
     def summary(self, session_id: str) -> str | None:
         with self._read() as conn:
-            return conn.execute(select(schema.sessions.c.summary)
-                                .where(schema.sessions.c.id == session_id)).scalar()
+            summary = conn.execute(select(schema.sessions.c.summary)
+                                   .where(schema.sessions.c.id == session_id)).scalar()
+        return self.store.open_value(summary)
 
     def context_text(self, session_id: str | None, max_chars: int = 1200) -> str:
         """The conversation so far as a few lines of text, for a language-model prompt ('' when there is none)."""
@@ -277,7 +279,7 @@ class Sessions:
                                 .where(schema.session_turns.c.session_id == session_id,
                                        schema.session_turns.c.seq > after)
                                 .order_by(schema.session_turns.c.seq)).all()
-        return [_turn(r) for r in rows]
+        return [self._turn(r) for r in rows]
 
     def _infos(
         self, session_id: str | None = None, owner: str | None = None, limit: int = 100
@@ -293,8 +295,17 @@ class Sessions:
             query = query.where(s.c.owner == owner)
         with self._read() as conn:
             rows = conn.execute(query).all()
-        return [SessionInfo(id=r.id, owner=r.owner, turns=int(r.n), summary=r.summary, created_at=r.created_at,
-                            updated_at=r.updated_at, last_request=r.last_request) for r in rows]
+        opened = self.store.open_value
+        return [SessionInfo(id=r.id, owner=r.owner, turns=int(r.n), summary=opened(r.summary),
+                            created_at=r.created_at, updated_at=r.updated_at, last_request=opened(r.last_request))
+                for r in rows]
+
+    def _turn(self, row: Any) -> SessionTurn:
+        """A stored turn, its request and answer opened when they were sealed (encrypt_content)."""
+        opened = self.store.open_value
+        return SessionTurn(request=opened(row.request) or "", answer=opened(row.answer) or "", status=row.status,
+                           question=row.question, missing=list(row.missing or []), plan=self.store.open_json(row.plan),
+                           task_id=row.task_id, seq=row.seq, created_at=row.created_at)
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -315,9 +326,3 @@ def _guard(store: Store, write: bool) -> Iterator[Connection]:
             yield conn
     except SQLAlchemyError as exc:
         raise StoreError(f"session store: {exc.__class__.__name__}: {exc}") from exc
-
-
-def _turn(row: Any) -> SessionTurn:
-    return SessionTurn(request=row.request, answer=row.answer or "", status=row.status, question=row.question,
-                       missing=list(row.missing or []), plan=row.plan, task_id=row.task_id, seq=row.seq,
-                       created_at=row.created_at)

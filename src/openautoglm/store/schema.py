@@ -88,6 +88,8 @@ registered_nodes = Table(
     Column("state", String(32), nullable=False),
     Column("registered_at", Float, nullable=False),
     Column("last_heartbeat", Float, nullable=True),
+    # The token the coordinator and the node share (store/sealing.py: sealed, never plaintext).
+    Column("api_key", Text, nullable=True),
 )
 
 # -- memory (memory/sessions.py): conversations by session id -----------------------------------------------------

@@ -7,30 +7,43 @@ so a reader always sees its own writes.
 
 from __future__ import annotations
 
+import json
 import queue
 import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import Engine, create_engine, event, insert, select, text, update
+from sqlalchemy import Engine, Table, create_engine, delete, event, insert, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from ..errors import NotFound, StoreError
 from ..events import Event
 from . import schema
+from .sealing import ENV_KEY, Sealer, UnknownKey, is_sealed, load_sealer
 
 log = structlog.get_logger(__name__)
 
 _FLUSH = object()
 BATCH = 1000
+# Columns holding credentials: always sealed. Content columns (prompts, answers, and the plans and events that
+# quote them) are sealed with encrypt_content; a JSON one holds {"sealed": "<sealed JSON text>"}.
+SECRET_COLUMNS: tuple[tuple[Table, str], ...] = ((schema.registered_nodes, "api_key"),)
+CONTENT_COLUMNS: tuple[tuple[Table, str], ...] = (
+    (schema.tasks, "request"), (schema.tasks, "answer"), (schema.session_turns, "request"),
+    (schema.session_turns, "answer"), (schema.sessions, "summary"))
+JSON_CONTENT_COLUMNS: tuple[tuple[Table, str], ...] = (
+    (schema.tasks, "plan"), (schema.session_turns, "plan"), (schema.events, "data"))
+SEALED_JSON = "sealed"
+# How many of an owner's latest tasks find_answered looks through when requests are sealed (no equality search).
+SEALED_SEARCH_WINDOW = 500
 
 
 @dataclass
@@ -66,6 +79,19 @@ class KeyRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class NodeRecord:
+    """A node that registered with the gateway, and the token the two share (opened: the store seals it)."""
+
+    name: str
+    base_url: str
+    model: str | None
+    capabilities: list[str]
+    weight: float
+    api_key: str | None
+    registered_at: float
+
+
+@dataclass(frozen=True, slots=True)
 class FeedbackRecord:
     task_id: str
     owner: str | None
@@ -95,9 +121,19 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
+SealerSource = Sealer | Callable[[], Sealer]
+
+
 class Store:
-    def __init__(self, url: str, create: bool = True, engine: Engine | None = None) -> None:
+    def __init__(self, url: str, create: bool = True, engine: Engine | None = None, *,
+                 sealer: SealerSource | None = None, encrypt_content: bool = False) -> None:
+        """``sealer`` seals secrets (a callable is asked on first use, so no key file appears until a secret is
+        stored); without one, ``AUTOGLM_SECRET_KEY`` or a ``secret.key`` beside the SQLite file. ``encrypt_content``
+        seals prompts and answers too."""
         self.url = url
+        self._sealer_source = sealer
+        self._sealer: Sealer | None = sealer if isinstance(sealer, Sealer) else None
+        self.encrypt_content = encrypt_content
         try:
             self.engine = engine or make_engine(url)
             if create:  # migrations, not create_all: an existing database is upgraded in place
@@ -122,6 +158,92 @@ class Store:
         store = cls(sqlite_url(Path(folder) / "autoglm.db"))
         store._temporary_dir = folder
         return store
+
+    # -- sealing ----------------------------------------------------------------------------------------------
+
+    @property
+    def sealer(self) -> Sealer:
+        if self._sealer is None:
+            source = self._sealer_source
+            self._sealer = source() if callable(source) else load_sealer(None, self._key_dir())
+        return self._sealer
+
+    def use_sealer(self, sealer: Sealer) -> None:
+        """Seal with ``sealer`` from now on (``autoglm secrets rotate`` passes the ring with the new key first)."""
+        self._sealer = sealer
+
+    def _key_dir(self) -> Path:
+        path = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
+        if not path or path == ":memory:":
+            from ..errors import ConfigError
+
+            raise ConfigError(f"no key to seal secrets with: set {ENV_KEY} (base64 of 32 bytes) or secret_key_file")
+        return Path(path).parent
+
+    def seal_content(self, value: str | None) -> str | None:
+        return self.sealer.seal_optional(value) if self.encrypt_content else value
+
+    def open_value(self, value: str | None) -> str | None:
+        """A stored value as text: opened when sealed (whatever the option says now), else as it is."""
+        if value is None or not is_sealed(value):
+            return value
+        try:
+            return self.sealer.open(value)
+        except UnknownKey:
+            if not callable(self._sealer_source):
+                raise
+            self._sealer = self._sealer_source()  # the keys were rotated by another process: read them again
+            return self._sealer.open(value)
+
+    def seal_json(self, value: Any) -> Any:
+        """A JSON value as stored: wrapped and sealed with ``encrypt_content``, else as it is."""
+        if not self.encrypt_content or value is None:
+            return value
+        return {SEALED_JSON: self.sealer.seal(json.dumps(value, ensure_ascii=False))}
+
+    def open_json(self, value: Any) -> Any:
+        if isinstance(value, dict) and len(value) == 1 and isinstance(value.get(SEALED_JSON), str) \
+                and is_sealed(value[SEALED_JSON]):
+            return json.loads(self.open_value(value[SEALED_JSON]) or "null")
+        return value
+
+    def reseal(self) -> int:
+        """Re-encrypt every sealed value under the current key (and seal plaintext secrets, and plaintext content
+        when ``encrypt_content`` is on); the number of values rewritten. Old keys must stay readable until this
+        returns."""
+        changed = 0
+        for table, column in SECRET_COLUMNS:
+            changed += self._reseal_column(table, column, lambda v: self._resealed_text(v, always=True))
+        for table, column in CONTENT_COLUMNS:
+            changed += self._reseal_column(table, column,
+                                           lambda v: self._resealed_text(v, always=self.encrypt_content))
+        for table, column in JSON_CONTENT_COLUMNS:
+            changed += self._reseal_column(table, column, self._resealed_json)
+        return changed
+
+    def _resealed_text(self, value: str, always: bool) -> str | None:
+        """The value sealed under the current key, or None when it needs no rewriting."""
+        if not self.sealer.needs_resealing(value) or not (always or is_sealed(value)):
+            return None
+        return self.sealer.seal(self.sealer.open(value))
+
+    def _resealed_json(self, value: Any) -> Any:
+        inner = value.get(SEALED_JSON) if isinstance(value, dict) and len(value) == 1 else None
+        if isinstance(inner, str) and is_sealed(inner):
+            return None if not self.sealer.needs_resealing(inner) else {SEALED_JSON: self._resealed_text(inner, True)}
+        return self.seal_json(value) if self.encrypt_content else None
+
+    def _reseal_column(self, table: Table, column: str, reseal: Callable[[Any], Any]) -> int:
+        key, changed = list(table.primary_key.columns), 0
+        with self._write() as conn:
+            rows = conn.execute(select(*key, table.c[column]).where(table.c[column].is_not(None))).all()
+            for row in rows:
+                new = reseal(row[-1])
+                if new is not None:
+                    conn.execute(update(table).where(*[k == row[i] for i, k in enumerate(key)])
+                                 .values({column: new}))
+                    changed += 1
+        return changed
 
     # -- events -----------------------------------------------------------------------------------------------
 
@@ -168,7 +290,7 @@ class Store:
 
     def _insert(self, batch: list[Event]) -> None:
         rows = [{"task_id": e.task_id, "seq": e.seq, "kind": e.kind, "ts": e.ts, "step_id": e.step_id,
-                 "data": e.data} for e in batch]
+                 "data": self.seal_json(e.data)} for e in batch]
         for attempt in range(5):
             try:
                 with self.engine.begin() as conn:
@@ -201,7 +323,7 @@ class Store:
                 .where(schema.events.c.task_id == task_id, schema.events.c.seq > after_seq)
                 .order_by(schema.events.c.seq)
             ).all()
-        return [Event(r.task_id, r.seq, r.kind, r.ts, r.step_id, r.data or {}) for r in rows]
+        return [Event(r.task_id, r.seq, r.kind, r.ts, r.step_id, self.open_json(r.data) or {}) for r in rows]
 
     def last_seq(self, task_id: str) -> int:
         evs = self.events(task_id)
@@ -214,11 +336,16 @@ class Store:
         now = time.time()
         with self._write() as conn:
             conn.execute(insert(schema.tasks).values(
-                id=task_id, request=request, status=status, owner=owner, session_id=session_id, role=role,
-                created_at=now, updated_at=now))
+                id=task_id, request=self.seal_content(request), status=status, owner=owner, session_id=session_id,
+                role=role, created_at=now, updated_at=now))
 
     def update_task(self, task_id: str, **fields: Any) -> None:
         fields["updated_at"] = time.time()
+        for name in ("request", "answer"):
+            if name in fields:
+                fields[name] = self.seal_content(fields[name])
+        if "plan" in fields:
+            fields["plan"] = self.seal_json(fields["plan"])
         with self._write() as conn:
             conn.execute(update(schema.tasks).where(schema.tasks.c.id == task_id).values(**fields))
 
@@ -230,25 +357,38 @@ class Store:
             row = conn.execute(query).first()
         if row is None:
             raise NotFound(f"no task '{task_id}'; `autoglm trace` needs an id printed by `autoglm run`")
-        return TaskRecord(**row._mapping)
+        return self._task(row)
 
     def list_tasks(self, owner: str | None = None, limit: int = 50) -> list[TaskRecord]:
         query = select(schema.tasks).order_by(schema.tasks.c.created_at.desc()).limit(limit)
         if owner is not None:
             query = query.where(schema.tasks.c.owner == owner)
         with self.engine.connect() as conn:
-            return [TaskRecord(**row._mapping) for row in conn.execute(query)]
+            rows = conn.execute(query).all()
+        return [self._task(row) for row in rows]
+
+    def _task(self, row: Any) -> TaskRecord:
+        record = TaskRecord(**row._mapping)
+        record.request, record.answer = self.open_value(record.request), self.open_value(record.answer)
+        record.plan = self.open_json(record.plan)
+        return record
 
     def find_answered(self, owner: str | None, request: str, answer: str) -> TaskRecord | None:
         """The latest finished task of ``owner`` that was asked ``request`` and answered ``answer``: how a client
         that resends the conversation finds the data behind an earlier reply."""
         t = schema.tasks
+        if self.encrypt_content:  # sealed values differ each time: compare the owner's latest ones opened
+            mine = (select(t).where(t.c.owner.is_(None) if owner is None else t.c.owner == owner)
+                    .order_by(t.c.created_at.desc()).limit(SEALED_SEARCH_WINDOW))
+            with self.engine.connect() as conn:
+                rows = conn.execute(mine).all()
+            return next((r for r in map(self._task, rows) if r.request == request and r.answer == answer), None)
         query = (select(t).where(t.c.request == request, t.c.answer == answer,
                                  t.c.owner.is_(None) if owner is None else t.c.owner == owner)
                  .order_by(t.c.created_at.desc()).limit(1))
         with self.engine.connect() as conn:
             row = conn.execute(query).first()
-        return TaskRecord(**row._mapping) if row is not None else None
+        return self._task(row) if row is not None else None
 
     # -- the gateway: API keys, revoked JWTs, feedback -------------------------------------------------------
 
@@ -296,6 +436,37 @@ class Store:
             row = conn.execute(select(schema.revoked_tokens.c.jti)
                                .where(schema.revoked_tokens.c.jti == jti)).first()
         return row is not None
+
+    # -- registered nodes -------------------------------------------------------------------------------------
+
+    def save_node(self, record: NodeRecord) -> None:
+        """Record a node's registration (replacing an earlier one of that name); its token is sealed."""
+        n = schema.registered_nodes
+        values = {"base_url": record.base_url, "model": record.model, "capabilities": record.capabilities,
+                  "weight": record.weight, "state": "registered", "registered_at": record.registered_at,
+                  "last_heartbeat": record.registered_at, "api_key": self.sealer.seal_optional(record.api_key)}
+        with self._write() as conn:
+            if conn.execute(update(n).where(n.c.name == record.name).values(values)).rowcount == 0:
+                conn.execute(insert(n).values(name=record.name, **values))
+
+    def node(self, name: str) -> NodeRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(schema.registered_nodes).where(schema.registered_nodes.c.name == name)).first()
+        return self._node(row) if row is not None else None
+
+    def nodes(self) -> list[NodeRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(schema.registered_nodes).order_by(schema.registered_nodes.c.name)).all()
+        return [self._node(r) for r in rows]
+
+    def remove_node(self, name: str) -> bool:
+        with self._write() as conn:
+            gone = conn.execute(delete(schema.registered_nodes).where(schema.registered_nodes.c.name == name))
+        return bool(gone.rowcount)
+
+    def _node(self, row: Any) -> NodeRecord:
+        return NodeRecord(row.name, row.base_url, row.model, list(row.capabilities or []), row.weight,
+                          self.open_value(row.api_key), row.registered_at)
 
     def add_feedback(self, task_id: str, rating: int, owner: str | None = None, comment: str | None = None,
                      nodes: list[str] | None = None) -> FeedbackRecord:
