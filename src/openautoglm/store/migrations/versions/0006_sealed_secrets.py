@@ -1,7 +1,7 @@
 """Registered nodes keep the token the coordinator shares with them, sealed (store/sealing.py).
 
-Revision ID: 0005_sealed_secrets
-Revises: 0004_principals
+Revision ID: 0006_sealed_secrets
+Revises: 0005_task_confidence
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_sealed_secrets"
-down_revision = "0004_principals"
+revision = "0006_sealed_secrets"
+down_revision = "0005_task_confidence"
 branch_labels = None
 depends_on = None
 
