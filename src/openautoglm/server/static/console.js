@@ -297,7 +297,8 @@
   function stepOf(run, id, uses) {
     let step = run.steps.get(id);
     if (!step) {
-      const row = el("tr", { "data-step": id });
+      // The cell shows a preview; the row opens the step in the graph's detail, with the whole output.
+      const row = el("tr", { "data-step": id, title: "click for the step's arguments and whole output" });
       row.addEventListener("click", () => state.runView.select(id));
       const cells = ["id", "tool", "state", "duration", "output"].map((name) => el("td", { class: name }));
       row.append(...cells);
