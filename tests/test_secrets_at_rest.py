@@ -87,10 +87,16 @@ def test_node_credentials_are_sealed_in_the_database_file_and_survive_rotation(
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     raw = database_bytes(home)
     assert f"{PREFIX}{done['key_id']}:".encode() in raw
-    # The running gateway reads values sealed under the new key (it reloads the key file on meeting it).
+    # The running gateway reads values sealed under the new key, and seals new ones with it (it notices the file).
     assert {n.name: n.api_key for n in glm.store.nodes()} == {"remote": NODE_SECRET, "local": token}
+    later = http.post("/v1/nodes", json={"name": "later", "base_url": "http://127.0.0.1:10/v1"}).json()["node_token"]
+    glm.store.flush()
+    raw = database_bytes(home)
+    assert later.encode() not in raw
+    assert f"{PREFIX}{key_id(first_key)}:".encode() not in raw  # nothing sealed under the old key is left, anywhere
+    assert {n.name: n.api_key for n in glm.store.nodes()}["later"] == later
     http.delete("/v1/nodes/remote").raise_for_status()
-    assert [n.name for n in glm.store.nodes()] == ["local"]
+    assert [n.name for n in glm.store.nodes()] == ["later", "local"]
 
 
 def test_a_wrong_key_cannot_open_what_was_sealed_and_says_which_key_it_needs(

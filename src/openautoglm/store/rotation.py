@@ -3,8 +3,8 @@
 With keys in a file (``secret_key_file`` or the default ``<data dir>/secret.key``) a new key is drawn and written
 first in the file, before the old ones, so both open values while the store is rewritten; then the old keys are
 dropped. With ``AUTOGLM_SECRET_KEY`` the operator puts the new key first (``NEW,OLD``), rotates, then removes OLD.
-A gateway running meanwhile reads the new key's values (it reloads the keys on meeting an unknown one) but seals
-with the key it loaded: restart it after rotating.
+A gateway running meanwhile reads the key file again when it changes, so it seals with the new key from then on;
+keys from the environment it reads only at start: restart it after rotating those.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ def rotate(store: Store, key_file: Path | None, data_dir: Path) -> Rotation:
     old = key_file_keys(path) if path.exists() else []
     fresh = new_key()
     write_key_file(path, [fresh, *old])  # both readable while the store is rewritten
-    store.use_sealer(Sealer([fresh, *old]))
+    store.use_sealer(Sealer([fresh, *old], origin=path))
     resealed = store.reseal()
     write_key_file(path, [fresh])
-    store.use_sealer(Sealer([fresh]))
+    store.use_sealer(Sealer([fresh], origin=path))
     return Rotation(key_id(fresh), [key_id(k) for k in old], resealed, str(path))

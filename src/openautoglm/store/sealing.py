@@ -61,10 +61,13 @@ class UnknownKey(StoreError):
 class Sealer:
     """Seals with the first key, opens with any of them."""
 
-    def __init__(self, keys: Sequence[bytes]) -> None:
+    def __init__(self, keys: Sequence[bytes], origin: Path | None = None) -> None:
+        """``origin``: the key file the keys were read from, so :meth:`stale` can tell when it was rewritten."""
         if not keys:
             raise ConfigError("no secret key to seal with")
         self.keys = list(keys)
+        self.origin = origin
+        self._stamp = _stamp(origin)
         self._ciphers = {key_id(k): AESGCM(k) for k in self.keys}
         self.current = key_id(self.keys[0])
 
@@ -88,6 +91,10 @@ class Sealer:
         except (InvalidTag, binascii.Error, ValueError) as exc:
             raise StoreError(f"a stored secret sealed with key {kid} does not open: it was altered") from exc
 
+    def stale(self) -> bool:
+        """True when the key file changed since these keys were read (rotated by another process)."""
+        return self.origin is not None and _stamp(self.origin) != self._stamp
+
     def needs_resealing(self, value: str) -> bool:
         """True for plaintext and for values sealed under a key other than the current one."""
         return not value.startswith(f"{PREFIX}{self.current}:")
@@ -97,6 +104,16 @@ class Sealer:
 
     def open_optional(self, value: str | None) -> str | None:
         return None if value is None else self.open(value)
+
+
+def _stamp(path: Path | None) -> tuple[int, int] | None:
+    if path is None:
+        return None
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_ino
 
 
 def is_sealed(value: str) -> bool:
@@ -148,4 +165,4 @@ def load_sealer(key_file: Path | None, data_dir: Path) -> Sealer:
         if key_file:  # a file the settings name must be there: making a new one would orphan what it sealed
             raise ConfigError(f"secret_key_file {path} does not exist")
         _create_key_file(path)
-    return Sealer(key_file_keys(path))
+    return Sealer(key_file_keys(path), origin=path)

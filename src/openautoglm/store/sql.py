@@ -163,7 +163,9 @@ class Store:
 
     @property
     def sealer(self) -> Sealer:
-        if self._sealer is None:
+        """The keys; read again when their file was rewritten (``autoglm secrets rotate`` in another process),
+        so a running gateway seals with the new key at once."""
+        if self._sealer is None or (callable(self._sealer_source) and self._sealer.stale()):
             source = self._sealer_source
             self._sealer = source() if callable(source) else load_sealer(None, self._key_dir())
         return self._sealer
@@ -219,7 +221,19 @@ class Store:
                                            lambda v: self._resealed_text(v, always=self.encrypt_content))
         for table, column in JSON_CONTENT_COLUMNS:
             changed += self._reseal_column(table, column, self._resealed_json)
+        self.compact()
         return changed
+
+    def compact(self) -> None:
+        """SQLite keeps old row versions in free pages and its write-ahead log: rewrite the file, so values
+        sealed under a retired key (or written before sealing) are gone from it too."""
+        if self.backend != "sqlite":
+            return
+        self.flush()
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.exec_driver_sql("VACUUM")
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def _resealed_text(self, value: str, always: bool) -> str | None:
         """The value sealed under the current key, or None when it needs no rewriting."""
