@@ -190,6 +190,13 @@ def test_generated_steps_are_shown_only_when_they_pass_the_checks(tools: ToolReg
     assert looping.status == "failed" and "秋天秋天秋天" not in looping.answer and "没能完成" in looping.answer
 
 
+def test_writing_asked_for_in_another_language_is_checked_against_that_language(tools: ToolRegistry) -> None:
+    ask = "把这句话翻译成英文：今天天气很好"
+    plan = parse_plan({"steps": [{"id": "t", "uses": "llm.generate", "with": {"prompt": ask}, "description": ask}]})
+    out = compose(ComposeInput(ask, plan, [ok("t", "llm.generate", "The weather is nice today.")], tools))
+    assert (out.status, out.answer) == ("succeeded", "The weather is nice today.")
+
+
 def test_generated_text_with_a_figure_no_step_produced_fails(tools: ToolRegistry) -> None:
     plan = parse_plan({"steps": [{"id": "note", "uses": "llm.generate", "with": {"prompt": "写一句提醒"},
                                   "description": "写一句提醒"}]})

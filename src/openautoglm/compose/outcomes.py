@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from ..engine import StepResult, StepStatus
+from ..language import requested_language
 from ..plan import Step, render, step_dependencies
 from ..tools.base import Tool
 from ..tools.recall import RECALL
@@ -122,7 +123,11 @@ def _outcome(step: Step, result: StepResult, part: str, tool: Tool | None, lang:
             if not capable:  # a small model answering for a tool would be stating facts it cannot know
                 return made(Source.FAILED, phrases.failed(part, stood_in_for.error or "", lang))
             return made(Source.STAND_IN, phrases.unchecked(text, stood_in_for.uses, lang), output=output, score=0.3)
-        problems = text_problems(text, lang, str(step.with_.get("prompt") or ""), instructions)
+        prompt = str(step.with_.get("prompt") or "")
+        # Writing asked for in another language ("翻译成英文") is checked against that language.
+        wanted = requested_language(f"{part}\n{prompt}")
+        expected: Lang = "en" if wanted == "en" else "zh" if wanted == "zh" else lang
+        problems = text_problems(text, expected, prompt, instructions)
         problems += ungrounded(text, Known.of(given))
         if problems:
             reason = "the generated text " + "; ".join(problems[:2])
