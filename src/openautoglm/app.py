@@ -175,9 +175,22 @@ class AutoGLM:
         return await self.orchestrator.execute(parsed, inputs, owner=owner, on_event=on_event, task_id=task_id,
                                                role=role)
 
-    async def resume(self, task_id: str, on_event: EventSink | None = None) -> RunResult:
-        """Continue an interrupted task from its log: finished steps keep their results, the rest run."""
-        return await self.orchestrator.resume(task_id, on_event)
+    async def resume(self, task_id: str, on_event: EventSink | None = None, *, leased: bool = False) -> RunResult:
+        """Continue an interrupted task from its log: finished steps keep their results, the rest run.
+
+        The task's lease is taken for the run (and renewed), so no other process runs it meanwhile: a task another
+        process holds, or one already finished, raises :class:`~openautoglm.errors.TaskConflict`. ``leased``: the
+        caller holds the lease already (a gateway worker that claimed the task)."""
+        if leased:
+            return await self.orchestrator.resume(task_id, on_event)
+        from .leases import Leases
+
+        leases = Leases(self.store, self.settings.gateway.lease_ttl_s)
+        try:
+            async with leases.holding(task_id):
+                return await self.orchestrator.resume(task_id, on_event)
+        finally:
+            await leases.aclose()
 
     async def call_tool(self, name: str, args: Mapping[str, Any], owner: str | None = None) -> Any:
         """Run one tool directly, as a one-step plan, so the call is in the trace like any other."""

@@ -86,6 +86,8 @@ class GatewaySettings(BaseModel):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_concurrent_requests: int = Field(default=256, ge=1)
     max_running_tasks: int = Field(default=16, ge=1, description="tasks beyond this wait in a queue")
+    lease_ttl_s: float = Field(default=10.0, gt=0, description="a running task's lease in the store, renewed every "
+                               "quarter of it; a task whose holder died is taken over this long after")
     request_timeout_s: float = Field(default=120.0, gt=0, description="until the response starts")
     otlp_endpoint: str | None = Field(default=None, description="OTLP/HTTP traces endpoint, e.g. http://collector:4318")
     tls_cert: Path | None = Field(default=None, description="PEM certificate (chain): serve HTTPS (with tls_key)")

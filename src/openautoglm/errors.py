@@ -25,7 +25,8 @@ can, what to do about it. The CLI prints ``str(error)`` on one line; the gateway
     │   │   └── ContextLengthExceeded  the prompt does not fit the model's context: fails the same anywhere
     │   └── NoNodeAvailable          nothing in the pool can serve the capability
     ├── StoreError                   persistence failed
-    │   └── NotFound                 no such task / session / node / key
+    │   ├── NotFound                 no such task / session / node / key
+    │   └── TaskConflict             the task is held by another process's lease, or already finished (409)
     ├── AuthError                    missing or bad credentials (401)
     │   ├── ForbiddenError           authenticated but not allowed (403)
     │   └── InvalidClient            OAuth 2: unknown client or wrong secret at the token endpoint (401)
@@ -154,6 +155,13 @@ class StoreError(AutoGLMError):
 class NotFound(StoreError):
     http_status = 404
     error_type = "not_found"
+
+
+class TaskConflict(StoreError):
+    """What was asked of a task cannot be done in its state: another process holds its lease, or it finished."""
+
+    http_status = 409
+    error_type = "task_conflict"
 
 
 class AuthError(AutoGLMError):

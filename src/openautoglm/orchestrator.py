@@ -16,7 +16,7 @@ from .compose import Composed, ComposeInput, Composer
 from .encodable import PROBLEM as UNENCODABLE
 from .encodable import is_encodable
 from .engine import Executor, StepResult, StepStatus, task_deadline
-from .errors import AutoGLMError, ClarificationNeeded, PlanError, PlanValidationError
+from .errors import AutoGLMError, ClarificationNeeded, PlanError, PlanValidationError, TaskConflict
 from .events import Event, EventEmitter, EventKind, EventSink, PlanMade, StepFinished, TaskStarted
 from .language import requested_language
 from .memory.sessions import SessionTurn, Summarizer
@@ -49,6 +49,10 @@ class RunResult:
         }
 
 
+# A task in one of these states is over: resuming it would answer twice (the store's list, kept here so that the
+# orchestrator depends on the store only through TaskLog).
+FINISHED = frozenset({"succeeded", "partial", "unsupported", "failed", "needs_input"})
+
 # The role a resumed task runs with when its record predates stored roles: the least one that may run tasks.
 LEGACY_TASK_ROLE = "user"
 
@@ -70,6 +74,7 @@ def clean_request(request: str) -> str:
 
 class TaskRecordLike(Protocol):
     request: str | None
+    status: str
     owner: str | None
     session_id: str | None
     role: str | None
@@ -81,8 +86,8 @@ class TaskLog(Protocol):
     def append(self, ev: Event) -> None: ...
     def events(self, task_id: str, after_seq: int = 0) -> list[Event]: ...
     def flush(self, timeout: float = 30.0) -> None: ...
-    def create_task(self, task_id: str, request: str | None, owner: str | None = None,
-                    session_id: str | None = None, status: str = "running", role: str | None = None) -> None: ...
+    def open_task(self, task_id: str, request: str | None, owner: str | None = None,
+                  session_id: str | None = None, role: str | None = None) -> int: ...
     def update_task(self, task_id: str, **fields: Any) -> None: ...
     def get_task(self, task_id: str, owner: str | None = None) -> TaskRecordLike: ...
 
@@ -137,8 +142,9 @@ class Orchestrator:
         ``language`` (default: the one they ask for)."""
         task_id = task_id or new_task_id()
         language = language or requested_language(instructions)
-        emitter = self._emitter(task_id, on_event)
-        self.log.create_task(task_id, request, owner=owner, session_id=session_id, role=role)
+        # A task claimed from the queue may have a log already (its process died while planning): go on after it.
+        seq = self.log.open_task(task_id, request, owner=owner, session_id=session_id, role=role)
+        emitter = self._emitter(task_id, on_event, seq=seq)
         emitter.emit(EventKind.TASK_STARTED, request=request, session_id=session_id,
                      **({"instructions": instructions, "language": language} if instructions or language else {}))
         context = replace(context, emit=lambda kind, **data: emitter.emit(kind, **data),
@@ -182,8 +188,8 @@ class Orchestrator:
         validate_plan(plan, self.new_executor().tools.schemas(), given)
         check_inputs(plan, given)  # the types its `inputs:` declare
         task_id = task_id or new_task_id()
-        emitter = self._emitter(task_id, on_event)
-        self.log.create_task(task_id, plan.description or plan.name, owner=owner, role=role)
+        seq = self.log.open_task(task_id, plan.description or plan.name, owner=owner, role=role)
+        emitter = self._emitter(task_id, on_event, seq=seq)
         emitter.emit(EventKind.TASK_STARTED, request=plan.name or "plan", inputs=given)
         emitter.emit(EventKind.PLAN_MADE, plan=plan.dump(), planner="given")
         return await self._execute(task_id, plan, emitter, given, owner, None, role=role)
@@ -191,6 +197,9 @@ class Orchestrator:
     async def resume(self, task_id: str, on_event: EventSink | None = None) -> RunResult:
         """Continue an interrupted task from its log: finished steps keep their results, the rest run."""
         task = self.log.get_task(task_id)
+        if task.status in FINISHED:
+            raise TaskConflict(f"task {task_id} already finished ({task.status}); nothing to resume "
+                               f"(`autoglm trace {task_id}` shows it)")
         events = self.log.events(task_id)
         plans = [p for e in events if (p := e.payload_as(PlanMade)) is not None]
         if not plans:

@@ -7,6 +7,7 @@ fallback is an event in the trace.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
@@ -139,7 +140,8 @@ class ModelPlanner(Planner):
         schema = plan_schema(ctx.tools, self.max_steps) if model.supports_json_schema else None
         messages = self.messages(request, ctx)
         # With earlier turns in the prompt, only tools the user asked for may run (planning/asked.py).
-        allowed = asked_for(request, ctx.history, self._index(ctx)) if ctx.history or ctx.summary else None
+        allowed = (await asyncio.to_thread(asked_for, request, ctx.history, self._index(ctx))
+                   if ctx.history or ctx.summary else None)
         problems: list[str] = []
         for attempt in range(1 + self.max_repairs):
             try:

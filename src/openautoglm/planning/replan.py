@@ -7,6 +7,7 @@ what is known), and keeps the skipped dependents as they were. It is validated l
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from typing import Any
 
@@ -67,7 +68,9 @@ async def replan(request: str, plan: Plan, results: Mapping[str, StepResult], ct
     exclude = {s.uses for s in failed}
     replaced: dict[str, Step] = {}
     for step in failed:
-        stand_in = _stand_in(step, results[step.id].error or "failed", exclude, ctx, index, request)
+        # Ranking the stand-ins embeds (CPU-bound): off the event loop.
+        stand_in = await asyncio.to_thread(_stand_in, step, results[step.id].error or "failed", exclude, ctx, index,
+                                           request)
         if stand_in is None:
             return None
         replaced[step.id] = stand_in

@@ -180,7 +180,8 @@ class RulePlanner(Planner):
             note: dict[str, Any] = {"part": part.text}
             if part.connective:
                 note["connective"] = part.connective
-            ranked = fit_entities(index.rank(part.text, exclude), part, ctx.tools)
+            # Ranking embeds the text (CPU-bound): in a thread, so the gateway's event loop keeps answering.
+            ranked = fit_entities(await asyncio.to_thread(index.rank, part.text, exclude), part, ctx.tools)
             candidates = [c for c in ranked if c.score >= self.min_score]
             kind = classify(part.text)
             if kind == Kind.ACTION:

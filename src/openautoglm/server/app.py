@@ -55,14 +55,16 @@ def create_app(
         glm=glm, settings=settings, keyring=keyring,
         auth=Authenticator(keyring, g, required=settings.auth == "required"),
         limiter=limiter, metrics=metrics, tracer_provider=provider,
-        runner=TaskRunner(glm, metrics, provider.get_tracer("openautoglm.gateway"), g.max_running_tasks),
+        runner=TaskRunner(glm, metrics, provider.get_tracer("openautoglm.gateway"), g.max_running_tasks,
+                          lease_ttl_s=g.lease_ttl_s),
     )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await glm.load_tools()  # MCP servers connect now: a broken one stops the start, not a user's request
+        await gw.runner.start()  # claims what a dead process left in the queue, then whatever is submitted
         yield
-        await gw.runner.aclose()
+        await gw.runner.aclose()  # drain: running tasks are left interrupted, for the next process to resume
         await gw.limiter.aclose()
         provider.shutdown()
         if close_glm:

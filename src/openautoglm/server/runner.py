@@ -1,4 +1,11 @@
-"""Runs tasks for the gateway: a bounded number at once, each observed (spans, metrics, logs) and streamable.
+"""Runs tasks for the gateway: durably queued in the store, a bounded number at once, each under a lease, each
+observed (spans, metrics, logs) and streamable.
+
+A task accepted by ``POST /v1/tasks`` is written to the store as ``queued`` with its :class:`TaskSpec` before the
+202, so it runs even if this process dies the next instant. The dispatcher claims queued tasks (and tasks whose
+holder died: their lease lapsed) up to ``max_running_tasks`` and runs each under a lease that a heartbeat renews.
+A task that got as far as a plan resumes from its event log: finished steps keep their results. A chat is reserved
+for this process (queued under its lease) and runs here at once; if the process dies it is taken over the same way.
 
 Live events reach subscribers through in-process queues; a task running on another replica is followed by
 reading the store, so ``GET /v1/tasks/{id}/events`` works wherever the task runs.
@@ -7,44 +14,209 @@ reading the store, so ``GET /v1/tasks/{id}/events`` works wherever the task runs
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from dataclasses import asdict
+from typing import Any, Literal
 
 import structlog
 from opentelemetry import trace
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..app import AutoGLM, RunResult, new_task_id
 from ..errors import AutoGLMError
-from ..events import Event, EventSink
+from ..events import Event, EventKind, EventSink
+from ..leases import Leases
+from ..orchestrator import LEGACY_TASK_ROLE
+from ..plan import parse_plan
+from ..planning.base import Turn
+from ..store import TERMINAL, TaskRecord
 from .metrics import Metrics
 from .telemetry import TaskObserver
 
 log = structlog.get_logger("openautoglm.gateway")
 
-TERMINAL = {"succeeded", "partial", "failed", "needs_input", "cancelled"}
+__all__ = ["TERMINAL", "TaskRunner", "TaskSpec"]
+
+Start = Callable[[str, EventSink], Awaitable[RunResult]]
+
+
+class TaskSpec(BaseModel):
+    """What a queued task needs to run in any process, stored with it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["request", "plan", "chat"]
+    request: str | None = None
+    plan: dict[str, Any] | None = None
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    history: list[dict[str, Any]] | None = None  # a stateless chat's earlier turns
+    instructions: str | None = None  # a chat's system prompt
+
+    @classmethod
+    def chat(cls, request: str, history: list[Turn] | None, instructions: str | None) -> TaskSpec:
+        turns = None if history is None else [
+            asdict(t) | {"plan": t.plan.dump() if t.plan is not None else None} for t in history]
+        return cls(kind="chat", request=request, history=turns, instructions=instructions)
+
+    def turns(self) -> list[Turn] | None:
+        if self.history is None:
+            return None
+        return [Turn(**(t | {"plan": parse_plan(t["plan"]) if t.get("plan") else None})) for t in self.history]
 
 
 class TaskRunner:
-    def __init__(self, glm: AutoGLM, metrics: Metrics, tracer: trace.Tracer, max_running: int) -> None:
+    def __init__(self, glm: AutoGLM, metrics: Metrics, tracer: trace.Tracer, max_running: int,
+                 lease_ttl_s: float = 10.0) -> None:
         self.glm = glm
         self.metrics = metrics
         self.tracer = tracer
+        self.max_running = max_running
+        self.leases = Leases(glm.store, lease_ttl_s)
         self._slots = asyncio.Semaphore(max_running)
         self._waiting = 0
-        self.queued: dict[str, str] = {}  # task id -> owner, for tasks accepted but not yet in the store
+        self._busy = 0  # tasks in run() here: running or waiting for a slot
         self.active: set[str] = set()  # task ids running in this process
+        self._jobs: dict[str, asyncio.Task[Any]] = {}  # task id -> the job running it here
         self._background: set[asyncio.Task[Any]] = set()
         self._subscribers: dict[str, set[asyncio.Queue[Event]]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._dispatcher: asyncio.Task[None] | None = None
+
+    # -- the queue ----------------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start claiming queued tasks: at once (what a dead process left behind), then on every submit and poll."""
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._dispatcher = asyncio.create_task(self._dispatch(), name="task-dispatcher")
+
+    async def submit(self, spec: TaskSpec, *, owner: str | None, role: str, session_id: str | None = None) -> str:
+        """Accept a task: stored as queued (durable) before this returns its id; a worker claims it."""
+        task_id = new_task_id()
+        await asyncio.to_thread(self.glm.store.enqueue_task, task_id, _title(spec), spec.model_dump(),
+                                owner=owner, role=role, session_id=session_id)
+        self.wake()
+        return task_id
+
+    async def reserve(self, spec: TaskSpec, *, owner: str | None, role: str, session_id: str | None = None) -> str:
+        """Accept a task to :meth:`run` here at once (a chat): stored as queued under this process's lease."""
+        task_id = new_task_id()
+        await asyncio.to_thread(self.glm.store.enqueue_task, task_id, _title(spec), spec.model_dump(),
+                                owner=owner, role=role, session_id=session_id, holder=self.leases.holder,
+                                lease_s=self.leases.ttl_s)
+        return task_id
+
+    def wake(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
+
+    async def _dispatch(self) -> None:
+        assert self._wake is not None
+        while True:
+            self._wake.clear()  # before claiming: a submit during the claim wakes the next round
+            free = self.max_running - self._busy
+            if free > 0:
+                try:
+                    claimed = await asyncio.to_thread(self.glm.store.claim_tasks, self.leases.holder, free,
+                                                      self.leases.ttl_s)
+                except Exception as exc:  # the database is away: the tasks wait in it, try again next round
+                    log.warning("claim_failed", error=str(exc))
+                    claimed = []
+                for record in claimed:
+                    self._launch(record)
+            with contextlib.suppress(TimeoutError):  # polls too: other replicas' submits, lapsed leases
+                await asyncio.wait_for(self._wake.wait(), timeout=self.leases.interval_s)
+
+    def _launch(self, record: TaskRecord) -> None:
+        log.info("task_claimed", task_id=record.id, status=record.status, holder=self.leases.holder)
+
+        async def go() -> None:
+            try:
+                task_type, start = await self._starter(record)
+                await self.run(task_type, start, task_id=record.id, owner=record.owner)
+            except AutoGLMError as exc:  # recorded in the task's row and log; nobody awaits this
+                log.info("background_task_error", task_id=record.id, error=str(exc))
+            except Exception:
+                log.exception("background_task_crashed", task_id=record.id)
+
+        self.keep(asyncio.create_task(go(), name=f"task:{record.id}"))
+
+    async def _starter(self, record: TaskRecord) -> tuple[str, Start]:
+        """How to run a claimed task: on from its log when it has a plan, else from its spec."""
+        glm = self.glm
+        spec = TaskSpec.model_validate(record.spec or {"kind": "request", "request": record.request})
+        events = await asyncio.to_thread(glm.store.events, record.id)
+        if any(e.kind == EventKind.PLAN_MADE for e in events):
+            return spec.kind, lambda tid, sink: glm.resume(tid, on_event=sink, leased=True)
+        role = record.role or LEGACY_TASK_ROLE
+        if spec.kind == "plan":
+            plan = parse_plan(spec.plan or {})
+            return spec.kind, lambda tid, sink: glm.execute(plan, inputs=spec.inputs, owner=record.owner,
+                                                            on_event=sink, task_id=tid, role=role)
+        history = spec.turns()
+        return spec.kind, lambda tid, sink: glm.run(spec.request or "", session_id=record.session_id,
+                                                    owner=record.owner, on_event=sink, task_id=tid, role=role,
+                                                    history=history, instructions=spec.instructions)
+
+    async def cancel(self, task_id: str) -> bool:
+        """Cancel a task that is not over: at once if it runs here, else at its holder's next heartbeat."""
+        cancelled = await asyncio.to_thread(self.glm.store.cancel_task, task_id)
+        job = self._jobs.get(task_id)
+        if cancelled and job is not None:
+            job.cancel()
+        return cancelled
+
+    async def resume(self, task_id: str) -> bool:
+        """Put a stopped task back in the queue; a worker resumes it from its log."""
+        requeued = await asyncio.to_thread(self.glm.store.requeue_task, task_id)
+        if requeued:
+            self.wake()
+        return requeued
 
     # -- running ----------------------------------------------------------------------------------------------
 
-    async def run(self, task_type: str, start: Callable[[str, EventSink], Awaitable[RunResult]],
-                  task_id: str | None = None, on_event: EventSink | None = None,
+    async def run(self, task_type: str, start: Start, task_id: str | None = None, on_event: EventSink | None = None,
                   owner: str | None = None) -> RunResult:
-        """Wait for a slot, then ``start(task_id, sink)``; the sink feeds telemetry, live streams and ``on_event``."""
+        """Wait for a slot, then ``start(task_id, sink)`` under the task's lease (claimed or reserved already,
+        renewed here, given back at the end); the sink feeds telemetry, live streams and ``on_event``."""
         task_id = task_id or new_task_id()
         self._loop = asyncio.get_running_loop()
+        job = asyncio.current_task()
+        if job is not None:
+            self._jobs[task_id] = job
+        self.leases.hold(task_id, job)
+        self._busy += 1
+        unfinished, failure, stopped = "interrupted", None, False
+        try:
+            return await self._run_in_slot(task_type, start, task_id, on_event, owner)
+        except asyncio.CancelledError:
+            stopped = True
+            raise
+        except Exception as exc:  # not a stop: the task cannot go on, and no worker should pick it up again
+            unfinished, failure = "failed", f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            self._busy -= 1
+            self._jobs.pop(task_id, None)
+            await asyncio.to_thread(self._finish, task_id, unfinished, failure, stopped)
+            self.wake()
+
+    def _finish(self, task_id: str, unfinished: str, failure: str | None, stopped: bool) -> None:
+        """Give the lease back; a task stopped because it was cancelled on request gets the event that says so."""
+        store = self.glm.store
+        if stopped and self.leases.holds(task_id):
+            task = store.get_task(task_id)
+            if task.status == "cancelled" and task.lease_owner == self.leases.holder:
+                store.append(Event(task_id, store.last_seq(task_id) + 1, EventKind.TASK_FAILED, time.time(), None,
+                                   {"error": "cancelled on request", "error_type": "Cancelled"}))
+                store.flush()
+        self.leases.release(task_id, unfinished, failure)
+
+    async def _run_in_slot(self, task_type: str, start: Start, task_id: str, on_event: EventSink | None,
+                           owner: str | None) -> RunResult:
         self._waiting += 1
         self.metrics.queue_depth.set(self._waiting)
         try:
@@ -76,7 +248,6 @@ class TaskRunner:
             error = exc
             raise
         finally:
-            self.queued.pop(task_id, None)
             self.active.discard(task_id)
             self._slots.release()
             self.metrics.tasks_running.dec()
@@ -88,35 +259,22 @@ class TaskRunner:
             self._publish_end(task_id)
             bound.__exit__(None, None, None)
 
-    def submit(self, task_type: str, start: Callable[[str, EventSink], Awaitable[RunResult]],
-               owner: str | None) -> str:
-        """Start a task in the background and return its id at once."""
-        task_id = new_task_id()
-        self.queued[task_id] = owner or ""
-
-        async def go() -> None:
-            try:
-                await self.run(task_type, start, task_id=task_id, owner=owner)
-            except AutoGLMError as exc:  # recorded in the task's log by the facade; nobody awaits this
-                log.info("background_task_error", task_id=task_id, error=str(exc))
-            except Exception:
-                log.exception("background_task_crashed", task_id=task_id)
-
-        task = asyncio.create_task(go(), name=f"task:{task_id}")
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-        return task_id
-
     def keep(self, task: asyncio.Task[Any]) -> None:
         """Hold a reference to a task nobody awaits (a chat whose client went away), so it runs to the end."""
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
     async def aclose(self) -> None:
+        """Drain: stop claiming, stop the running tasks (each is left ``interrupted`` with its lease given back,
+        for the next process to resume from its log) and the heartbeat."""
+        if self._dispatcher is not None:
+            self._dispatcher.cancel()
+            await asyncio.gather(self._dispatcher, return_exceptions=True)
         for task in list(self._background):
             task.cancel()
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
+        await self.leases.aclose()
 
     # -- live events ------------------------------------------------------------------------------------------
 
@@ -133,7 +291,7 @@ class TaskRunner:
                 self._subscribers.pop(task_id, None)
 
     def running_here(self, task_id: str) -> bool:
-        return task_id in self.active or task_id in self.queued
+        return task_id in self._jobs
 
     def _publish(self, ev: Event) -> None:
         subs = self._subscribers.get(ev.task_id)
@@ -157,3 +315,11 @@ def _in_loop(loop: asyncio.AbstractEventLoop) -> bool:
         return asyncio.get_running_loop() is loop
     except RuntimeError:
         return False
+
+
+def _title(spec: TaskSpec) -> str | None:
+    """What the task's row shows as its request: the request, or the plan's name."""
+    if spec.request is not None:
+        return spec.request
+    plan = spec.plan or {}
+    return str(plan.get("description") or plan.get("name") or "plan")

@@ -22,8 +22,14 @@ tasks = Table(
     Column("updated_at", Float, nullable=False),
     # How sure the answer is, 0-1 (compose/confidence.py); added by revision 0005.
     Column("confidence", Float, nullable=True),
+    # What a queued task needs to run in any process (its kind, request or plan, inputs, a chat's history).
+    Column("spec", JSON, nullable=True),
+    # The lease of the process running the task: who holds it and until when; renewed by a heartbeat.
+    Column("lease_owner", String(128), nullable=True),
+    Column("lease_expires_at", Float, nullable=True),
     Index("ix_tasks_owner_created", "owner", "created_at"),
     Index("ix_tasks_session", "session_id"),
+    Index("ix_tasks_claim", "status", "lease_expires_at"),
 )
 
 events = Table(

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import Engine, Table, create_engine, delete, event, insert, select, text, update
+from sqlalchemy import Engine, Table, and_, create_engine, delete, event, insert, or_, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
@@ -40,10 +40,16 @@ CONTENT_COLUMNS: tuple[tuple[Table, str], ...] = (
     (schema.tasks, "request"), (schema.tasks, "answer"), (schema.session_turns, "request"),
     (schema.session_turns, "answer"), (schema.sessions, "summary"))
 JSON_CONTENT_COLUMNS: tuple[tuple[Table, str], ...] = (
-    (schema.tasks, "plan"), (schema.session_turns, "plan"), (schema.events, "data"))
+    (schema.tasks, "plan"), (schema.tasks, "spec"), (schema.session_turns, "plan"), (schema.events, "data"))
 SEALED_JSON = "sealed"
 # How many of an owner's latest tasks find_answered looks through when requests are sealed (no equality search).
 SEALED_SEARCH_WINDOW = 500
+
+# A task in one of these states is over: nothing resumes it. A cancelled one may be resumed on request.
+FINISHED = frozenset({"succeeded", "partial", "unsupported", "failed", "needs_input"})
+TERMINAL = FINISHED | {"cancelled"}
+# Waiting for a worker: accepted and not started, or stopped at a step boundary by a draining process.
+WAITING = ("queued", "interrupted")
 
 
 @dataclass
@@ -60,6 +66,9 @@ class TaskRecord:
     updated_at: float
     role: str | None = None
     confidence: float | None = None
+    spec: dict[str, Any] | None = None
+    lease_owner: str | None = None
+    lease_expires_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,6 +362,113 @@ class Store:
                 id=task_id, request=self.seal_content(request), status=status, owner=owner, session_id=session_id,
                 role=role, created_at=now, updated_at=now))
 
+    def open_task(self, task_id: str, request: str | None, owner: str | None = None,
+                  session_id: str | None = None, role: str | None = None) -> int:
+        """Mark the task running, creating its row if it has none (a task run directly rather than claimed from
+        the queue); the sequence number of its last event, which the next one follows."""
+        now = time.time()
+        with self._write() as conn:
+            found = conn.execute(update(schema.tasks).where(schema.tasks.c.id == task_id)
+                                 .values(status="running", updated_at=now))
+            if not found.rowcount:
+                conn.execute(insert(schema.tasks).values(
+                    id=task_id, request=self.seal_content(request), status="running", owner=owner,
+                    session_id=session_id, role=role, created_at=now, updated_at=now))
+                return 0
+        return self.last_seq(task_id)
+
+    # -- the queue and leases ----------------------------------------------------------------------------------
+
+    def enqueue_task(self, task_id: str, request: str | None, spec: dict[str, Any], *, owner: str | None = None,
+                     session_id: str | None = None, role: str | None = None, holder: str | None = None,
+                     lease_s: float = 0.0) -> None:
+        """Accept a task durably as ``queued`` with what it needs to run. With ``holder``, the task is reserved
+        for that process (its lease taken at once) rather than left to whichever worker claims it first."""
+        now = time.time()
+        with self._write() as conn:
+            conn.execute(insert(schema.tasks).values(
+                id=task_id, request=self.seal_content(request), status="queued", owner=owner, session_id=session_id,
+                role=role, spec=self.seal_json(spec), lease_owner=holder, lease_expires_at=now + lease_s if holder else None,
+                created_at=now, updated_at=now))
+
+    def claim_tasks(self, holder: str, limit: int, lease_s: float) -> list[TaskRecord]:
+        """Take the lease of up to ``limit`` tasks waiting for a worker, oldest first: queued or interrupted ones
+        nobody holds, and running ones whose holder stopped renewing its lease (it died). PostgreSQL skips rows
+        another claimer has locked; every backend re-checks each row as it takes it, so no task is claimed twice."""
+        now = time.time()
+        t = schema.tasks
+        claimable = or_(
+            and_(t.c.status.in_(WAITING), or_(t.c.lease_expires_at.is_(None), t.c.lease_expires_at < now)),
+            and_(t.c.status == "running", t.c.lease_expires_at < now),
+        )
+        query = select(t.c.id).where(claimable).order_by(t.c.created_at).limit(limit)
+        if self.backend == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        with self._write() as conn:
+            candidates = list(conn.execute(query).scalars())
+            taken = [tid for tid in candidates
+                     if conn.execute(update(t).where(t.c.id == tid, claimable)
+                                     .values(lease_owner=holder, lease_expires_at=now + lease_s)).rowcount]
+            rows = conn.execute(select(t).where(t.c.id.in_(taken)).order_by(t.c.created_at)).all() if taken else []
+        return [self._task(row) for row in rows]
+
+    def take_lease(self, task_id: str, holder: str, lease_s: float) -> bool:
+        """Take one task's lease for ``holder`` (an explicit resume): False when another holder's lease is live or
+        the task is finished."""
+        now = time.time()
+        t = schema.tasks
+        with self._write() as conn:
+            done = conn.execute(update(t).where(
+                t.c.id == task_id, t.c.status.not_in(FINISHED),
+                or_(t.c.lease_owner.is_(None), t.c.lease_owner == holder, t.c.lease_expires_at < now),
+            ).values(lease_owner=holder, lease_expires_at=now + lease_s))
+        return bool(done.rowcount)
+
+    def renew_leases(self, holder: str, task_ids: list[str], lease_s: float) -> set[str]:
+        """Extend ``holder``'s leases on ``task_ids``; the ids it still holds. A task missing from the answer was
+        taken over by another process or cancelled: its holder must stop running it."""
+        if not task_ids:
+            return set()
+        t = schema.tasks
+        mine = and_(t.c.id.in_(task_ids), t.c.lease_owner == holder, t.c.status != "cancelled")
+        with self._write() as conn:
+            conn.execute(update(t).where(mine).values(lease_expires_at=time.time() + lease_s))
+            return set(conn.execute(select(t.c.id).where(mine)).scalars())
+
+    def release_lease(self, task_id: str, holder: str, unfinished: str = "interrupted",
+                      error: str | None = None) -> None:
+        """Give up ``holder``'s lease; a task it left neither finished nor cancelled gets status ``unfinished``
+        (``interrupted``: the next worker resumes it; ``failed``: it cannot go on)."""
+        t = schema.tasks
+        held = and_(t.c.id == task_id, t.c.lease_owner == holder)
+        with self._write() as conn:
+            fields: dict[str, Any] = {"status": unfinished, "updated_at": time.time()}
+            if error is not None:
+                fields["error"] = error
+            conn.execute(update(t).where(held, t.c.status.in_((*WAITING, "running"))).values(**fields))
+            conn.execute(update(t).where(held).values(lease_owner=None, lease_expires_at=None))
+
+    def cancel_task(self, task_id: str) -> bool:
+        """Mark a task cancelled unless it is over; its holder sees that at its next heartbeat and stops it."""
+        t = schema.tasks
+        with self._write() as conn:
+            done = conn.execute(update(t).where(t.c.id == task_id, t.c.status.not_in(TERMINAL))
+                                .values(status="cancelled", updated_at=time.time()))
+        return bool(done.rowcount)
+
+    def requeue_task(self, task_id: str) -> bool:
+        """Put a cancelled or interrupted task (or one whose holder died) back in the queue: a worker resumes it
+        from its log. False when it is finished, or running under a live lease."""
+        now = time.time()
+        t = schema.tasks
+        stopped = or_(t.c.status.in_(("cancelled", *WAITING)),
+                      and_(t.c.status == "running", t.c.lease_expires_at < now))
+        with self._write() as conn:
+            done = conn.execute(update(t).where(
+                t.c.id == task_id, stopped, or_(t.c.lease_expires_at.is_(None), t.c.lease_expires_at < now),
+            ).values(status="queued", lease_owner=None, lease_expires_at=None, updated_at=now))
+        return bool(done.rowcount)
+
     def update_task(self, task_id: str, **fields: Any) -> None:
         fields["updated_at"] = time.time()
         for name in ("request", "answer"):
@@ -384,7 +500,7 @@ class Store:
     def _task(self, row: Any) -> TaskRecord:
         record = TaskRecord(**row._mapping)
         record.request, record.answer = self.open_value(record.request), self.open_value(record.answer)
-        record.plan = self.open_json(record.plan)
+        record.plan, record.spec = self.open_json(record.plan), self.open_json(record.spec)
         return record
 
     def find_answered(self, owner: str | None, request: str, answer: str) -> TaskRecord | None:

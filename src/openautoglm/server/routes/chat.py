@@ -27,6 +27,7 @@ from ...models.base import ChatModel, ChatRequest, ChatResponse, Message
 from ..auth import Principal
 from ..deps import Gateway, caller, gateway
 from ..errors import error_body
+from ..runner import TaskSpec
 from ..schemas import ChatCompletionIn
 
 router = APIRouter()
@@ -189,13 +190,15 @@ async def _orchestrate(body: ChatCompletionIn, principal: Principal, gw: Gateway
     text = said.request
     if not text.strip():
         raise PlanError("the last user message is empty: say what you want done")
-    task_id = new_task_id()
+    # Stored (queued under this process's lease) before it runs: if the process dies, another one finishes it.
+    history = None if session else said.history
+    task_id = await gw.runner.reserve(TaskSpec.chat(text, history, said.instructions), owner=principal.subject,
+                                      role=principal.role, session_id=session)
     seen: list[Event] = []
 
     def start(tid: str, sink: EventSink) -> Any:
         return gw.glm.run(text, session_id=session, owner=principal.subject, on_event=sink, task_id=tid,
-                          role=principal.role, history=None if session else said.history,
-                          instructions=said.instructions)
+                          role=principal.role, history=history, instructions=said.instructions)
 
     if not body.stream:
         # Shielded: if the request times out (504) or the client leaves, the task still finishes and is recorded.

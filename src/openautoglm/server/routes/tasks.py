@@ -1,4 +1,5 @@
-"""Tasks over HTTP: start one (``POST /v1/tasks``), read it, follow its events live (SSE), read its trace.
+"""Tasks over HTTP: start one (``POST /v1/tasks``), read it, follow its events live (SSE), read its trace, cancel
+it, resume it.
 
 Each caller sees only the tasks they own (operators and admins see all); someone else's task id answers 404,
 exactly like an id that does not exist, so ids cannot be probed.
@@ -14,12 +15,12 @@ from typing import Any
 from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import StreamingResponse
 
-from ...errors import NotFound
-from ...events import Event, EventKind, EventSink
-from ...store import TaskRecord
+from ...errors import NotFound, TaskConflict
+from ...events import Event, EventKind
+from ...store import FINISHED, TERMINAL, TaskRecord
 from ..auth import Principal
 from ..deps import Gateway, caller, gateway
-from ..runner import TERMINAL
+from ..runner import TaskSpec
 from ..schemas import TaskIn
 
 router = APIRouter(tags=["tasks"])
@@ -36,48 +37,59 @@ def _missing(task_id: str) -> NotFound:
     return NotFound(f"no task '{task_id}' visible to you")
 
 
-async def _visible(gw: Gateway, principal: Principal, task_id: str) -> TaskRecord | None:
-    """The task if the caller may see it; None if it is accepted but not started yet; NotFound otherwise."""
+async def _visible(gw: Gateway, principal: Principal, task_id: str) -> TaskRecord:
+    """The task if the caller may see it; NotFound otherwise (someone else's task too)."""
     try:
         return await asyncio.to_thread(gw.glm.store.get_task, task_id, principal.owner_filter)
     except NotFound:
-        owner = gw.runner.queued.get(task_id)
-        if owner is not None and (principal.sees_everything or owner == principal.subject):
-            return None
         raise _missing(task_id) from None
 
 
 @router.post("/v1/tasks", status_code=202, summary="Start a task; returns its id at once")
 async def create_task(body: TaskIn, principal: Principal = Depends(caller("user")),
                       gw: Gateway = Depends(gateway)) -> dict[str, Any]:
-    owner = principal.subject
     if body.plan is not None:
         from ...plan import parse_plan, validate_plan
 
         # A plan written by a person is checked now, so its mistakes are a 400 here, not a failed task later.
         parsed = parse_plan(body.plan)
         validate_plan(parsed, (await gw.glm.load_tools()).schemas(), dict(body.inputs))
-
-        def start(tid: str, sink: EventSink) -> Any:
-            return gw.glm.execute(parsed, inputs=body.inputs, owner=owner, on_event=sink, task_id=tid,
-                                  role=principal.role)
-
-        task_type = "plan"
+        spec = TaskSpec(kind="plan", plan=parsed.dump(), inputs=dict(body.inputs))
     else:
         text = body.request or ""
         if not text.strip():
             from ...errors import PlanError
 
             raise PlanError("the request is empty: say what you want done")
-
-        def start(tid: str, sink: EventSink) -> Any:
-            return gw.glm.run(text, session_id=body.session_id, owner=owner, on_event=sink, task_id=tid,
-                              role=principal.role)
-
-        task_type = "request"
-    task_id = gw.runner.submit(task_type, start, owner)
+        spec = TaskSpec(kind="request", request=text)
+    # Stored as queued before the 202: the task runs even if this process dies the next instant.
+    task_id = await gw.runner.submit(spec, owner=principal.subject, role=principal.role,
+                                     session_id=body.session_id if body.plan is None else None)
     return {"id": task_id, "status": "queued", "events": f"/v1/tasks/{task_id}/events",
             "trace": f"/v1/tasks/{task_id}/trace"}
+
+
+@router.post("/v1/tasks/{task_id}/cancel", summary="Stop a task that is not over")
+async def cancel_task(task_id: str, principal: Principal = Depends(caller("user")),
+                      gw: Gateway = Depends(gateway)) -> dict[str, Any]:
+    task = await _visible(gw, principal, task_id)
+    if not await gw.runner.cancel(task_id):
+        raise TaskConflict(f"task {task_id} is already over ({task.status}); nothing to cancel")
+    return {"id": task_id, "status": "cancelled"}
+
+
+@router.post("/v1/tasks/{task_id}/resume", status_code=202,
+             summary="Resume a cancelled or interrupted task from its log; finished steps are not run again")
+async def resume_task(task_id: str, principal: Principal = Depends(caller("user")),
+                      gw: Gateway = Depends(gateway)) -> dict[str, Any]:
+    await _visible(gw, principal, task_id)
+    if not await gw.runner.resume(task_id):
+        task = await _visible(gw, principal, task_id)
+        if task.status in FINISHED:
+            raise TaskConflict(f"task {task_id} already finished ({task.status}); nothing to resume")
+        if task.status != "queued":
+            raise TaskConflict(f"task {task_id} is running (status {task.status}); cancel it first")
+    return {"id": task_id, "status": "queued", "events": f"/v1/tasks/{task_id}/events"}
 
 
 @router.get("/v1/tasks", summary="Your recent tasks")
@@ -90,18 +102,13 @@ async def list_tasks(limit: int = Query(50, ge=1, le=500), principal: Principal 
 @router.get("/v1/tasks/{task_id}", summary="A task's state and answer")
 async def get_task(task_id: str, principal: Principal = Depends(caller("viewer")),
                    gw: Gateway = Depends(gateway)) -> dict[str, Any]:
-    task = await _visible(gw, principal, task_id)
-    if task is None:
-        return {"id": task_id, "status": "queued"}
-    return _task_json(task)
+    return _task_json(await _visible(gw, principal, task_id))
 
 
 @router.get("/v1/tasks/{task_id}/trace", summary="A task's audit trail")
 async def get_trace(task_id: str, principal: Principal = Depends(caller("viewer")),
                     gw: Gateway = Depends(gateway)) -> dict[str, Any]:
     task = await _visible(gw, principal, task_id)
-    if task is None:
-        return {"task_id": task_id, "status": "queued", "events": []}
     events = await asyncio.to_thread(gw.glm.store.events, task_id)
     return {"task_id": task_id, "status": task.status, "events": [e.to_dict() for e in events]}
 
@@ -155,8 +162,5 @@ async def _follow(gw: Gateway, task_id: str, after: int, poll_s: float = 1.0) ->
 
 
 async def _finished(gw: Gateway, task_id: str) -> bool:
-    try:
-        task = await asyncio.to_thread(gw.glm.store.get_task, task_id)
-    except NotFound:
-        return task_id not in gw.runner.queued
+    task = await asyncio.to_thread(gw.glm.store.get_task, task_id)
     return task.status in TERMINAL

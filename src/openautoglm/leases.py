@@ -1,0 +1,111 @@
+"""The leases one process holds on the tasks it runs, kept alive by one heartbeat.
+
+A task runs only under a lease in the store (holder, expiry). The holder renews every lease it has each
+``ttl_s / 4``; a process that dies stops renewing, and once its leases lapse any gateway claims those tasks and
+resumes them from their logs. A heartbeat that finds a lease gone (taken over after a stall, or the task cancelled
+through another replica) stops the local run at once, so two processes never run one task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+
+from .errors import TaskConflict
+from .store import FINISHED, Store
+
+log = structlog.get_logger(__name__)
+
+
+def holder_name() -> str:
+    """Who holds a lease: the host and process, and a nonce, since a restarted process may reuse a pid."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Leases:
+    def __init__(self, store: Store, ttl_s: float = 10.0, holder: str | None = None) -> None:
+        self.store = store
+        self.ttl_s = ttl_s
+        self.holder = holder or holder_name()
+        self._held: dict[str, asyncio.Task[object] | None] = {}
+        self._beat: asyncio.Task[None] | None = None
+
+    @property
+    def interval_s(self) -> float:
+        """How often leases are renewed: four chances before one lapses."""
+        return self.ttl_s / 4
+
+    def take(self, task_id: str) -> None:
+        """Take ``task_id``'s lease (an explicit resume), or say in one line why not."""
+        if self.store.take_lease(task_id, self.holder, self.ttl_s):
+            return
+        task = self.store.get_task(task_id)  # NotFound for an unknown id
+        if task.status in FINISHED:
+            raise TaskConflict(f"task {task_id} already finished ({task.status}); nothing to resume "
+                               f"(`autoglm trace {task_id}` shows it)")
+        left = max(0.0, (task.lease_expires_at or time.time()) - time.time())
+        raise TaskConflict(f"task {task_id} is being run by {task.lease_owner} (lease renewed, {left:.0f}s left); "
+                           "wait for it to finish, or cancel it first")
+
+    def hold(self, task_id: str, job: asyncio.Task[object] | None) -> None:
+        """Keep ``task_id``'s lease (already taken) alive while ``job`` runs it; ``job`` is cancelled when the
+        lease is lost."""
+        self._held[task_id] = job
+        if self._beat is None or self._beat.done():
+            self._beat = asyncio.create_task(self._heartbeat(), name="lease-heartbeat")
+
+    def release(self, task_id: str, unfinished: str = "interrupted", error: str | None = None) -> None:
+        """Give the lease back; a task left unfinished becomes ``unfinished`` (see :meth:`Store.release_lease`)."""
+        self._held.pop(task_id, None)
+        self.store.release_lease(task_id, self.holder, unfinished, error)
+
+    def holds(self, task_id: str) -> bool:
+        return task_id in self._held
+
+    async def _heartbeat(self) -> None:
+        while self._held:
+            await asyncio.sleep(self.interval_s)
+            ids = list(self._held)
+            try:
+                kept = await asyncio.to_thread(self.store.renew_leases, self.holder, ids, self.ttl_s)
+            except Exception as exc:  # a database hiccup: try again next beat, the lease has slack for it
+                log.warning("lease_renew_failed", error=str(exc), tasks=len(ids))
+                continue
+            for task_id in ids:
+                if task_id in kept or task_id not in self._held:
+                    continue
+                job = self._held.pop(task_id)
+                log.warning("lease_lost", task_id=task_id, holder=self.holder)
+                if job is not None:
+                    job.cancel()
+
+    @asynccontextmanager
+    async def holding(self, task_id: str) -> AsyncIterator[None]:
+        """Run the body under ``task_id``'s lease, taken now (:class:`TaskConflict` if it cannot be) and given
+        back after; a body stopped midway leaves the task ``interrupted``, for the next worker."""
+        await asyncio.to_thread(self.take, task_id)
+        self.hold(task_id, asyncio.current_task())
+        error: str | None = None
+        unfinished = "interrupted"
+        try:
+            yield
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a bug, not a stop: marked failed, so no worker picks it up again and again
+            unfinished, error = "failed", f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            await asyncio.to_thread(self.release, task_id, unfinished, error)
+
+    async def aclose(self) -> None:
+        if self._beat is not None:
+            self._beat.cancel()
+            await asyncio.gather(self._beat, return_exceptions=True)
+
