@@ -88,6 +88,8 @@ class GatewaySettings(BaseModel):
     max_running_tasks: int = Field(default=16, ge=1, description="tasks beyond this wait in a queue")
     lease_ttl_s: float = Field(default=10.0, gt=0, description="a running task's lease in the store, renewed every "
                                "quarter of it; a task whose holder died is taken over this long after")
+    drain_timeout_s: float = Field(default=30.0, ge=0, description="on shutdown (SIGTERM), how long running tasks "
+                                   "may take to reach a step boundary before they are stopped mid-step")
     request_timeout_s: float = Field(default=120.0, gt=0, description="until the response starts")
     otlp_endpoint: str | None = Field(default=None, description="OTLP/HTTP traces endpoint, e.g. http://collector:4318")
     tls_cert: Path | None = Field(default=None, description="PEM certificate (chain): serve HTTPS (with tls_key)")

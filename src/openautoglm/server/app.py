@@ -64,7 +64,8 @@ def create_app(
         await glm.load_tools()  # MCP servers connect now: a broken one stops the start, not a user's request
         await gw.runner.start()  # claims what a dead process left in the queue, then whatever is submitted
         yield
-        await gw.runner.aclose()  # drain: running tasks are left interrupted, for the next process to resume
+        # Drain: running tasks stop at a step boundary, left interrupted for the next process to resume.
+        await gw.runner.aclose(g.drain_timeout_s)
         await gw.limiter.aclose()
         provider.shutdown()
         if close_glm:

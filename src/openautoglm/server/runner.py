@@ -77,8 +77,11 @@ class TaskRunner:
         self._slots = asyncio.Semaphore(max_running)
         self._waiting = 0
         self._busy = 0  # tasks in run() here: running or waiting for a slot
+        self._starting = 0  # tasks claimed and not yet in run()
         self.active: set[str] = set()  # task ids running in this process
         self._jobs: dict[str, asyncio.Task[Any]] = {}  # task id -> the job running it here
+        self._in_flight: dict[str, int] = {}  # task id -> its steps started and not yet over
+        self._draining = False
         self._background: set[asyncio.Task[Any]] = set()
         self._subscribers: dict[str, set[asyncio.Queue[Event]]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -117,7 +120,7 @@ class TaskRunner:
         assert self._wake is not None
         while True:
             self._wake.clear()  # before claiming: a submit during the claim wakes the next round
-            free = self.max_running - self._busy
+            free = self.max_running - self._busy - self._starting
             if free > 0:
                 try:
                     claimed = await asyncio.to_thread(self.glm.store.claim_tasks, self.leases.holder, free,
@@ -132,10 +135,18 @@ class TaskRunner:
 
     def _launch(self, record: TaskRecord) -> None:
         log.info("task_claimed", task_id=record.id, status=record.status, holder=self.leases.holder)
+        self._starting += 1  # counted from the claim on, so the next round claims no more than the free slots
 
         async def go() -> None:
             try:
                 task_type, start = await self._starter(record)
+            except Exception as exc:  # a spec this version cannot run: failed, so no worker claims it again
+                log.exception("task_unstartable", task_id=record.id)
+                await asyncio.to_thread(self.leases.release, record.id, "failed", f"{type(exc).__name__}: {exc}")
+                return
+            finally:
+                self._starting -= 1
+            try:
                 await self.run(task_type, start, task_id=record.id, owner=record.owner)
             except AutoGLMError as exc:  # recorded in the task's row and log; nobody awaits this
                 log.info("background_task_error", task_id=record.id, error=str(exc))
@@ -201,6 +212,7 @@ class TaskRunner:
         finally:
             self._busy -= 1
             self._jobs.pop(task_id, None)
+            self._in_flight.pop(task_id, None)
             await asyncio.to_thread(self._finish, task_id, unfinished, failure, stopped)
             self.wake()
 
@@ -233,6 +245,7 @@ class TaskRunner:
         self.metrics.tasks_running.inc()
 
         def sink(ev: Event) -> None:
+            self._count_steps(ev)
             observer(ev)
             self._publish(ev)
             if on_event is not None:
@@ -264,17 +277,40 @@ class TaskRunner:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def aclose(self) -> None:
-        """Drain: stop claiming, stop the running tasks (each is left ``interrupted`` with its lease given back,
-        for the next process to resume from its log) and the heartbeat."""
+    async def aclose(self, grace_s: float = 30.0) -> None:
+        """Drain: stop claiming; stop each running task at its next step boundary (no step in flight), or after
+        ``grace_s`` whatever it is doing; each is left ``interrupted`` with its lease given back, for the next
+        process to resume from its log. Then the heartbeat stops."""
         if self._dispatcher is not None:
             self._dispatcher.cancel()
             await asyncio.gather(self._dispatcher, return_exceptions=True)
-        for task in list(self._background):
-            task.cancel()
+        self._draining = True
+        for task_id in list(self._jobs):
+            if not self._in_flight.get(task_id):
+                self._stop(task_id)
         if self._background:
-            await asyncio.gather(*self._background, return_exceptions=True)
+            _, late = await asyncio.wait(list(self._background), timeout=grace_s)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
         await self.leases.aclose()
+
+    def _count_steps(self, ev: Event) -> None:
+        """Follow which steps are in flight; while draining, stop a task the moment none is. The stop lands
+        before the executor's next step begins (a step task cancelled before it first runs never calls its tool)."""
+        if ev.kind == EventKind.STEP_STARTED:
+            self._in_flight[ev.task_id] = self._in_flight.get(ev.task_id, 0) + 1
+        elif ev.kind in (EventKind.STEP_FINISHED, EventKind.STEP_FAILED):
+            left = self._in_flight.get(ev.task_id, 1) - 1
+            self._in_flight[ev.task_id] = left
+            if left <= 0 and self._draining:
+                self._stop(ev.task_id)
+
+    def _stop(self, task_id: str) -> None:
+        job = self._jobs.get(task_id)
+        if job is not None:
+            log.info("task_drained", task_id=task_id)
+            job.cancel()
 
     # -- live events ------------------------------------------------------------------------------------------
 
