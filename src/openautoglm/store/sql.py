@@ -388,8 +388,8 @@ class Store:
         with self._write() as conn:
             conn.execute(insert(schema.tasks).values(
                 id=task_id, request=self.seal_content(request), status="queued", owner=owner, session_id=session_id,
-                role=role, spec=self.seal_json(spec), lease_owner=holder, lease_expires_at=now + lease_s if holder else None,
-                created_at=now, updated_at=now))
+                role=role, spec=self.seal_json(spec), lease_owner=holder,
+                lease_expires_at=now + lease_s if holder else None, created_at=now, updated_at=now))
 
     def claim_tasks(self, holder: str, limit: int, lease_s: float) -> list[TaskRecord]:
         """Take the lease of up to ``limit`` tasks waiting for a worker, oldest first: queued or interrupted ones

@@ -1,7 +1,7 @@
 """The task queue and leases: a task's spec (what it needs to run anywhere) and the lease of the process running it.
 
-Revision ID: 0006_task_queue
-Revises: 0005_task_confidence
+Revision ID: 0007_task_queue
+Revises: 0006_sealed_secrets
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006_task_queue"
-down_revision = "0005_task_confidence"
+revision = "0007_task_queue"
+down_revision = "0006_sealed_secrets"
 branch_labels = None
 depends_on = None
 
