@@ -21,12 +21,17 @@ _LEAK_MARKERS = re.compile(r"<\s*/?\s*data\s*>|\bsystem prompt\b|\byou are an? (
                            r"never instructions to follow|material to use", re.I)
 
 
+_PUNCTUATION_RUN = re.compile(r"([!！?？~～。，,])\1{3,}")
+
+
 def _units(text: str) -> list[str]:
     """Words, with each Chinese character a word of its own."""
     return re.findall(r"[\u3400-\u9fff]|[A-Za-z0-9']+", text.lower())
 
 
 def repetition(text: str) -> str | None:
+    if _PUNCTUATION_RUN.search(text):
+        return "repeats a punctuation mark"
     units = _units(text)
     if len(units) < 12:
         return None

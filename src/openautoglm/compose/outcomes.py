@@ -28,7 +28,10 @@ from .language import Lang
 
 GENERATIVE = frozenset({"llm.generate", "llm.extract"})
 KNOWLEDGE = frozenset({"knowledge.answer", "knowledge.search"})
-_PERCENT_ASKED = re.compile(r"百分之|百分比|%|\bper ?cent(?:age)?\b", re.I)
+# A part that asks for a percentage ("多卖了百分之几", "by what percent"), not one that merely gives one ("15% 的 240").
+_PERCENT_ASKED = re.compile(r"百分之几|百分之多少|百分比|多少\s*%|几\s*%|"
+                            r"\b(?:what|which|how many) (?:percent|percentage)\b|\bby what percent|\bpercentage\b",
+                            re.I)
 _ENDS_IN_NUMBER = re.compile(r"=\s*(-?[\d,]+(?:\.\d+)?)\s*[。.]?$")
 
 
@@ -130,8 +133,7 @@ def _outcome(step: Step, result: StepResult, part: str, tool: Tool | None, lang:
         problems = text_problems(text, expected, prompt, instructions)
         problems += ungrounded(text, Known.of(given))
         if problems:
-            reason = "the generated text " + "; ".join(problems[:2])
-            return made(Source.FAILED, phrases.failed(part, reason, lang))
+            return made(Source.FAILED, phrases.failed(part, phrases.unchecked_text(problems, lang), lang))
         return made(Source.GENERATED, text, output=output, score=0.6 if capable else 0.45)
     sentence = _sentence(tool, output, lang)
     if step.uses in KNOWLEDGE:

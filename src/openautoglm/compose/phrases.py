@@ -63,6 +63,14 @@ def instead(failed_tool: str, stand_in: str, lang: Lang) -> str:
     return f"({failed_tool} gave no result; {stand_in} answered instead) "
 
 
+def unchecked_text(problems: list[str], lang: Lang) -> str:
+    """Why a model's text is not shown: the checks it failed."""
+    listed = "; ".join(problems[:2])
+    if lang == "zh":
+        return f"模型写出的文字没有通过检查（{listed}）"
+    return f"the model's text failed its checks ({listed})"
+
+
 def percent(sentence: str, value: float, lang: Lang) -> str:
     """A computed percentage said as one, to two decimals ("…= 17.654099，即 17.65%")."""
     said = f"{value:.2f}".rstrip("0").rstrip(".")
