@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from ..errors import NotFound, StoreError
 from ..events import Event
 from . import schema
-from .sealing import ENV_KEY, Sealer, UnknownKey, is_sealed, load_sealer
+from .sealing import Sealer, UnknownKey, is_sealed, load_sealer
 
 log = structlog.get_logger(__name__)
 
@@ -137,8 +137,8 @@ class Store:
     def __init__(self, url: str, create: bool = True, engine: Engine | None = None, *,
                  sealer: SealerSource | None = None, encrypt_content: bool = False) -> None:
         """``sealer`` seals secrets (a callable is asked on first use, so no key file appears until a secret is
-        stored); without one, ``AUTOGLM_SECRET_KEY`` or a ``secret.key`` beside the SQLite file. ``encrypt_content``
-        seals prompts and answers too."""
+        stored); without one, ``AUTOGLM_SECRET_KEY``, else a ``secret.key`` beside the SQLite file (or in the data
+        directory). ``encrypt_content`` seals prompts and answers too."""
         self.url = url
         self._sealer_source = sealer
         self._sealer: Sealer | None = sealer if isinstance(sealer, Sealer) else None
@@ -184,12 +184,14 @@ class Store:
         self._sealer = sealer
 
     def _key_dir(self) -> Path:
+        """Where the default key file lives for a store made without keys: beside a SQLite file, else the
+        settings' data directory (AUTOGLM_HOME)."""
         path = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
-        if not path or path == ":memory:":
-            from ..errors import ConfigError
+        if path and path != ":memory:" and not path.startswith("file:"):
+            return Path(path).parent
+        from ..config import load_settings
 
-            raise ConfigError(f"no key to seal secrets with: set {ENV_KEY} (base64 of 32 bytes) or secret_key_file")
-        return Path(path).parent
+        return load_settings().data_dir
 
     def seal_content(self, value: str | None) -> str | None:
         return self.sealer.seal_optional(value) if self.encrypt_content else value
