@@ -151,6 +151,7 @@ class Store:
                 upgrade(self.engine)
         except SQLAlchemyError as exc:
             raise StoreError(f"cannot open the database {_safe(url)}: {exc.__class__.__name__}: {exc}") from exc
+        self._claim_lock = threading.Lock()
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._writer_error: Exception | None = None
         self._writer = threading.Thread(target=self._write_loop, name="autoglm-event-writer", daemon=True)
@@ -406,7 +407,9 @@ class Store:
         query = select(t.c.id).where(claimable).order_by(t.c.created_at).limit(limit)
         if self.backend == "postgresql":
             query = query.with_for_update(skip_locked=True)
-        with self._write() as conn:
+        # SQLite has no row locks to skip: claimers in this process take turns (one writer at a time anyway), so
+        # none of them comes back short while tasks wait; across processes the re-check below keeps claims apart.
+        with self._claim_lock, self._write() as conn:
             candidates = list(conn.execute(query).scalars())
             taken = [tid for tid in candidates
                      if conn.execute(update(t).where(t.c.id == tid, claimable)
