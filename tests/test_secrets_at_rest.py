@@ -17,11 +17,13 @@ from typer.testing import CliRunner
 from gateway_support import LiveServer, bearer
 from openautoglm import AutoGLM, ScriptedModel, Settings
 from openautoglm.cli import app as cli
+from openautoglm.config import NodeConfig, RouterSettings
 from openautoglm.planning import DirectPlanner
 from openautoglm.server.app import create_app
 from openautoglm.server.keys import KeyRing
 from openautoglm.services import open_store
 from openautoglm.store.sealing import PREFIX, key_file_keys, key_id
+from openautoglm.testing import FakeOpenAI
 
 NODE_SECRET = "sk-node-secret-7f3a9c1e5b"
 PROMPT = "What did Zanzibar-Quokka-4411 order?"
@@ -143,3 +145,19 @@ def test_with_encrypt_content_prompts_and_answers_are_sealed_too(home: Path) -> 
         assert b"Zanzibar" not in database_bytes(home)
     finally:
         reopened.store.close()
+
+
+async def test_with_encrypt_content_the_response_cache_keeps_answers_sealed(home: Path) -> None:
+    fake = FakeOpenAI("echo").start()
+    try:
+        settings = Settings(home=home, encrypt_content=True, router=RouterSettings(probe_interval_s=None),
+                            nodes=[NodeConfig(name="n", base_url=fake.base_url, model="m")])
+        async with AutoGLM(settings=settings) as glm:
+            for _ in range(2):
+                result = await glm.execute({"steps": [{"id": "w", "uses": "llm.generate", "with": {"prompt": PROMPT}}]})
+                assert result.steps[0].output == PROMPT
+            assert fake.requests == 1  # the second answer came from the cache, opened
+        cache = b"".join(p.read_bytes() for p in home.glob("cache.db*") if p.is_file())
+        assert cache and b"Zanzibar" not in cache and PREFIX.encode() in cache
+    finally:
+        fake.stop()

@@ -1,8 +1,9 @@
 """The response cache of routed model calls (``enable_caching``): the pool sees only :class:`ResponseCache`.
 
-Keyed by the normalized request; SQLite (its own file in the data dir) by default, Redis when ``cache_url`` is a
-``redis://`` URL. Only deterministic requests (temperature 0, or a seed) are cached unless the configuration asks
-for more: a sampled answer served twice would be a lie about sampling.
+Keyed by the normalized request (a hash); SQLite (its own file in the data dir) by default, Redis when ``cache_url``
+is a ``redis://`` URL. Only deterministic requests (temperature 0, or a seed) are cached unless the configuration
+asks for more: a sampled answer served twice would be a lie about sampling. With ``encrypt_content`` the cached
+answers are sealed like the store's (store/sealing.py); one sealed under a key no longer configured is a miss.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ...errors import ConfigError
+from ...errors import ConfigError, StoreError
+from ...store.sealing import Sealer, is_sealed
 from ..base import ChatRequest, ChatResponse
 
 KEY_VERSION = "v1"
@@ -40,9 +43,32 @@ class ResponseCache:
     hold connections); ``key`` is the request's identity, the same for every store."""
 
     name = "cache"
+    # Seals what is cached (asked on first use); None: answers are kept as they are.
+    sealer_source: Callable[[], Sealer] | None = None
+    _sealer: Sealer | None = None
 
     def key(self, request: ChatRequest) -> str:
         return cache_key(request)
+
+    def encode(self, response: ChatResponse) -> str:
+        text = response.model_dump_json()
+        if self.sealer_source is None:
+            return text
+        if self._sealer is None:
+            self._sealer = self.sealer_source()
+        return self._sealer.seal(text)
+
+    def decode(self, value: str | bytes) -> ChatResponse | None:
+        text = value.decode("utf-8") if isinstance(value, bytes) else value
+        if is_sealed(text):
+            if self.sealer_source is None:
+                return None
+            try:
+                self._sealer = self._sealer or self.sealer_source()
+                text = self._sealer.open(text)
+            except StoreError:  # sealed under a retired key: a cache may forget
+                return None
+        return ChatResponse.model_validate_json(text)
 
     async def get(self, key: str) -> ChatResponse | None:
         raise NotImplementedError
@@ -75,12 +101,12 @@ class SQLiteCache(ResponseCache):
             row = self._db.execute("SELECT value, expires_at FROM response_cache WHERE key = ?", (key,)).fetchone()
         if row is None or row[1] < time.time():
             return None
-        return ChatResponse.model_validate_json(row[0])
+        return self.decode(row[0])
 
     async def set(self, key: str, response: ChatResponse) -> None:
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO response_cache (key, value, expires_at) VALUES (?, ?, ?)",
-                             (key, response.model_dump_json(), time.time() + self.ttl_s))
+                             (key, self.encode(response), time.time() + self.ttl_s))
 
     async def aclose(self) -> None:
         with self._lock:
@@ -115,21 +141,28 @@ class RedisCache(ResponseCache):
 
     async def get(self, key: str) -> ChatResponse | None:
         value = await self._redis().get(self.prefix + key)
-        return None if value is None else ChatResponse.model_validate_json(value)
+        return None if value is None else self.decode(value)
 
     async def set(self, key: str, response: ChatResponse) -> None:
-        await self._redis().set(self.prefix + key, response.model_dump_json(), ex=max(1, int(self.ttl_s)))
+        await self._redis().set(self.prefix + key, self.encode(response), ex=max(1, int(self.ttl_s)))
 
     async def aclose(self) -> None:
         await self._client.aclose()
 
 
-def open_cache(url: str | None, data_dir: Path, ttl_s: float = 86400.0) -> ResponseCache:
-    """``None`` or ``sqlite:///path``: SQLite (default ``<data_dir>/cache.db``); ``redis://...``: Redis."""
+def open_cache(url: str | None, data_dir: Path, ttl_s: float = 86400.0,
+               sealer: Callable[[], Sealer] | None = None) -> ResponseCache:
+    """``None`` or ``sqlite:///path``: SQLite (default ``<data_dir>/cache.db``); ``redis://...``: Redis.
+    ``sealer``: seal the cached answers with these keys."""
+    cache: ResponseCache
     if not url:
-        return SQLiteCache(data_dir / "cache.db", ttl_s)
-    if url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisCache(url, ttl_s)
-    if url.startswith("sqlite:///"):
-        return SQLiteCache(url.removeprefix("sqlite:///"), ttl_s)
-    raise ConfigError(f"cache_url {url!r} is neither redis://... nor sqlite:///path")
+        cache = SQLiteCache(data_dir / "cache.db", ttl_s)
+    elif url.startswith(("redis://", "rediss://", "unix://")):
+        cache = RedisCache(url, ttl_s)
+    elif url.startswith("sqlite:///"):
+        cache = SQLiteCache(url.removeprefix("sqlite:///"), ttl_s)
+    else:
+        raise ConfigError(f"cache_url {url!r} is neither redis://... nor sqlite:///path")
+    cache.sealer_source = sealer
+    return cache
+

@@ -22,6 +22,7 @@ from typing import Any
 from ...config import NodeConfig, RouterSettings, Settings
 from ...errors import ModelError, ModelUnavailable
 from ...events import EventKind
+from ...store.sealing import load_sealer
 from ..base import ChatModel, ChatRequest, ChatResponse, ModelEventSink, model_events
 from .cache import ResponseCache, cacheable, open_cache
 from .membership import Membership, NodeFactory
@@ -57,7 +58,9 @@ class Router(ChatModel):
 
     @classmethod
     def from_settings(cls, settings: Settings, node_factory: NodeFactory) -> Router:
-        cache = (open_cache(settings.cache_url, settings.data_dir, settings.router.cache_ttl_s)
+        sealer = ((lambda: load_sealer(settings.secret_key_file, settings.data_dir))
+                  if settings.encrypt_content else None)
+        cache = (open_cache(settings.cache_url, settings.data_dir, settings.router.cache_ttl_s, sealer)
                  if settings.enable_caching else None)
         router = cls(settings=settings.router, cache=cache, node_factory=node_factory)
         for config in settings.nodes:
