@@ -159,3 +159,5 @@ def test_the_answer_sentence_states_the_expression_and_result() -> None:
     assert tool.answer(calculate("(480 * 0.7) - 20"), "zh") == "计算结果：(480 × 0.7) - 20 = 316。"
     assert tool.answer(calculate("3 ** 10"), "en") == "3 ^ 10 = 59049."
     assert tool.answer(calculate("544868.26 / 2458015.97 * 100"), "en") == "544868.26 ÷ 2458015.97 × 100 = 22.17%."
+    assert tool.answer(calculate("(15 / 100 * 860)"), "en") == "(15% × 860) = 129."
+    assert tool.answer(calculate("150 * (1 - 20 / 100)"), "zh") == "计算结果：150 × (1 - 20%) = 120。"

@@ -83,6 +83,9 @@ async def test_resolve_and_now_sentences_carry_the_weekday(tools: ToolRegistry) 
     ("2026 年 3 月 5 日", date(2026, 3, 5), date(2026, 3, 5)),
     ("3 个月后", date(2027, 2, 22), date(2027, 2, 22)),
     ("45 days from today", date(2027, 1, 6), date(2027, 1, 6)),
+    ("下个月的最后一天是星期几", date(2026, 12, 31), date(2026, 12, 31)),
+    ("the first day of next month", date(2026, 12, 1), date(2026, 12, 1)),
+    ("明年第一天", date(2027, 1, 1), date(2027, 1, 1)),
 ])
 def test_holidays_and_so_far(text: str, start: date, end: date) -> None:
     period = parse_period(text, NOW)

@@ -594,7 +594,29 @@ def find_periods(text: str, now: datetime | date) -> list[PeriodMatch]:
                     continue
         matches.append(PeriodMatch((start, end), text[start:end], period))
         i += 1
-    return matches
+    return [_edge_day(m, text) for m in matches]
+
+
+_EDGE_AFTER = re.compile(r"\s*的?\s*(第一天|头一天|首日|第1天|最后一天|末日|最后1天)")
+_EDGE_BEFORE = re.compile(r"(?:the\s+)?(first|last)\s+day\s+of\s+(?:the\s+)?$", re.IGNORECASE)
+
+
+def _edge_day(match: PeriodMatch, text: str) -> PeriodMatch:
+    """A period's first or last day, when the words ask for it: 下个月的第一天, the last day of this month."""
+    period = match.period
+    if period.days == 1:
+        return match
+    start, end = match.span
+    after = _EDGE_AFTER.match(text, end)
+    before = _EDGE_BEFORE.search(text[:start])
+    if after:
+        first, end = after.group(1) in ("第一天", "头一天", "首日", "第1天"), after.end()
+    elif before:
+        first, start = before.group(1).lower() == "first", before.start()
+    else:
+        return match
+    day = period.start if first else period.end
+    return PeriodMatch((start, end), text[start:end], Period(day, day, text[start:end]))
 
 
 def parse_period(expression: str, now: datetime | date) -> Period | None:

@@ -223,6 +223,8 @@ class CalculatorTool(FunctionTool):
         if not (isinstance(output, dict) and "result" in output):
             return None
         shown = " ".join(str(output.get("expression", "")).split())
+        # "15 / 100 * 860" is how a percentage is computed; people write it "15% × 860"
+        shown = re.sub(r"(?<![\d.])(\d+(?:\.\d+)?)\s*/\s*100(?![\d.])(?!\s*\*\s*100)", r"\1%", shown)
         shown = shown.replace("**", "^").replace("*", "×").replace("/", "÷")
         result = format_number(output["result"])
         if re.search(r"[*×]\s*100\s*\)*\s*$", shown) and isinstance(output["result"], int | float):
