@@ -22,6 +22,7 @@ from openautoglm.planning import DirectPlanner
 from openautoglm.server.app import create_app
 from openautoglm.server.keys import KeyRing
 from openautoglm.services import open_store
+from openautoglm.store import NodeRecord
 from openautoglm.store.sealing import PREFIX, key_file_keys, key_id
 from openautoglm.testing import FakeOpenAI
 
@@ -161,3 +162,30 @@ async def test_with_encrypt_content_the_response_cache_keeps_answers_sealed(home
         assert cache and b"Zanzibar" not in cache and PREFIX.encode() in cache
     finally:
         fake.stop()
+
+
+def test_rotating_keys_from_the_environment_seals_under_the_first_and_retires_the_rest(
+        home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    old, new = b"o" * 32, b"n" * 32
+    monkeypatch.setenv("AUTOGLM_SECRET_KEY", base64.b64encode(old).decode())
+    store = open_store(Settings(home=home))
+    store.save_node(NodeRecord("remote", "http://10.0.0.7:8080/v1", None, ["text-generation"], 1.0, NODE_SECRET, 0.0))
+    store.close()
+    assert f"{PREFIX}{key_id(old)}:".encode() in database_bytes(home)
+
+    both = f"{base64.b64encode(new).decode()},{base64.b64encode(old).decode()}"
+    rotated = CliRunner().invoke(cli, ["secrets", "rotate", "--json"], env={"AUTOGLM_SECRET_KEY": both})
+    assert rotated.exit_code == 0, rotated.output
+    done = json.loads(rotated.stdout)
+    assert done == {"key_id": key_id(new), "retired": [key_id(old)], "resealed": 1, "source": "AUTOGLM_SECRET_KEY"}
+    raw = database_bytes(home)
+    assert f"{PREFIX}{key_id(old)}:".encode() not in raw and NODE_SECRET.encode() not in raw
+    assert not (home / "secret.key").exists()  # keys from the environment: no file is made
+
+    monkeypatch.setenv("AUTOGLM_SECRET_KEY", base64.b64encode(new).decode())  # the old key is dropped
+    store = open_store(Settings(home=home))
+    try:
+        record = store.node("remote")
+        assert record is not None and record.api_key == NODE_SECRET
+    finally:
+        store.close()

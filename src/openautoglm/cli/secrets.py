@@ -18,6 +18,7 @@ def rotate(config: ConfigOption = None, as_json: JsonFlag = False) -> None:
     from ..config import load_settings
     from ..services import open_store
     from ..store.rotation import rotate as rotate_store
+    from ..store.sealing import ENV_KEY
 
     settings = load_settings(config)
     store = open_store(settings)
@@ -30,7 +31,7 @@ def rotate(config: ConfigOption = None, as_json: JsonFlag = False) -> None:
                                "source": done.source}))
         return
     typer.echo(f"sealed with key {done.key_id} ({done.source}); {done.resealed} value(s) re-encrypted")
-    if done.retired and done.source.isupper():
+    if done.retired and done.source == ENV_KEY:
         typer.echo(f"remove the retired key(s) {', '.join(done.retired)} from {done.source} now", err=True)
 
 
