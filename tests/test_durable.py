@@ -35,13 +35,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield url
 
 
-def _config(root: Path, db_url: str) -> Path:
+def _config(root: Path, db_url: str, lease_ttl_s: float = LEASE_TTL_S) -> Path:
     (root / "autoglm.yaml").write_text(json.dumps({
         "database_url": db_url, "auth": "disabled", "tools": ["llm"],
         "mcp_servers": [{"name": "slow", "command": sys.executable, "args": [str(SLOW)],
                          "env": {"NAP_CALLS": str(root / "calls.txt"), "NAP_PIDS": str(root / "pids.txt")}}],
         # One task at a time, so the second one is still queued when the gateway dies.
-        "gateway": {"lease_ttl_s": LEASE_TTL_S, "max_running_tasks": 1,
+        "gateway": {"lease_ttl_s": lease_ttl_s, "max_running_tasks": 1,
                     "rate_limit_per_minute": 60_000, "rate_limit_burst": 1000},  # the test polls
     }), encoding="utf-8")
     return root
@@ -147,7 +147,8 @@ def _check_log(events: list[dict[str, Any]], before: list[dict[str, Any]], steps
 
 def test_a_killed_gateway_finishes_its_tasks_after_a_restart_without_rerunning_steps(
         db_url: str, tmp_path: Path) -> None:
-    root = _config(tmp_path, db_url)
+    # A long lease: the restarted gateway sees its predecessor's process is gone and does not wait it out.
+    root = _config(tmp_path, db_url, lease_ttl_s=60)
     slow_steps = [f"a{i}" for i in range(1, 5)]
     gate = root / "gate"  # the third step waits for it: the task is mid-plan for as long as the test needs
     with served(root) as (proc, client):
@@ -167,7 +168,8 @@ def test_a_killed_gateway_finishes_its_tasks_after_a_restart_without_rerunning_s
     store = Store(db_url)
     try:
         # The dead process's lease is still in the store: the task says running though nobody runs it, for now.
-        assert store.get_task(slow_id).status == "running" and store.get_task(slow_id).lease_owner
+        dead = store.get_task(slow_id)
+        assert dead.status == "running" and dead.lease_owner and dead.lease_expires_at
     finally:
         store.close()
 
@@ -188,12 +190,13 @@ def test_a_killed_gateway_finishes_its_tasks_after_a_restart_without_rerunning_s
         assert _status(client, slow_id) == "succeeded" and _status(client, queued_id) == "succeeded"
         slow_events, queued_events = _events(client, slow_id), _events(client, queued_id)
     assert resumed["data"]["steps_done"] == ["a1", "a2"]
+    assert resumed["ts"] < dead.lease_expires_at  # taken over before the dead holder's lease would have lapsed
     _check_log(slow_events, before, slow_steps)
     _check_log(queued_events, [], ["b1", "b2"])
     # Each step really ran once: the two finished before the kill were not run again.
     assert Counter((root / "calls.txt").read_text().split()) == Counter([*slow_steps, "b1", "b2"])
     print(f"\nrecovery: {resumed['ts'] - restarted_at:.2f}s from the restart to the killed task running again, "
-          f"{resumed['ts'] - serving_at:.2f}s after the new gateway answered (lease {LEASE_TTL_S:g}s)",
+          f"{resumed['ts'] - serving_at:.2f}s after the new gateway answered",
           file=sys.stderr)
 
     again = _autoglm(root, "resume", slow_id)

@@ -29,6 +29,22 @@ def holder_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
+def dead_here(holder: str) -> bool:
+    """Whether ``holder`` (see :func:`holder_name`) names a process of this host that no longer exists: its leases
+    need not be waited out. A live process (a reused pid too) or another host's is never judged dead here; its
+    leases lapse by time."""
+    parts = holder.rsplit(":", 2)
+    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # it exists, under another user
+        return False
+    return False
+
+
 class Leases:
     def __init__(self, store: Store, ttl_s: float = 10.0, holder: str | None = None) -> None:
         self.store = store
@@ -68,6 +84,15 @@ class Leases:
 
     def holds(self, task_id: str) -> bool:
         return task_id in self._held
+
+    def expire_dead_holders(self) -> list[str]:
+        """End the leases of this host's processes that died (a restart after a crash finds its predecessor's),
+        so their tasks are claimed at once rather than after their leases lapse; the holders it ended."""
+        dead = sorted(h for h in self.store.lease_holders() if h != self.holder and dead_here(h))
+        for holder in dead:
+            self.store.expire_leases(holder)
+            log.info("dead_holder_leases_ended", holder=holder)
+        return dead
 
     async def _heartbeat(self) -> None:
         while self._held:

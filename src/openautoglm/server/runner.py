@@ -94,6 +94,10 @@ class TaskRunner:
         """Start claiming queued tasks: at once (what a dead process left behind), then on every submit and poll."""
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
+        try:
+            await asyncio.to_thread(self.leases.expire_dead_holders)
+        except Exception as exc:  # only a shortcut: their leases lapse by time anyway
+            log.warning("dead_holder_check_failed", error=str(exc))
         self._dispatcher = asyncio.create_task(self._dispatch(), name="task-dispatcher")
 
     async def submit(self, spec: TaskSpec, *, owner: str | None, role: str, session_id: str | None = None) -> str:

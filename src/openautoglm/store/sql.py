@@ -453,6 +453,21 @@ class Store:
             conn.execute(update(t).where(held, t.c.status.in_((*WAITING, "running"))).values(**fields))
             conn.execute(update(t).where(held).values(lease_owner=None, lease_expires_at=None))
 
+    def lease_holders(self) -> set[str]:
+        """Every process holding a lease now."""
+        t = schema.tasks
+        with self.engine.connect() as conn:
+            return set(conn.execute(select(t.c.lease_owner).where(t.c.lease_owner.is_not(None)).distinct())
+                       .scalars())
+
+    def expire_leases(self, holder: str) -> int:
+        """End ``holder``'s leases now (it is known to be dead), so its tasks are claimed without waiting them out."""
+        t = schema.tasks
+        with self._write() as conn:
+            done = conn.execute(update(t).where(t.c.lease_owner == holder, t.c.lease_expires_at.is_not(None))
+                                .values(lease_expires_at=0.0))
+        return int(done.rowcount)
+
     def cancel_task(self, task_id: str) -> bool:
         """Mark a task cancelled unless it is over; its holder sees that at its next heartbeat and stops it."""
         t = schema.tasks
