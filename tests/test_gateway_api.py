@@ -39,8 +39,11 @@ def test_openai_client_gets_a_completion_and_a_stream_from_autoglm(db_url: str) 
         with httpx.Client(base_url=server.url, headers=bearer(key)) as http:
             task = http.get(f"/v1/tasks/{ext['task_id']}").json()
             assert task["status"] == "succeeded" and task["owner"] == "key:alice"
+            # Model writing, checked: the confidence the composer gave it, the same in the chat and the task.
+            assert ext["confidence"] == task["confidence"] == 0.45
             trace = http.get(f"/v1/tasks/{ext['task_id']}/trace").json()
             kinds = [e["kind"] for e in trace["events"]]
+            assert next(e for e in trace["events"] if e["kind"] == "answer")["data"]["confidence"] == 0.45
             assert kinds[0] == "task.started" and "plan.made" in kinds and kinds[-1] == "task.finished"
 
         stream = client.chat.completions.create(
