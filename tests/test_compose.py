@@ -137,6 +137,7 @@ def test_the_capable_model_writes_the_reply_when_every_figure_is_grounded(tools:
     assert out.confidence == pytest.approx(0.95 * 0.95, abs=0.001)
     prompt = model.requests[0].messages[-1].content
     assert "<data>" in prompt and best["product"] in prompt and "简体中文" in model.requests[0].messages[0].content
+    assert model.requests[0].capability == "planning"  # in a pool, only a capable node is asked
     assert [k for k, _ in events] == [EventKind.COMPOSED]
 
 

@@ -18,6 +18,7 @@ from .outcomes import Outcome, Source, plain
 PROMPTS = Path(__file__).with_name("prompts")
 LANGUAGE_NAMES = {"zh": "Chinese (简体中文)", "en": "English"}
 RESULT_CHARS = 1500
+CAPABLE = "planning"
 
 
 class ModelWriter:
@@ -36,7 +37,10 @@ class ModelWriter:
             f"- {p.part}: {p.source.value}\n{fence_data(p.sentence + _data(p))}" for p in parts)
         user = (PROMPTS / "write_user.txt").read_text(encoding="utf-8").format(
             request=inp.request, results=results, draft=fence_data(draft))
-        return ChatRequest.of(user, system=f"{DATA_NOTICE}\n{system}", max_tokens=self.max_tokens, temperature=0.0)
+        # Asked of the capable nodes: in a pool the capability that reaches them is "planning" (a small node would
+        # only have its reply rejected).
+        return ChatRequest.of(user, system=f"{DATA_NOTICE}\n{system}", max_tokens=self.max_tokens, temperature=0.0,
+                              capability=CAPABLE)
 
     async def write(self, inp: ComposeInput, parts: Sequence[Outcome], lang: Lang, draft: str
                     ) -> tuple[str, list[str]]:
