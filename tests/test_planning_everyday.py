@@ -52,6 +52,7 @@ async def one_step(tools: ToolRegistry, request: str, uses: str) -> dict[str, An
     ("三百六十的三分之一", 120),
     ("(120 - 45) * 4，然后除以 3", 100),
     ("take 48, add 12, then divide by 6", 10),
+    ("Dinner was 64 dollars, add an 18% tip. How much is that?", 64 * 1.18),
 ])
 async def test_arithmetic_in_words(tools: ToolRegistry, request_text: str, expected: float) -> None:
     args = await one_step(tools, request_text, "math.calculate")

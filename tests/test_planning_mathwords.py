@@ -72,6 +72,15 @@ def value(text: str) -> float:
     ("start with 9, add 1, then multiply by 7, then divide by 2", 35),
     ("一件 260 元的毛衣先打八折再减 30 元", 260 * 0.8 - 30),
     ("5 squared, then double it", 50),
+    # fractions written with a slash, splitting, "more than", deductions
+    ("what is 5/8 as a percentage", 62.5),
+    ("200 的 3/5", 120),
+    ("2/3 of 90", 60),
+    ("split a 90 dollar bill between 4 people", 22.5),
+    ("360 元平均分给 8 个人", 45),
+    ("what is 40 percent more than 50", 70),
+    ("比 200 便宜 15%", 170),
+    ("工资 9000，扣除 20% 的税", 7200),
 ])
 def test_words_become_the_right_arithmetic(text: str, expected: float) -> None:
     assert value(text) == pytest.approx(expected)

@@ -181,8 +181,21 @@ PHRASES: list[_Phrase] = [
     _p(r"\bsubtract\s+({OPERAND})\s+from\s+({OPERAND})", r" (\2 - \1) "),
     _p(r"\bmultiply\s+({OPERAND})\s+(?:by|and|with)\s+({OPERAND})", r" (\1 * \2) "),
     _p(r"\bdivide\s+({OPERAND})\s+by\s+({OPERAND})", r" (\1 / \2) "),
+    # a fraction as a percentage: 3/8 as a percentage, 3/8 是百分之几
+    _p(r"({NUM}\s*/\s*{NUM}|{OPERAND})\s+as\s+an?\s+percent(?:age)?|({NUM}\s*/\s*{NUM})\s*(?:是|等于)?\s*百分之\s*(?:几|多少)",
+       lambda m: f" ({(m.group(1) or m.group(2)).replace(' ', '')}) * 100 "),
+    # splitting: split a 240 dollar bill among 6 people, 240 元平均分给 6 个人
+    _p(r"split\s+(?:a|an|the)?\s*[$¥]?\s*({NUM})\s*(?:dollars?|yuan|元)?\s*(?:[a-z]+\s+)?(?:among|between|by|with|into)"
+       r"\s+({NUM})", r" (\1 / \2) "),
+    _p(r"({NUM})\s*(?:元|块钱?|dollars?)?\s*(?:平均|平摊|均)?分(?:给|成|为|到)\s*({NUM})", r" (\1 / \2) "),
     # percentages: 7.5% of 3200, 3200 的 15%, 20% off 150, a 20% discount, 增加 20%, plus 8% tax
     _p(r"百分之\s*({NUM})", r"\1%"),
+    _p(r"({NUM})\s*(?:%|percent)\s*(more|higher|greater|bigger|less|lower|fewer|smaller)\s+than\s+({OPERAND})",
+       lambda m: f" ({m.group(3)} * (1 {'+' if m.group(2).lower() in ('more', 'higher', 'greater', 'bigger') else '-'} "
+                 f"{m.group(1)} / 100)) "),
+    _p(r"比\s*({OPERAND})\s*(多|高|贵|少|低|便宜)\s*({NUM})\s*%",
+       lambda m: f" ({m.group(1)} * (1 {'+' if m.group(2) in ('多', '高', '贵') else '-'} {m.group(3)} / 100)) "),
+    _p(r"(?:扣掉|扣除|扣|减去|减掉|minus|less)\s*({NUM})\s*%", r" ⊗ (1 - \1 / 100) "),
     _p(r"({NUM})\s*(?:%|percent|per\s*cent)\s*(?:of|的)\s*({OPERAND})", r" (\1 / 100 * \2) "),
     _p(r"({OPERAND})\s*的\s*({NUM})\s*%", r" (\1 * \2 / 100) "),
     _p(r"({NUM})\s*(?:%|percent)\s*off\s+(?:of\s+)?({OPERAND})", r" (\2 * (1 - \1 / 100)) "),
@@ -191,7 +204,8 @@ PHRASES: list[_Phrase] = [
        r"cut\s+(?:it\s+)?by|drops?\s+by|falls?\s+by)\s*({NUM})\s*(?:%|percent)", r" ⊗ (1 - \1 / 100) "),
     _p(r"(?:增加|增长|提高|上涨|涨价?|多了?|increase[sd]?\s+(?:it\s+)?by|raise[sd]?\s+(?:it\s+)?by|"
        r"grows?\s+by|rises?\s+by)\s*({NUM})\s*(?:%|percent)", r" ⊗ (1 + \1 / 100) "),
-    _p(r"(?:plus|with|加上?|含)\s*({NUM})\s*(?:%|percent)\s*(?:的\s*)?(?:sales\s+)?(?:tax|tip|vat|税|服务费|小费|手续费)",
+    _p(r"(?:plus|with|add(?:ing)?|加上?|含)\s*(?:an?\s+)?({NUM})\s*(?:%|percent)\s*(?:的\s*)?(?:sales\s+)?"
+       r"(?:tax|tip|vat|税|服务费|小费|手续费)",
        r" ⊗ (1 + \1 / 100) "),
     # powers and roots
     _p(r"({OPERAND})\s*的\s*({OPERAND})\s*次(?:方|幂)", r" \1 ** \2 "),
@@ -210,6 +224,8 @@ PHRASES: list[_Phrase] = [
     _p(r"\bhalf\s+(?:of\s+)?({OPERAND})", r" (\1 / 2) "),
     _p(r"({OPERAND})\s*的\s*一半", r" (\1 / 2) "),
     _p(r"({OPERAND})\s*的\s*({NUM})\s*分之\s*({NUM})", r" (\1 * \3 / \2) "),
+    _p(r"({OPERAND})\s*的\s*({NUM})\s*/\s*({NUM})", r" (\1 * \2 / \3) "),
+    _p(r"({NUM})\s*/\s*({NUM})\s+of\s+({OPERAND})", r" (\3 * \1 / \2) "),
     _p(r"({NUM})\s*分之\s*({NUM})", r" (\2 / \1) "),
     _p(r"\b(?:twice|double)\s+({OPERAND})", r" (2 * \1) "),
     _p(r"\btriple\s+({OPERAND})", r" (3 * \1) "),

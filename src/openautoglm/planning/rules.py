@@ -340,10 +340,14 @@ class RulePlanner(Planner):
         ("how many more units did it sell than the second one?") also a tool that takes an arithmetic expression,
         however the words ranked it: the data tools the words match best would only fetch the data again."""
         tries = candidates[:TRIES_PER_PART]
+        computing = [c for c in candidates if any(
+            slot_kind(name, spec if isinstance(spec, dict) else {}) == "expression"
+            for name, spec in ((tools.get(c.tool).parameters or {}).get("properties") or {}).items())]
+        if part.arithmetic:
+            # Arithmetic the rules read in the words ("86 dollars, add a 15% tip"): when the tools the words
+            # match best cannot take it, a calculator can.
+            tries += [c for c in computing if c not in tries]
         if part.computes and part.refers_back and priors:
-            computing = [c for c in candidates if any(
-                slot_kind(name, spec if isinstance(spec, dict) else {}) == "expression"
-                for name, spec in ((tools.get(c.tool).parameters or {}).get("properties") or {}).items())]
             if any(reference_expression(part, p) for p in priors):
                 # The earlier results hold what is asked ("what share of the week's revenue was it"): compute it
                 # from them before trying any tool that would fetch it anew.
