@@ -137,6 +137,24 @@ async def test_a_part_no_tool_fits_is_answered_from_a_confident_knowledge_base()
     assert asked == ["正式员工有几天年假？", "公司的股票代码是多少？"]
 
 
+async def test_a_confident_knowledge_base_wins_over_a_tool_that_takes_nothing_from_the_question() -> None:
+    from openautoglm.memory.kb.tools import KnowledgeAnswerTool
+
+    tools = registry()
+    tools.add(KnowledgeAnswerTool(lambda: None, ScriptedModel(["x"])))  # type: ignore[arg-type, return-value]
+
+    async def relevance(text: str) -> float:
+        return 0.6 if "报告" in text or "report" in text else 0.05
+
+    # time.now matches "时间"/"time" but reads nothing from the question: the documents answer it.
+    for question in ("电脑丢了要在多长时间内报告？", "How much time do I have to report a lost laptop?"):
+        plan = await plan_of(question, tools=tools, knowledge=relevance)
+        assert [s.uses for s in plan.steps] == ["knowledge.answer"], question
+    # Without a confident passage, the clock still answers a question about the time.
+    plan = await plan_of("What time is it now?", tools=tools, knowledge=relevance)
+    assert [s.uses for s in plan.steps] == ["time.now"]
+
+
 async def test_top_n_and_enum_from_words() -> None:
     plan = await plan_of("top 3 products by revenue last month")
     (step,) = plan.steps

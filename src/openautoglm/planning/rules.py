@@ -42,8 +42,9 @@ if TYPE_CHECKING:
 
 KNOWLEDGE_ANSWER = "knowledge.answer"
 # A part no tool matches is answered from the knowledge base only when its best passage is at least this relevant
-# (memory/kb/base.py: relevance; answerable questions measured 0.46-0.73, unanswerable ones at most 0.20).
-KNOWLEDGE_RELEVANCE = 0.35
+# (memory/kb/base.py: relevance; answerable questions measured 0.35-0.73 — the low end an English question about
+# one of three facts in one passage — unanswerable ones at most 0.20).
+KNOWLEDGE_RELEVANCE = 0.30
 MODEL_FILL_MARGIN = 1.2
 # What only the user can say when the request does not: asked for, never guessed (by rules or by the model).
 ASK_USER_KINDS = frozenset({"place", "identifier"})
@@ -211,6 +212,15 @@ class RulePlanner(Planner):
                     break
                 note.setdefault("rejected", []).append({"tool": cand.tool, "missing": filled.missing})
             steps_here: list[Drafted] = []
+            if chosen is not None and kind == Kind.QUESTION and not chosen[1].args:
+                # A tool that takes nothing from the question ("笔记本丢了要在多长时间内报告" -> time.now, on the word
+                # 时间) matched on words alone. When the knowledge base clearly holds the answer, the question is
+                # about the organisation's own facts, and the passage is better evidence than a shared word.
+                steps_here = await self._from_knowledge(part, ctx, taken)
+                if steps_here:
+                    note.update(chosen=KNOWLEDGE_ANSWER, step=steps_here[0].step.id,
+                                why=f"{chosen[0].tool} takes nothing from the question; the knowledge base knows")
+                    chosen = None
             if chosen is not None:
                 cand, filled = chosen
                 tool = ctx.tools.get(cand.tool)
@@ -270,7 +280,7 @@ class RulePlanner(Planner):
                                  with_={"prompt": f"{part.text}\n{data}"})  # the tool fences the data
                     steps_here.append(Drafted(write, part, ctx.tools.get(GENERATE)))
                     note["then"] = {"step": write.id, "uses": GENERATE, "why": "the part asks for writing"}
-            else:
+            elif not steps_here:
                 why = "no tool fits this part" if not candidates else "no tool could be filled"
                 steps_here, record = await self._unmatched(part, kind, intent, priors, ctx, taken, request)
                 if record is not None:
@@ -311,13 +321,8 @@ class RulePlanner(Planner):
                          taken: set[str], request: str) -> tuple[list[Drafted], dict[str, str] | None]:
         """A part no tool fits: the knowledge base if it knows, the model if the part asks for writing (or the
         model is capable of answering), else an unsupported part: the steps, or the record of why not."""
-        if kind == Kind.QUESTION and ctx.knowledge is not None and KNOWLEDGE_ANSWER in ctx.tools:
-            relevance = await ctx.knowledge(part.text)
-            ctx.emit(EventKind.INTENT, part=part.text, knowledge_relevance=relevance)
-            if relevance is not None and relevance >= KNOWLEDGE_RELEVANCE:
-                step = Step(id=_step_id(KNOWLEDGE_ANSWER, taken), uses=KNOWLEDGE_ANSWER,
-                            with_={"question": part.text}, description=part.text)
-                return [Drafted(step, part, ctx.tools.get(KNOWLEDGE_ANSWER))], None
+        if kind == Kind.QUESTION and (known := await self._from_knowledge(part, ctx, taken)):
+            return known, None
         capable = bool(getattr(ctx.model, "can_plan", False))
         writes = kind in (Kind.WRITING, Kind.CONVERSATION) or (kind == Kind.QUESTION and capable)
         if not writes or GENERATE not in ctx.tools:
@@ -328,6 +333,19 @@ class RulePlanner(Planner):
             prompt = request
         step = Step(id=_step_id(GENERATE, taken), uses=GENERATE, with_={"prompt": prompt}, description=part.text)
         return [Drafted(step, part, ctx.tools.get(GENERATE))], None
+
+    @staticmethod
+    async def _from_knowledge(part: Part, ctx: PlanningContext, taken: set[str]) -> list[Drafted]:
+        """A knowledge.answer step for ``part`` when the knowledge base's best passage is relevant enough."""
+        if ctx.knowledge is None or KNOWLEDGE_ANSWER not in ctx.tools:
+            return []
+        relevance = await ctx.knowledge(part.text)
+        ctx.emit(EventKind.INTENT, part=part.text, knowledge_relevance=relevance)
+        if relevance is None or relevance < KNOWLEDGE_RELEVANCE:
+            return []
+        step = Step(id=_step_id(KNOWLEDGE_ANSWER, taken), uses=KNOWLEDGE_ANSWER, with_={"question": part.text},
+                    description=part.text)
+        return [Drafted(step, part, ctx.tools.get(KNOWLEDGE_ANSWER))]
 
     async def replan(self, request: str, plan: Plan, results: Any, ctx: PlanningContext) -> Plan | None:
         from .replan import replan
