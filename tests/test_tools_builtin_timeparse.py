@@ -213,6 +213,27 @@ def test_find_periods_in_english() -> None:
     assert found[1].period.days == 30
 
 
+@pytest.mark.parametrize(("text", "week"), [
+    ("上周一共卖了多少件", "上周"), ("上周一起下单的客户有几个", "上周"), ("这周一直在涨吗", "这周"),
+    ("上个星期一些产品断货了", "上个星期"), ("下礼拜一定要补货", "下礼拜"), ("本周一般几点发货", "本周"),
+])
+def test_a_weekday_numeral_that_starts_a_word_is_the_whole_week(text: str, week: str) -> None:
+    found = find_periods(text, SUNDAY)
+    assert [m.text for m in found] == [week]
+    assert found[0].period.days == 7
+
+
+@pytest.mark.parametrize(("text", "weekday", "day"), [
+    ("上周一", "上周一", "2026-11-09"), ("下周一", "下周一", "2026-11-23"), ("上周一的销售额", "上周一", "2026-11-09"),
+    ("周一下午开会", "周一", "2026-11-16"), ("上周一点击量多少", "上周一", "2026-11-09"),
+    ("上星期一卖了几件", "上星期一", "2026-11-09"), ("礼拜一", "礼拜一", "2026-11-16"),
+])
+def test_a_weekday_numeral_on_its_own_is_that_day(text: str, weekday: str, day: str) -> None:
+    found = find_periods(text, SUNDAY)
+    assert [m.text for m in found] == [weekday]
+    assert found[0].period.start == found[0].period.end == d(day)
+
+
 def test_a_range_ending_before_it_starts_is_not_joined() -> None:
     found = find_periods("11月10日到11月3日", SUNDAY)
     assert [m.text for m in found] == ["11月10日", "11月3日"]

@@ -199,6 +199,12 @@ _YEAR_DIGITS = r"(\d{4}|[零〇○一二三四五六七八九]{4})"
 _CN_YEAR = rf"(?:{_YEAR_DIGITS}\s*年|(今年|本年|去年|明年|前年|后年))"
 # What may not stand right before a bare weekday or day number: 一周一次, 每周三, 第3号.
 _NOT_BEFORE_BARE = rf"(?<![{_CN_NUM}\d每第])"
+# 一 after 周 starts a word, not a weekday, when the next character makes one of these common words with it (the
+# adverbs, pronouns and quantity words among jieba's frequent 一X entries): 上周一共 is "last week in total", and
+# jieba segments it 上周/一共. A second character that itself starts a longer word keeps the weekday: 周一下午,
+# 周一点击量, 周一天气 are Monday's. Other numerals (周三天气, 周日常规) segment as weekdays, so only 一 needs this.
+_ONE_STARTS_A_WORD = (r"一(?:共|起|下(?!午|班)|些|般|直|样|点(?!击)|天(?!气)|次|个|半|定"
+                      r"|切|向|再|同|并|律|概|贯|旦|齐|致|种|会儿)")
 
 
 def _en(pattern: str) -> str:
@@ -247,7 +253,7 @@ def _cn_week(m: re.Match[str], today: date) -> Period:
     return _week(today, _CN_OFFSET[m.group(1)], m.group(0))
 
 
-@_rule(rf"(?:{_CN_WEEK_PREFIX}{_CN_WEEK}|{_NOT_BEFORE_BARE}{_CN_WEEK})([一二三四五六日天1-7])")
+@_rule(rf"(?:{_CN_WEEK_PREFIX}{_CN_WEEK}|{_NOT_BEFORE_BARE}{_CN_WEEK})(?!{_ONE_STARTS_A_WORD})([一二三四五六日天1-7])")
 def _cn_weekday(m: re.Match[str], today: date) -> _Read:
     weekday = _CN_WEEKDAY[m.group(2)]
     offset = _CN_OFFSET[m.group(1)] if m.group(1) else 0
