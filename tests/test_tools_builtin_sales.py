@@ -254,3 +254,6 @@ async def test_top_products_and_summary_sentences(registry: ToolRegistry) -> Non
     ytd = await call(registry, "sales.summary", start="今年到目前为止", group_by="month")
     assert ytd["start"] == "2026-01-01" and ytd["end"] == TODAY.isoformat()
     assert f"共卖出 {ytd['total_units']:,} 件" in registry.get("sales.summary").answer(ytd, "zh")
+    days = (TODAY - date(2026, 1, 1)).days + 1
+    assert ytd["days"] == days and ytd["units_per_day"] == pytest.approx(ytd["total_units"] / days, abs=0.01)
+    assert f"日均 {ytd['units_per_day']:,} 件" in registry.get("sales.summary").answer(ytd, "zh")

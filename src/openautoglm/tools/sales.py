@@ -148,12 +148,17 @@ def answer_summary(output: dict[str, Any], lang: str) -> str:
     where = f"{output['region']} " if output.get("region") else ""
     units, revenue = f"{output['total_units']:,}", _money(output["total_revenue"])
     rows = output["rows"] if output["group_by"] in ("product", "category", "region") else []
+    days = output.get("days") or 0
     if lang == "zh":
         text = f"{output['start']} 至 {output['end']} {where}共卖出 {units} 件，销售额 {revenue}"
+        if days > 1:
+            text += f"（{days} 天，日均 {output['units_per_day']:,} 件、{_money(output['revenue_per_day'])}）"
         if rows:
             text += f"；销售额最高的是{rows[0]['key']}（{_money(rows[0]['revenue'])}，占 {rows[0]['revenue_share']}%）"
         return text + "。"
     text = f"From {output['start']} to {output['end']}, {units} units were sold for {revenue} in total"
+    if days > 1:
+        text += f" ({days} days: {output['units_per_day']:,} units and {_money(output['revenue_per_day'])} a day)"
     if rows:
         top = rows[0]
         text += f"; the largest share was {top.get('key_en') or top['key']} ({top['revenue_share']}% of revenue)"
@@ -229,7 +234,7 @@ def sales_tools(db: SalesDatabase, today: Today) -> list[Tool]:
                 group_by: Literal["day", "week", "month", "product", "category", "region"] = "day",
                 region: str | None = None) -> dict[str, Any]:
         """Sales totals of a period, grouped by day, week, month, product, category or region: how many units were
-        sold and for how much in all (总销量, 总销售额; sample sales data).
+        sold and for how much in all, and on average per day (总销量, 总销售额, 日均; sample sales data).
 
         Args:
             start: first day, YYYY-MM-DD, or a period in words (上周, 本月, 最近30天, last month).
@@ -257,9 +262,12 @@ def sales_tools(db: SalesDatabase, today: Today) -> list[Tool]:
                 row["key_en"] = r["key_en"]
             row["revenue_share"] = round(100 * row["revenue"] / total_revenue, 2) if total_revenue else None
             out_rows.append(row)
+        days = (last - first).days + 1
         return {"start": first.isoformat(), "end": last.isoformat(), "group_by": group_by,
                 "region": next((r.name for r in REGIONS if r.id == region_id), None),
-                "total_units": total_units, "total_revenue": total_revenue, "rows": out_rows}
+                "total_units": total_units, "total_revenue": total_revenue, "days": days,
+                "units_per_day": round(total_units / days, 2), "revenue_per_day": round(total_revenue / days, 2),
+                "rows": out_rows}
 
     def rank(start: str, end: str | None = None, measure: Literal["units", "revenue"] = "units",
              group_by: Literal["product", "region", "category", "day", "week", "month"] = "product",
