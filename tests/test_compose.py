@@ -141,6 +141,21 @@ def test_the_capable_model_writes_the_reply_when_every_figure_is_grounded(tools:
     assert [k for k, _ in events] == [EventKind.COMPOSED]
 
 
+def test_what_was_not_done_follows_the_models_reply_in_the_composers_words(tools: ToolRegistry) -> None:
+    plan = parse_plan({"steps": [{"id": "calc", "uses": "math.calculate", "with": {"expression": "(45+55)*12/8"},
+                                  "description": "计算 (45+55)*12/8"}],
+                       "unsupported": [{"text": "把结果发给老板", "reason": "no available tool can carry out this "
+                                        "action", "needs": "a tool that does it"}]})
+    calc = run(tools, "math.calculate", {"expression": "(45+55)*12/8"})
+    model = ScriptedModel(["结果是 150。"], can_plan=True)
+    out = compose(ComposeInput("计算 (45+55)*12/8，然后把结果发给老板", plan, [ok("calc", "math.calculate", calc)],
+                               tools), model)
+    assert out.writer == "model" and out.status == "partial"
+    assert out.answer.startswith("结果是 150。") and "我无法完成「把结果发给老板」" in out.answer
+    results = model.requests[0].messages[-1].content.split("Results, in the order of the request:")[1]
+    assert "发给老板" not in results  # the model words only what was done
+
+
 def test_a_model_reply_with_an_invented_number_is_rejected_for_the_plain_one(tools: ToolRegistry) -> None:
     plan, steps, top = composite(tools)
     invented = f"上周卖得最好的是{top['products'][0]['product']}，共 4321 件。"

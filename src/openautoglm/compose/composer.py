@@ -1,9 +1,10 @@
 """The composer: one reply to the request from the step results, with an honest status and a confidence.
 
 The deterministic writer always drafts the reply. When the configured model is capable (``ChatModel.can_plan``),
-it rewrites the draft as a reply; that reply replaces the draft only if it passes the checks on generated text
+it words what was done as a reply; that reply replaces the draft only if it passes the checks on generated text
 and every figure in it is grounded in the results; otherwise the draft stands and a ``compose.rejected`` event
-records why. The status and the confidence come from the parts, never from the writer's wording.
+records why. What was not done is always said in the composer's own sentences, after the model's words. The status
+and the confidence come from the parts, never from the writer's wording.
 """
 
 from __future__ import annotations
@@ -46,8 +47,10 @@ class Composer:
         writer, notes = self.deterministic.name, []
         # Only results a tool produced need wording: text the model already wrote in the plan is not written again.
         if self.capable and self.model is not None and any(p.done and p.source != Source.GENERATED for p in parts):
+            done = [p for p in parts if p.done]
             try:
-                reply, problems = await ModelWriter(self.model).write(inp, parts, lang, answer)
+                reply, problems = await ModelWriter(self.model).write(inp, done, lang,
+                                                                      self.deterministic.write(done, lang))
             except AutoGLMError as exc:
                 reply, problems = "", [f"the model failed: {exc}"]
             if problems:
@@ -55,7 +58,9 @@ class Composer:
                 notes.append("the model's reply was rejected (" + "; ".join(problems[:3]) + "); the plain reply "
                              "is used")
             else:
-                answer, writer = reply, ModelWriter.name
+                # What was not done is said in the composer's own words, whatever the model left out.
+                answer = self.deterministic.write_after(reply, [p for p in parts if not p.done], lang)
+                writer = ModelWriter.name
         confidence = confidence_of(parts, writer)
         inp.emit(EventKind.COMPOSED, writer=writer, status=status, confidence=confidence, language=lang,
                  parts=[{"part": p.part, "source": p.source.value, "step": p.step_id, "score": round(p.score, 3)}

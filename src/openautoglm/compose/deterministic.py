@@ -22,3 +22,9 @@ class DeterministicWriter:
         reply = phrases.join(pieces, lang)
         # The composer's own sentences end like sentences; text a model wrote ends as it was written.
         return reply if parts and parts[-1].source == Source.GENERATED else phrases.sentence(reply, lang)
+
+    def write_after(self, reply: str, parts: Sequence[Outcome], lang: Lang) -> str:
+        """``reply`` (another writer's) followed by the sentences of ``parts``."""
+        if not parts:
+            return reply
+        return phrases.join([(reply, False), *((p.sentence, False) for p in parts)], lang)
