@@ -130,7 +130,9 @@ async def test_a_chinese_request_finds_an_english_described_tool_by_meaning(e5: 
     tools = business_tools()
     request = "把2箱货发到1 Main St"  # no word of it meets ship's English description, in the lexicon or otherwise
     without = PlanningContext(tools=tools, now=NOW)
-    assert [s.uses for s in (await RulePlanner().plan(request, without)).steps] == ["llm.generate"]
+    await RulePlanner().plan(request, without)
+    # Keywords alone find no tool for it (the part goes to the model, or is reported unsupported).
+    assert without.explanation[0].get("chosen") != "logistics.ship"
     ctx = PlanningContext(tools=tools, now=NOW)
     with pytest.raises(ClarificationNeeded):
         await RulePlanner(embedder=e5).plan(request, ctx)
