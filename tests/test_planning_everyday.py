@@ -59,6 +59,20 @@ async def test_arithmetic_in_words(tools: ToolRegistry, request_text: str, expec
     assert calculate(args["expression"])["result"] == pytest.approx(expected)
 
 
+@pytest.mark.parametrize("request_text, expected", [
+    ("A coat costs 320 dollars and is 40% off. What do I pay?", 320 * 0.6),
+    ("I make 7000 a month and spend 30% on rent. How much is left?", 4900),
+    ("This TV is 2000 dollars. Today it is 15% off. How much do I pay?", 1700),
+    ("这台冰箱原价 4000 元，现在打八五折，要付多少钱？", 3400),
+    ("我的月薪 10000 元。扣掉 20% 的税，还剩多少？", 8000),
+])
+async def test_a_computation_spread_over_statements(tools: ToolRegistry, request_text: str, expected: float) -> None:
+    plan = await plan_of(tools, request_text)
+    assert not plan.unsupported, plan.unsupported
+    assert [s.uses for s in plan.steps] == ["math.calculate"], request_text
+    assert calculate(plan.steps[0].with_["expression"])["result"] == pytest.approx(expected)
+
+
 @pytest.mark.parametrize("request_text, value, source, target", [
     ("26 英里合多少公里？", 26, "mi", "km"),
     ("一百八十厘米是几英尺", 180, "cm", "ft"),

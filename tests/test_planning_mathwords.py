@@ -8,7 +8,15 @@ from datetime import datetime
 import pytest
 
 from openautoglm.planning.intent import parse_intent
-from openautoglm.planning.mathwords import asks_result, cn_to_int, continues, digits, to_expression
+from openautoglm.planning.mathwords import (
+    asks_result,
+    cn_to_int,
+    computes_with,
+    continues,
+    digits,
+    states_quantity,
+    to_expression,
+)
 from openautoglm.tools.calculator import calculate
 
 
@@ -126,6 +134,34 @@ def test_a_chain_split_by_connectives_stays_one_part(request_text: str, expected
     assert len(intent.parts) == 1
     assert intent.parts[0].arithmetic is not None
     assert float(calculate(intent.parts[0].arithmetic)["result"]) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("request_text, expected", [
+    ("A pair of boots costs 180 dollars and is 25% off. What do I pay?", 180 * 0.75),
+    ("A sofa is 900 dollars. It is 10% off this week. What's the price now?", 810),
+    ("My rent budget: I earn 6400 a month and spend 35% on rent. How much is left?", 6400 * 0.65),
+    ("一辆自行车原价 1500 元，现在打九折，要付多少？", 1350),
+    ("我月薪 12000 元。房租花掉 30%，还剩多少钱？", 8400),
+    ("这件衬衫 240 元。店里打七五折，最后多少钱", 180),
+])
+def test_a_statement_of_a_quantity_joins_the_computation_that_uses_it(request_text: str, expected: float) -> None:
+    intent = parse_intent(request_text, datetime(2026, 11, 22, 10))
+    assert len(intent.parts) == 1, [p.text for p in intent.parts]
+    assert intent.parts[0].arithmetic is not None
+    assert float(calculate(intent.parts[0].arithmetic)["result"]) == pytest.approx(expected)
+
+
+def test_statements_of_quantities() -> None:
+    assert states_quantity("A jacket costs 250 dollars") and states_quantity("这台电脑原价 6000 元")
+    assert not states_quantity("How much is 250 dollars in euros?") and not states_quantity("算一下 6000 元")
+    assert not states_quantity("上周哪个产品卖得最好")
+    assert computes_with("A jacket costs 250 dollars", "and is 30% off")
+    assert computes_with("月薪 8000 元", "扣掉 20% 的税，还剩多少")
+    # A second statement, or a question of its own, does not compute with the first.
+    assert not computes_with("上周卖了 500 件", "这周卖了 600 件")
+    assert not computes_with("I have 3 apples", "what's the weather in Paris?")
+    intent = parse_intent("我有 3 个苹果。明天北京天气怎么样？", datetime(2026, 11, 22, 10))
+    assert len(intent.parts) == 2
 
 
 def test_independent_parts_are_still_split() -> None:

@@ -183,7 +183,11 @@ def _goes_on_computing(before: str, piece: str) -> bool:
     only a question for the result."""
     if mathwords.continues(piece):
         return bool(re.search(r"\d", mathwords.digits(before)))
-    return mathwords.asks_result(piece) and mathwords.to_expression(before) is not None
+    if mathwords.asks_result(piece) and mathwords.to_expression(before) is not None:
+        return True
+    # A piece that only states a quantity ("A jacket costs 250 dollars") is the operand of the piece computing with
+    # it, never a part of its own.
+    return mathwords.states_quantity(before) and mathwords.computes_with(before, piece)
 
 
 def split_parts(request: str) -> list[tuple[str, str]]:

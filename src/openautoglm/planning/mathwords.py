@@ -196,6 +196,11 @@ PHRASES: list[_Phrase] = [
     _p(r"比\s*({OPERAND})\s*(多|高|贵|少|低|便宜)\s*({NUM})\s*%",
        lambda m: f" ({m.group(1)} * (1 {'+' if m.group(2) in ('多', '高', '贵') else '-'} {m.group(3)} / 100)) "),
     _p(r"(?:扣掉|扣除|扣|减去|减掉|minus|less)\s*({NUM})\s*%", r" ⊗ (1 - \1 / 100) "),
+    # a share spent: what is left when the question asks for it ("spend 40% on rent. How much is left?"), else the
+    # share itself ("花 30% 交房租，房租多少")
+    _p(r"(?:spends?|spent|pays?|paid|uses?|used|花掉?了?|用掉?了?|交掉?了?|支出)\s*({NUM})\s*(?:%|percent)"
+       r"(?=.*(?:\bleft\b|remain|\brest\b|\bsave|剩|余))", r" ⊗ (1 - \1 / 100) "),
+    _p(r"(?:spends?|spent|花掉?了?|用掉?了?|支出)\s*({NUM})\s*(?:%|percent)", r" ⊗ (\1 / 100) "),
     _p(r"({NUM})\s*(?:%|percent|per\s*cent)\s*(?:of|的)\s*({OPERAND})", r" (\1 / 100 * \2) "),
     _p(r"({OPERAND})\s*的\s*({NUM})\s*%", r" (\1 * \2 / 100) "),
     _p(r"({NUM})\s*(?:%|percent)\s*off\s+(?:of\s+)?({OPERAND})", r" (\2 * (1 - \1 / 100)) "),
@@ -261,7 +266,8 @@ PHRASES: list[_Phrase] = [
 # Words that say "next, to what we have so far" (before an operator) or end nothing (between parts of a run).
 _THEN = re.compile(r"然后|接着|之后|随后|再|最后|then|after\s+that|next|and\s+then|[,，;；]", re.I)
 _FILLER = re.compile(r"先|把|将|用|后|它|结果|得数|元|块钱?|美元|美金|人民币|dollars?|bucks|yuan|rmb|[$¥￥]|it\b|that\b"
-                     r"|the\s+result\b|start\s+with\b|begin\s+with\b|take\b|and\b|is\b|的", re.I)
+                     r"|the\s+result\b|start\s+with\b|begin\s+with\b|take\b|and\b|is\b|的"
+                     r"|(?:a|per|each|every)\s+(?:month|year|week|day|hour)\b|每个?(?:月|年|周|天|小时)", re.I)
 _TOKEN = re.compile(r"\s+|(?P<num>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)|(?P<func>sqrt|mean|percent|pct_change)\s*\("
                     r"|(?P<op>\*\*|[-+*/%])|(?P<applied>⊗)|(?P<lp>\()|(?P<rp>\))|(?P<sqrt>@sqrt)")
 
@@ -409,15 +415,22 @@ def to_expression(text: str) -> str | None:
     return " ".join(best.text().split()).replace("( ", "(").replace(" )", ")") if best else None
 
 
-_CONTINUES = re.compile(r"^\s*(?:先|再|然后|接着|之后|随后|最后|then|and\s+then|after\s+that|next|,|，)*\s*"
+# Words a continuing piece may open with before its operation: a sequence word, or the verb and time words that
+# only carry a statement on ("and is 30% off", "现在打八五折", "但要扣 20% 的税").
+_CONTINUES = re.compile(r"^\s*(?:先|再|然后|接着|之后|随后|最后|现在|目前|如今|但是?|又|还|并且|"
+                        r"then|and|but|now|it|it's|is|are|was|has|had|after\s+that|next|,|，|\s)*\s*"
                         r"(?:(?:[-+*/⊗]|\*\*)\s*(?:\(|\d|sqrt|@)|@sqrt)", re.I)
 _ASKS_RESULT = re.compile(r"^\s*(?:那么|那|所以|最后|最终|结果|一共|总共|现在|还剩|剩下|得到|等于)?\s*[^\d\s]{0,4}?"
                           r"(?:多少钱?|是多少|几元|几块|等于几|多少元)\s*[?？。!！]*$"
                           r"|^\s*(?:so\s+)?(?:what(?:'s|\s+is)\s+(?:the\s+)?(?:result|answer|total|final\s+\w+)"
                           r"|how\s+much\s+(?:is\s+(?:it|that|left)|do\s+i\s+(?:pay|get|have)|does\s+it\s+cost"
                           r"|(?:will|would)\s+(?:i|it|that|we)\s+(?:have|get|be|pay|owe|cost))"
-                          r"|what\s+(?:will|would)\s+(?:i|we)\s+(?:have|get|owe|pay)|what\s+(?:will|would)\s+it\s+be"
-                          r")(?:\s+(?:now|then|in\s+the\s+end|at\s+the\s+end))?\s*[?.!]*$", re.I)
+                          r"|how\s+much\s+(?:money\s+)?(?:do|should|must|can)\s+(?:i|we)\s+(?:pay|owe|have|get|keep|save)"
+                          r"|how\s+much\s+(?:is|do\s+i\s+have|will\s+i\s+have)\s+(?:left|remaining)"
+                          r"|what\s+(?:will|would|do|should|must)\s+(?:i|we)\s+(?:have|get|owe|pay)"
+                          r"|what\s+(?:will|would)\s+it\s+be|what\s+is\s+left|what(?:'s|\s+is)\s+the\s+price"
+                          r")(?:\s+(?:now|then|left|in\s+the\s+end|at\s+the\s+end|for\s+it|after\s+that))?"
+                          r"\s*[?.!]*$", re.I)
 
 
 def continues(text: str) -> bool:
@@ -429,3 +442,25 @@ def continues(text: str) -> bool:
 def asks_result(text: str) -> bool:
     """Whether a piece only asks for the result of the arithmetic before it ("最后多少钱", "what's the total")."""
     return bool(_ASKS_RESULT.match(text))
+
+
+# A piece that asks something or tells to do something: it is not a statement of a quantity.
+_ASKS_OR_TELLS = re.compile(r"[?？]|多少|几|吗|呢|算|求|\b(?:what|how|which|who|when|where|why|calculate|compute|"
+                            r"work\s+out|tell|convert|find)\b", re.I)
+_OPERATOR = re.compile(r"\*\*|[-+*/]")
+
+
+def states_quantity(text: str) -> bool:
+    """Whether a piece only states a quantity ("A jacket costs 250 dollars", "这台电脑原价 6000 元", "I earn 5000 a
+    month"): it gives a number and neither asks nor tells anything."""
+    return bool(re.search(r"\d", digits(text))) and not _ASKS_OR_TELLS.search(text)
+
+
+def computes_with(statement: str, piece: str) -> bool:
+    """Whether ``piece`` computes with the quantity ``statement`` gives: read together they make arithmetic with
+    more operations than ``piece`` alone ("…250 dollars" + "is 30% off", "月薪 8000 元" + "扣掉 20% 的税还剩多少")."""
+    joined = to_expression(f"{statement}，{piece}")
+    if joined is None:
+        return False
+    alone = to_expression(piece)
+    return alone is None or len(_OPERATOR.findall(joined)) > len(_OPERATOR.findall(alone))

@@ -198,6 +198,11 @@ class RulePlanner(Planner):
                     # Only a clear match earns a model fill: arguments the rules found are themselves evidence
                     # that the tool fits; arguments the model invents are not.
                     await self._model_fill(tool, part, filled, ctx, budget)
+                if part.arithmetic and not _takes_numbers(tool, filled, part):
+                    # "原价 6000 元，现在打八五折，要付多少钱" is arithmetic, not a question for time.now (on 现在): a
+                    # tool that takes none of the numbers the arithmetic reads does not answer it.
+                    note.setdefault("rejected", []).append({"tool": cand.tool, "missing": ["the part's numbers"]})
+                    continue
                 if not filled.missing:
                     chosen = (cand, filled)
                     break
@@ -527,6 +532,16 @@ def acts(tool: Tool) -> bool:
     if first:
         return first.group(0).lower() in ACTION_VERBS
     return any(desc.startswith(v) for v in ACTION_VERBS if not v.isascii())
+
+
+def _takes_numbers(tool: Tool, filled: Filled, part: Part) -> bool:
+    """Whether a tool's arguments take the part's numbers: an expression, or a numeric argument the part says."""
+    props = (tool.parameters or {}).get("properties") or {}
+    if any(slot_kind(name, spec if isinstance(spec, dict) else {}) == "expression" for name, spec in props.items()):
+        return True
+    said = {n.value for n in part.numbers}
+    return not said or any(isinstance(v, int | float) and not isinstance(v, bool) and float(v) in said
+                           for v in filled.args.values())
 
 
 def grounded(value: Any, text: str) -> bool:
