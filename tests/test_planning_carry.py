@@ -75,7 +75,9 @@ async def test_without_recorded_data_the_follow_up_is_planned_from_its_words(sto
 
 def record(store: Store, task_id: str, owner: str | None) -> None:
     store.create_task(task_id, "上周哪个产品卖得最好？", owner=owner)
-    store.append(Event(task_id, 1, EventKind.STEP_FINISHED, 0.0, "top_products", {"output": OUTPUT}))
+    store.append(Event(task_id, 1, EventKind.STEP_FINISHED, 0.0, "top_products",
+                       {"uses": "sales.top_products", "attempts": 1, "node": None, "duration_s": 0.1,
+                        "output": OUTPUT}))
     store.flush()
 
 
