@@ -156,3 +156,32 @@ def test_healthz_answers_while_the_planner_embeds(tmp_path: Path) -> None:
         assert health.status_code == 200 and took < 3
         body: dict[str, Any] = wait_for_status(http, task_id, {})
         assert body["status"] == "succeeded" and "84" in (body["answer"] or "")
+
+
+def test_a_resumed_session_task_answers_once_and_joins_its_session(tmp_path: Path) -> None:
+    from openautoglm.planning import DirectPlanner
+
+    url = f"sqlite:///{tmp_path / 'resume.db'}"
+    model = ScriptedModel(["你好，祝你今天愉快！"], delay_s=30)  # the first run is stopped while the model thinks
+    glm = AutoGLM(settings=Settings(database_url=url), model=model, store=Store(url), planner=DirectPlanner())
+
+    async def scenario() -> Any:
+        run = asyncio.create_task(glm.run("写一句问候", session_id="s1", owner="ann", task_id="t1", role="user"))
+        while not any(e.kind == "step.started" for e in glm.store.events("t1")):
+            await asyncio.sleep(0.02)
+        run.cancel()  # as a drain or a crash leaves it: planned, its step unfinished
+        await asyncio.gather(run, return_exceptions=True)
+        glm.store.update_task("t1", status="interrupted")
+        model.delay_s = 0
+        return await glm.resume("t1")
+
+    try:
+        result = asyncio.run(scenario())
+        assert result.status == "succeeded" and result.answer, (result.answer, [s.error for s in result.steps])
+        assert [e.kind for e in glm.store.events("t1")].count("answer") == 1
+        assert [t.task_id for t in glm.sessions.history("s1", "ann")] == ["t1"]
+        assert glm.store.get_task("t1").lease_owner is None  # resume gave its lease back
+        with pytest.raises(TaskConflict, match="already finished"):
+            asyncio.run(glm.resume("t1"))
+    finally:
+        glm.store.close()

@@ -217,8 +217,13 @@ class Orchestrator:
         self.log.update_task(task_id, status="running")
         # The role the task was started with, whoever resumes it (a replica taking over its lease, an operator).
         role = task.role or LEGACY_TASK_ROLE
-        return await self._execute(task_id, plan, emitter, inputs, task.owner, task.session_id, done, role=role,
-                                   request=task.request)
+        # A chat's standing instructions and reply language still hold for its answer.
+        result = await self._execute(task_id, plan, emitter, inputs, task.owner, task.session_id, done, role=role,
+                                     request=task.request, language=started.language if started else None,
+                                     instructions=started.instructions if started else None)
+        if task.request is not None:  # the turn its first run did not live to add to its session
+            await self._remember(task.session_id, task.owner, task.request, result, emitter)
+        return result
 
     # -- the stages -------------------------------------------------------------------------------------------
 
