@@ -215,6 +215,26 @@ def test_run_composite_request_is_a_multi_step_plan_on_the_embedded_defaults() -
     assert out["confidence"] == pytest.approx(0.95)
 
 
+@pytest.mark.parametrize(("request_text", "lang"), [
+    ("2026年10月销量第一的产品比第二名多卖了多少件？", "zh"),
+    ("How many more units did the top product sell than the runner-up in October 2026?", "en"),
+])
+def test_run_one_clause_comparing_ranks_answers_the_difference_sql_computes(request_text: str, lang: str) -> None:
+    result = autoglm("run", request_text, "--json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["status"] == "succeeded"
+    assert [s["uses"] for s in out["plan"]["steps"]][-1] == "math.calculate"
+    sql = ("SELECT product, SUM(units) AS units FROM sales_detail WHERE date BETWEEN '2026-10-01' AND '2026-10-31' "
+           "GROUP BY product ORDER BY units DESC LIMIT 2")
+    rows = json.loads(autoglm("tools", "call", "sql.query", "--args", json.dumps({"sql": sql})).stdout)["rows"]
+    difference = rows[0]["units"] - rows[1]["units"]
+    assert difference > 0
+    # The reply states the difference asked for, not only the ranking.
+    assert re.search(rf"(?<![\d,]){difference}(?![\d,])", out["answer"].replace(f"{difference:,}", str(difference))), \
+        out["answer"]
+
+
 def test_run_steps_prints_the_reply_then_each_step() -> None:
     result = autoglm("run", "-q", "--steps", "计算 (45+55)*12/8")
     assert result.returncode == 0, result.stderr

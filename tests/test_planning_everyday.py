@@ -3,6 +3,7 @@ embedder), in Chinese and English: arithmetic in words, units, interest, dates, 
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -167,3 +168,34 @@ async def test_a_share_of_the_total_is_computed_from_the_first_steps_output(tool
     top, share = plan.steps
     assert share.with_["expression"] == (f"${{{top.id}.output.products.0.{measure}}} / "
                                          f"${{{top.id}.output.total_{measure}}} * 100")
+
+
+@pytest.mark.parametrize("request_text, uses, expression", [
+    ("上个月销量第一的产品比第二名多卖了多少件？", "sales.rank", "@0.units - @1.units"),
+    ("上周销售额最高的品类是第三名的几倍", "sales.rank", "@0.revenue / @2.revenue"),
+    ("How many more units did last week's top product sell than the runner-up?", "sales.top_products",
+     "@0.units - @1.units"),
+    ("What percent more revenue did last month's best region make than the second one?", "sales.rank",
+     "(@0.revenue - @1.revenue) / @1.revenue * 100"),
+])
+async def test_one_clause_comparing_two_ranks_ranks_then_computes(tools: ToolRegistry, request_text: str, uses: str,
+                                                                  expression: str) -> None:
+    plan = await plan_of(tools, request_text)
+    assert [s.uses for s in plan.steps] == [uses, "math.calculate"], request_text
+    ranking, calc = plan.steps
+    listed = "products" if uses == "sales.top_products" else "groups"
+    # "@1.units" is the second item's units in the ranking's output.
+    wanted = re.sub(r"@(\d)\.(\w+)", lambda m: f"${{{ranking.id}.output.{listed}.{m.group(1)}.{m.group(2)}}}",
+                    expression)
+    assert calc.with_["expression"] == wanted
+    # The ranking holds every rank compared.
+    assert ranking.with_.get("limit", 5) >= 3
+    assert not plan.unsupported
+
+
+async def test_comparing_ranks_of_an_earlier_ranking_still_reads_that_ranking(tools: ToolRegistry) -> None:
+    plan = await plan_of(tools, "上周哪个产品卖得最好？它比第二名多卖了多少件")
+    assert [s.uses for s in plan.steps] == ["sales.top_products", "math.calculate"]
+    one = await plan_of(tools, "上周第一名和第二名的产品各卖了多少件")  # no arithmetic asked: one ranking
+    assert "math.calculate" not in [s.uses for s in one.steps]
+

@@ -22,7 +22,9 @@ _SHARE = re.compile(r"占比|所占|占.{0,8}(?:百分之几|百分之多少|多
                     re.I)
 _SUM = re.compile(r"一共|总共|合计|加起来|总和|共计|in total|combined|altogether|sum of|total of", re.I)
 _FIRST = re.compile(r"它|其|最好|最多|最高|第一|冠军|榜首|"
-                    r"\b(?:it|its|the top|the best|the first|the leader|the winner)\b", re.I)
+                    r"\b(?:it|its|the top|the best|the first|the leader|the winner)\b"
+                    r"|'s\s+(?:top|best|leading|biggest)\b"
+                    r"|\b(?:top|best)[- ](?:selling|seller|product|region|category)", re.I)
 
 
 @dataclass
@@ -138,6 +140,23 @@ def _total_field(returns: Mapping[str, Any] | None, field_name: str) -> str | No
         if isinstance(props.get(name), Mapping) and props[name].get("type") in ("integer", "number"):
             return name
     return None
+
+
+def rank_positions(part: Part) -> list[int]:
+    """The 0-based list positions a part names: its ordinals, and the first when it names the top one."""
+    positions = {n - 1 for n in part.ordinals if n >= 1}
+    if _FIRST.search(part.text):
+        positions.add(0)
+    return sorted(positions)
+
+
+def compares_ranks(part: Part) -> bool:
+    """Whether one clause asks for arithmetic between two ranks of one ranking ("销量第一的产品比第二名多卖了多少件",
+    "how many more units did the top product sell than the runner-up"): the ranking and the computation over it,
+    said at once. A part that refers back compares ranks of an earlier part's ranking instead."""
+    if part.refers_back or not part.computes or len(rank_positions(part)) < 2:
+        return False
+    return bool(_MORE.search(part.text) or _RATIO.search(part.text) or _PERCENT.search(part.text))
 
 
 def needed_items(part: Part) -> int | None:

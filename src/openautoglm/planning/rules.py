@@ -34,6 +34,7 @@ from .fill import ArgumentFiller, Filled, Prior, needed_items, reference_express
 from .followup import answer_to_question, follow_up
 from .intent import Intent, Part, parse_intent
 from .kinds import Kind, classify, unsupported_record
+from .references import compares_ranks
 from .select import GENERATE, GENERIC_TOOLS, MIN_SCORE, Candidate, ToolIndex, fit_entities
 from .slots import text_with_data
 
@@ -156,6 +157,7 @@ class RulePlanner(Planner):
         index = self.index(ctx.tools)
         filler = ArgumentFiller(ctx.default_city)
         intent = self._join_clauses(intent, index, filler, ctx, exclude)
+        intent = split_rank_comparisons(intent)
         ctx.emit(EventKind.INTENT, **intent.describe())
         drafted: list[Drafted] = []
         explanation: list[dict[str, Any]] = []
@@ -289,7 +291,8 @@ class RulePlanner(Planner):
                 why = "no tool fits this part" if not candidates else "no tool could be filled"
                 steps_here, record = await self._unmatched(part, kind, intent, priors, ctx, taken, request)
                 if record is not None:
-                    unsupported.append(record)
+                    if record not in unsupported:  # the two parts of one clause (split_rank_comparisons) say it once
+                        unsupported.append(record)
                     note.update(unsupported=record, why=why)
                 else:
                     note.update(chosen=steps_here[0].step.uses, step=steps_here[0].step.id, why=why)
@@ -532,6 +535,22 @@ def acts(tool: Tool) -> bool:
     if first:
         return first.group(0).lower() in ACTION_VERBS
     return any(desc.startswith(v) for v in ACTION_VERBS if not v.isascii())
+
+
+def split_rank_comparisons(intent: Intent) -> Intent:
+    """A clause that compares two ranks of one ranking ("上个月销量第一的产品比第二名多卖了多少件") becomes the two
+    parts it says at once: the ranking, then the computation over its output (as if it read "…, and how many more
+    did it sell than the second?"), which the reference machinery turns into arithmetic (:mod:`.references`)."""
+    if not any(compares_ranks(p) for p in intent.parts):
+        return intent
+    parts: list[Part] = []
+    for part in intent.parts:
+        if compares_ranks(part):
+            parts.append(replace(part, computes=False, arithmetic=None))
+            parts.append(replace(part, connective="then", refers_back=True))
+        else:
+            parts.append(part)
+    return replace(intent, parts=[replace(p, index=i) for i, p in enumerate(parts)])
 
 
 def _takes_numbers(tool: Tool, filled: Filled, part: Part) -> bool:
