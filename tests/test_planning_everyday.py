@@ -66,6 +66,9 @@ async def test_arithmetic_in_words(tools: ToolRegistry, request_text: str, expec
     ("This TV is 2000 dollars. Today it is 15% off. How much do I pay?", 1700),
     ("这台冰箱原价 4000 元，现在打八五折，要付多少钱？", 3400),
     ("我的月薪 10000 元。扣掉 20% 的税，还剩多少？", 8000),
+    ("I had 640 dollars. Then I spent 215 on shoes. How much do I have left?", 425),
+    ("钱包里有 800 元，买了一双 260 元的鞋，还剩多少钱？", 540),
+    ("卡里有 5000 元，昨天花了 1800 元，还剩多少", 3200),
 ])
 async def test_a_computation_spread_over_statements(tools: ToolRegistry, request_text: str, expected: float) -> None:
     plan = await plan_of(tools, request_text)

@@ -201,6 +201,11 @@ PHRASES: list[_Phrase] = [
     _p(r"(?:spends?|spent|pays?|paid|uses?|used|花掉?了?|用掉?了?|交掉?了?|支出)\s*({NUM})\s*(?:%|percent)"
        r"(?=.*(?:\bleft\b|remain|\brest\b|\bsave|剩|余))", r" ⊗ (1 - \1 / 100) "),
     _p(r"(?:spends?|spent|花掉?了?|用掉?了?|支出)\s*({NUM})\s*(?:%|percent)", r" ⊗ (\1 / 100) "),
+    # an amount spent is taken away: "I have 1200 dollars. If I spend 300, …", "我有 500 元，买了一件 180 元的衣服"
+    _p(r"(?:\b(?:if|and|then|but)\s+)?(?:\b(?:i|we|you|he|she|they)\s+)?\b(?:spend|spent|pay|paid|lose|lost|give\s+away)"
+       r"\s+[$¥]?\s*({NUM})(?!\s*(?:%|percent))", r" - \1 "),
+    _p(r"(?:花(?:掉|了)了?|用(?:掉|了)了?|付了|买了(?:\d+\s*[件个本双台张条份])?)\s*[$¥]?\s*({NUM})(?=\s*(?:元|块|美元))",
+       r" - \1 "),
     _p(r"({NUM})\s*(?:%|percent|per\s*cent)\s*(?:of|的)\s*({OPERAND})", r" (\1 / 100 * \2) "),
     _p(r"({OPERAND})\s*的\s*({NUM})\s*%", r" (\1 * \2 / 100) "),
     _p(r"({NUM})\s*(?:%|percent)\s*off\s+(?:of\s+)?({OPERAND})", r" (\2 * (1 - \1 / 100)) "),
@@ -267,7 +272,10 @@ PHRASES: list[_Phrase] = [
 _THEN = re.compile(r"然后|接着|之后|随后|再|最后|then|after\s+that|next|and\s+then|[,，;；]", re.I)
 _FILLER = re.compile(r"先|把|将|用|后|它|结果|得数|元|块钱?|美元|美金|人民币|dollars?|bucks|yuan|rmb|[$¥￥]|it\b|that\b"
                      r"|the\s+result\b|start\s+with\b|begin\s+with\b|take\b|and\b|is\b|的"
-                     r"|(?:a|per|each|every)\s+(?:month|year|week|day|hour)\b|每个?(?:月|年|周|天|小时)", re.I)
+                     r"|(?:a|per|each|every)\s+(?:month|year|week|day|hour)\b|每个?(?:月|年|周|天|小时)"
+                     # when an amount was spent does not change it: "昨天花了 1200 元", "today it is 15% off"
+                     r"|昨天|今天|前天|上周|这周|本周|上个月|这个月|本月|yesterday\b|today\b"
+                     r"|(?:this|last)\s+(?:week|month)\b", re.I)
 _TOKEN = re.compile(r"\s+|(?P<num>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)|(?P<func>sqrt|mean|percent|pct_change)\s*\("
                     r"|(?P<op>\*\*|[-+*/%])|(?P<applied>⊗)|(?P<lp>\()|(?P<rp>\))|(?P<sqrt>@sqrt)")
 

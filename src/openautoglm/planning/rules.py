@@ -34,6 +34,7 @@ from .fill import ArgumentFiller, Filled, Prior, needed_items, reference_express
 from .followup import answer_to_question, follow_up
 from .intent import Intent, Part, parse_intent
 from .kinds import Kind, classify, unsupported_record
+from .mathwords import asks_result
 from .references import compares_ranks
 from .select import GENERATE, GENERIC_TOOLS, MIN_SCORE, Candidate, ToolIndex, fit_entities
 from .slots import text_with_data
@@ -187,6 +188,10 @@ class RulePlanner(Planner):
             ranked = fit_entities(await asyncio.to_thread(index.rank, part.text, exclude), part, ctx.tools)
             candidates = [c for c in ranked if c.score >= self.min_score]
             kind = classify(part.text)
+            last_clause = re.split(r"[，,。.]", part.text.strip(" ?？"))[-1]
+            if kind == Kind.ACTION and part.arithmetic and asks_result(last_clause):
+                # "我有 500 元，买了一件 180 元的衣服，还剩多少钱？" tells of a purchase to ask a sum: a question.
+                kind = Kind.QUESTION
             if kind == Kind.ACTION:
                 # A built-in tool only reads: it cannot do an action, however many words ("明天", "上海") it shares.
                 candidates = [c for c in candidates if ctx.tools.get(c.tool).source != "builtin"
