@@ -164,6 +164,14 @@ def test_statements_of_quantities() -> None:
     assert len(intent.parts) == 2
 
 
+def test_a_date_said_alone_joins_what_follows() -> None:
+    intent = parse_intent("Last week, how many units did we sell?", datetime(2026, 11, 22, 10))
+    assert [p.text for p in intent.parts] == ["Last week, how many units did we sell?"]
+    assert intent.parts[0].dates[0].period.days == 7
+    two = parse_intent("上周卖了多少件？明天北京天气怎么样？", datetime(2026, 11, 22, 10))
+    assert len(two.parts) == 2
+
+
 def test_independent_parts_are_still_split() -> None:
     intent = parse_intent("计算 123*456，并告诉我今天星期几", datetime(2026, 11, 22, 10))
     assert [p.arithmetic for p in intent.parts] == ["123*456", None]

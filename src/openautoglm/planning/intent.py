@@ -190,6 +190,15 @@ def _goes_on_computing(before: str, piece: str) -> bool:
     return mathwords.states_quantity(before) and mathwords.computes_with(before, piece)
 
 
+def _only_a_date(text: str) -> bool:
+    """Whether a piece says nothing but when ("Last week", "上个月"): the spans read do not depend on the clock."""
+    found = find_periods(text, datetime(2026, 1, 1))
+    rest = text
+    for match in reversed(found):
+        rest = rest[:match.span[0]] + rest[match.span[1]:]
+    return bool(found) and not rest.strip(" ,，、:：")
+
+
 def split_parts(request: str) -> list[tuple[str, str]]:
     pieces: list[tuple[str, str]] = []
     for i, sentence in enumerate(_split_sentences(request)):
@@ -206,6 +215,11 @@ def split_parts(request: str) -> list[tuple[str, str]]:
         if merged and (not _content(text) or len(text) <= 1):
             prev_conn, prev = merged[-1]
             merged[-1] = (prev_conn, f"{prev} {text}".strip())
+            continue
+        if merged and _only_a_date(merged[-1][1]) and not conn:
+            # "Last week, how many more units did …", "上个月，哪个地区…": the date sets the time of what follows.
+            prev_conn, prev = merged.pop()
+            merged.append((prev_conn, f"{prev}, {text}" if prev.isascii() else f"{prev}，{text}"))
             continue
         if merged and not _content(merged[-1][1]):
             prev_conn, prev = merged.pop()
