@@ -201,6 +201,13 @@ async def test_one_clause_comparing_two_ranks_ranks_then_computes(tools: ToolReg
 async def test_comparing_ranks_of_an_earlier_ranking_still_reads_that_ranking(tools: ToolRegistry) -> None:
     plan = await plan_of(tools, "上周哪个产品卖得最好？它比第二名多卖了多少件")
     assert [s.uses for s in plan.steps] == ["sales.top_products", "math.calculate"]
+    # Naming the ranks again, without "it", still computes over the ranking asked for just before.
+    english = await plan_of(tools, "Which region ranked first by units last week? How many times more units did the "
+                                   "first region sell than the fourth?")
+    assert [s.uses for s in english.steps] == ["sales.rank", "math.calculate"]
+    assert english.steps[1].with_["expression"] == "${rank.output.groups.0.units} / ${rank.output.groups.3.units}"
+    far = await plan_of(tools, "上个月销量第一的产品是第八名的几倍")
+    assert [s.uses for s in far.steps] == ["sales.rank", "math.calculate"] and far.steps[0].with_["limit"] >= 8
     one = await plan_of(tools, "上周第一名和第二名的产品各卖了多少件")  # no arithmetic asked: one ranking
     assert "math.calculate" not in [s.uses for s in one.steps]
 

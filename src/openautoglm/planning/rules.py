@@ -35,7 +35,7 @@ from .followup import answer_to_question, follow_up
 from .intent import Intent, Part, parse_intent
 from .kinds import Kind, classify, unsupported_record
 from .mathwords import asks_result
-from .references import compares_ranks
+from .references import compares_ranks, rank_positions
 from .select import GENERATE, GENERIC_TOOLS, MIN_SCORE, Candidate, ToolIndex, fit_entities
 from .slots import text_with_data
 
@@ -550,7 +550,11 @@ def split_rank_comparisons(intent: Intent) -> Intent:
         return intent
     parts: list[Part] = []
     for part in intent.parts:
-        if compares_ranks(part):
+        if compares_ranks(part) and parts and rank_positions(parts[-1]):
+            # "Which region ranked first? How many times more did the first sell than the fourth?": the ranking
+            # is the part before; this one computes over it.
+            parts.append(replace(part, refers_back=True))
+        elif compares_ranks(part):
             parts.append(replace(part, computes=False, arithmetic=None))
             parts.append(replace(part, connective="then", refers_back=True))
         else:
