@@ -75,6 +75,9 @@ class Part:
     files: list[str] = field(default_factory=list)
     urls: list[str] = field(default_factory=list)
     arithmetic: str | None = None
+    # The ranking a clause comparing ranks needs (planning/rules.py split_rank_comparisons): only a tool that returns
+    # a ranked list of a chosen length answers it.
+    ranks: bool = False
 
     @property
     def sequential(self) -> bool:

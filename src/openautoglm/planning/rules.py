@@ -187,6 +187,9 @@ class RulePlanner(Planner):
             # Ranking embeds the text (CPU-bound): in a thread, so the gateway's event loop keeps answering.
             ranked = fit_entities(await asyncio.to_thread(index.rank, part.text, exclude), part, ctx.tools)
             candidates = [c for c in ranked if c.score >= self.min_score]
+            if part.ranks:
+                # A summary grouped by region is not a ranking: its first item is not the first rank.
+                candidates = [c for c in candidates if _takes_count(ctx.tools.get(c.tool))] or candidates
             kind = classify(part.text)
             last_clause = re.split(r"[，,。.]", part.text.strip(" ?？"))[-1]
             if kind == Kind.ACTION and part.arithmetic and asks_result(last_clause):
@@ -555,11 +558,19 @@ def split_rank_comparisons(intent: Intent) -> Intent:
             # is the part before; this one computes over it.
             parts.append(replace(part, refers_back=True))
         elif compares_ranks(part):
-            parts.append(replace(part, computes=False, arithmetic=None))
+            # The ranking must hold every rank compared: as many items as the lowest rank named.
+            needed = max(rank_positions(part)) + 1
+            parts.append(replace(part, computes=False, arithmetic=None, top_n=max(part.top_n or 0, needed), ranks=True))
             parts.append(replace(part, connective="then", refers_back=True))
         else:
             parts.append(part)
     return replace(intent, parts=[replace(p, index=i) for i, p in enumerate(parts)])
+
+
+def _takes_count(tool: Tool) -> bool:
+    """Whether a tool takes how many items to return (``limit``, ``top_n``): it returns a ranked list."""
+    props = (tool.parameters or {}).get("properties") or {}
+    return any(slot_kind(name, spec if isinstance(spec, dict) else {}) == "count" for name, spec in props.items())
 
 
 def _takes_numbers(tool: Tool, filled: Filled, part: Part) -> bool:
