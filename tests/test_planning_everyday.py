@@ -176,6 +176,7 @@ async def test_a_share_of_the_total_is_computed_from_the_first_steps_output(tool
 @pytest.mark.parametrize("request_text, uses, expression", [
     ("上个月销量第一的产品比第二名多卖了多少件？", "sales.rank", "@0.units - @1.units"),
     ("上周销售额最高的品类是第三名的几倍", "sales.rank", "@0.revenue / @2.revenue"),
+    ("上周销量冠军比亚军多卖了多少件", "sales.top_products", "@0.units - @1.units"),
     # A date said alone before the question sets its time; it is not a part of its own.
     ("上个月，排名第一的地区销售额是第三名的几倍", "sales.rank", "@0.revenue / @2.revenue"),
     ("How many more units did last week's top product sell than the runner-up?", "sales.top_products",

@@ -58,6 +58,8 @@ def ordinals(text: str) -> list[int]:
         n = int(m.group(1)) if m.group(1).isdigit() else cn_to_int(m.group(1))
         if n:
             out.append(n)
+    # 冠军 (the champion) is the first, as 最好 is (planning/references.py); 亚军 and 季军 name the next two places.
+    out += [2 if m.group(0) == "亚军" else 3 for m in re.finditer("亚军|季军", text)]
     for m in re.finditer(r"\b(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|runner[- ]up)\b",
                          text, re.I):
         out.append(_EN_ORDINALS[m.group(1).lower().replace("-", " ").replace("runner up", "runner-up")])
