@@ -3,6 +3,7 @@ install; the wheel carries every data file the code reads."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -28,10 +29,8 @@ def _core_closure() -> set[str]:
         if name in seen:
             continue
         seen.add(name)
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             todo += [r for r in metadata.requires(name) or [] if "extra ==" not in r]
-        except metadata.PackageNotFoundError:
-            pass
     return seen
 
 
