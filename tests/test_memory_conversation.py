@@ -47,7 +47,8 @@ def record(store: Store, task_id: str, owner: str | None, request: str, answer: 
     store.update_task(task_id, status="succeeded", answer=answer,
                       plan={"steps": [{"id": "top", "uses": "sales.top_products", "with": {"start": "2026-11-09"}}]})
     store.append(Event(task_id, 1, EventKind.STEP_FINISHED, 0.0, "top", {"uses": "sales.top_products",
-                                                                         "output": output}))
+                                                                         "attempts": 1, "node": None,
+                                                                         "duration_s": 0.1, "output": output}))
     store.flush()
 
 
