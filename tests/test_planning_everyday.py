@@ -94,6 +94,19 @@ async def test_unit_conversions(tools: ToolRegistry, request_text: str, value: f
     assert args == {"value": value, "from_unit": source, "to_unit": target}
 
 
+@pytest.mark.parametrize("request_text, value", [
+    ("气温零下十二摄氏度，合多少华氏度？", -12),
+    ("负 30 摄氏度等于多少华氏度", -30),
+    ("What is minus 7 degrees Celsius in Fahrenheit?", -7),
+    ("convert -18 °C to °F", -18),
+    ("negative 4 degrees Celsius in Fahrenheit", -4),
+    ("Convert 20 °C to °F", 20),
+])
+async def test_a_negative_quantity_keeps_its_sign(tools: ToolRegistry, request_text: str, value: float) -> None:
+    args = await one_step(tools, request_text, "measure.convert")
+    assert args == {"value": value, "from_unit": "°C", "to_unit": "°F"}
+
+
 @pytest.mark.parametrize("request_text, expected", [
     ("本金 8000 元，年利率 2.5%，存 4 年，按年复利，到期本息多少？",
      {"principal": 8000, "rate": 2.5, "years": 4, "compounding": "yearly"}),

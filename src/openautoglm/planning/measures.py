@@ -35,13 +35,20 @@ def unit_pair(text: str) -> tuple[str, str] | None:
     return given, wanted
 
 
+# A sign written before a quantity: "-5 °C", "−5", "零下 5 度", "负 40", "minus 10 degrees", "negative 3".
+# A hyphen counts only where it cannot be a subtraction or a range ("10-5 kg"): not right after a digit.
+_NEGATIVE = r"(?:(?<![\d.])[-−]|零下|负|\bminus\s+|\bnegative\s+|\bbelow\s+zero\s+)"
+
+
 def quantity(text: str) -> float | None:
-    """The number a unit is written after: the quantity to convert ("十英里" -> 10, "5 kg" -> 5)."""
+    """The number a unit is written after: the quantity to convert ("十英里" -> 10, "5 kg" -> 5), with its sign
+    ("零下 5 摄氏度" -> -5, "minus 10 degrees Celsius" -> -10)."""
     t = digits(text)
     for mention in find_units(t):
-        m = re.search(rf"({NUM})\s*$", t[:mention.start])
+        m = re.search(rf"({_NEGATIVE}\s*)?({NUM})\s*(?:度|degrees?)?\s*$", t[:mention.start], re.I)
         if mention.after_number and m:
-            return float(m.group(1))
+            value = float(m.group(2))
+            return -value if m.group(1) else value
     return None
 
 
