@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import socket
 import threading
@@ -23,9 +22,9 @@ from openautoglm.planning import DirectPlanner
 from openautoglm.server.app import create_app
 from openautoglm.server.keys import KeyRing
 from openautoglm.store import Store
+from service_urls import pg_url
 
-PG_ROOT = os.environ.get("AUTOGLM_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("AUTOGLM_TEST_REDIS", "redis://127.0.0.1:6379/0")
+PG_ROOT = pg_url()
 
 
 @contextmanager

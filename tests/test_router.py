@@ -18,6 +18,7 @@ from openautoglm.models.openai_compat import OpenAICompatibleModel
 from openautoglm.models.pool import OPEN, PoolNode, Router
 from openautoglm.models.pool.cache import RedisCache, SQLiteCache, cache_key
 from openautoglm.testing import FakeOpenAI, closed_port_url
+from service_urls import REDIS_URL
 
 
 class Clock:
@@ -494,7 +495,7 @@ async def test_redis_cache_against_the_real_redis(fakes: Any, routers: list[Rout
     import uuid
 
     fake = fakes("echo")
-    cache = RedisCache("redis://127.0.0.1:6379/0", ttl_s=60, prefix=f"autoglm:test:{uuid.uuid4().hex}:")
+    cache = RedisCache(REDIS_URL, ttl_s=60, prefix=f"autoglm:test:{uuid.uuid4().hex}:")
     router = Router([client(fake.base_url, "n")], settings=settings(), cache=cache)
     routers.append(router)
     trace = Trace()

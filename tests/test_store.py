@@ -14,8 +14,9 @@ from sqlalchemy import create_engine, text
 from openautoglm.errors import NotFound
 from openautoglm.events import Event, EventEmitter, EventKind
 from openautoglm.store import Store
+from service_urls import pg_url
 
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+PG_ADMIN = pg_url("postgres")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -29,7 +30,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    s = Store(f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}")
+    s = Store(pg_url(name))
     try:
         yield s
     finally:

@@ -17,8 +17,9 @@ from openautoglm import AutoGLM, ScriptedModel, Settings
 from openautoglm.errors import ToolArgumentError, ToolError, ToolPermissionError
 from openautoglm.tools import Tool, ToolContext, ToolRegistry
 from openautoglm.tools.sql import sql_tools
+from service_urls import pg_url
 
-ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
+ADMIN = pg_url(driver="postgresql")
 
 
 class Fixture:
@@ -26,8 +27,8 @@ class Fixture:
         suffix = uuid.uuid4().hex[:8]
         self.schema = f"b1_sql_{suffix}"
         self.role = f"b1_ro_{suffix}"
-        self.reader_url = f"postgresql+psycopg://{self.role}@127.0.0.1:5432/test"
-        self.admin_url = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+        self.reader_url = pg_url(user=self.role)
+        self.admin_url = pg_url()
 
     def admin(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with psycopg.connect(ADMIN, autocommit=True) as conn:
