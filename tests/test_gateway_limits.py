@@ -10,9 +10,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway_support import REDIS_URL, bearer, database, gateway, make_glm, new_key, wait_for_status
+from gateway_support import bearer, database, gateway, make_glm, new_key, wait_for_status
 from openautoglm.models.scripted import ScriptedModel
 from openautoglm.server.ratelimit import LocalBuckets
+from service_urls import REDIS_URL
 
 LIMIT = 6
 
