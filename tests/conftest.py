@@ -1,8 +1,9 @@
 """Shared fixtures and the test tiers.
 
 Every test gets its own AUTOGLM_HOME, so no test touches the user's data or another test's. The embedded model is
-loaded once per session (``embedded_model``); where PostgreSQL and Redis are is in ``service_urls.py``. Tests that need a service or a heavy part carry its marker, put on
-here from what the test uses, so ``scripts/test.sh --fast`` can leave those tiers out:
+loaded once per session (``embedded_model``); where PostgreSQL and Redis are is in ``service_urls.py``. Tests that
+need a service or a heavy part carry its marker, put on here from what the test uses, so ``scripts/test.sh --fast``
+can leave those tiers out:
 
 - ``postgres``: the PostgreSQL at 127.0.0.1:5432 (parametrised backends named postgres/postgresql, or a module
   that is only about it)
