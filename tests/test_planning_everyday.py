@@ -136,6 +136,21 @@ async def test_dates(tools: ToolRegistry, request_text: str, uses: str, expressi
     assert args["expression"] == expression
 
 
+@pytest.mark.parametrize("request_text, uses, expression", [
+    ("从2026年4月3日到2026年6月20日有多少天", "time.between", "从2026年4月3日到2026年6月20日"),
+    ("2027年1月5日到2月1日相隔几天？", "time.between", "2027年1月5日到2月1日"),
+    ("How many days from 2026-04-03 to 2026-06-20?", "time.between", "from 2026-04-03 to 2026-06-20"),
+    ("How many weeks between 2027-01-05 and 2027-03-01?", "time.between", "between 2027-01-05 and 2027-03-01"),
+    # A period's dates, not their difference: still the period.
+    ("2026年4月3日到4月7日是哪几天", "time.resolve", "2026年4月3日到4月7日"),
+    ("What dates are April 3 to April 7, 2026?", "time.resolve", "April 3 to April 7, 2026"),
+])
+async def test_a_count_of_days_between_two_dates_is_a_difference(tools: ToolRegistry, request_text: str, uses: str,
+                                                                 expression: str) -> None:
+    args = await one_step(tools, request_text, uses)
+    assert args["expression"] == expression
+
+
 @pytest.mark.parametrize("request_text, expected", [
     ("上个月哪个地区卖出的件数最多？", {"group_by": "region", "measure": "units", "order": "desc",
                                    "start": "2026-10-01", "end": "2026-10-31"}),

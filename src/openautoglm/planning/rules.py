@@ -36,7 +36,7 @@ from .intent import Intent, Part, parse_intent
 from .kinds import Kind, classify, unsupported_record
 from .mathwords import asks_result
 from .references import compares_ranks, rank_positions
-from .select import GENERATE, GENERIC_TOOLS, MIN_SCORE, Candidate, ToolIndex, fit_entities
+from .select import GENERATE, GENERIC_TOOLS, MIN_SCORE, Candidate, ToolIndex, fit_entities, words_besides_dates
 from .slots import text_with_data
 
 if TYPE_CHECKING:
@@ -185,7 +185,8 @@ class RulePlanner(Planner):
             if part.connective:
                 note["connective"] = part.connective
             # Ranking embeds the text (CPU-bound): in a thread, so the gateway's event loop keeps answering.
-            ranked = fit_entities(await asyncio.to_thread(index.rank, part.text, exclude), part, ctx.tools)
+            ranked = fit_entities(await asyncio.to_thread(index.rank, words_besides_dates(part), exclude), part,
+                                  ctx.tools)
             candidates = [c for c in ranked if c.score >= self.min_score]
             if part.ranks:
                 # A summary grouped by region is not a ranking: its first item is not the first rank.

@@ -7,6 +7,7 @@ Scores are explainable: each candidate carries the words that matched, for ``aut
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -187,6 +188,23 @@ ENUM_FIT = 0.3  # per option (an enum parameter's value other than its default) 
 # What an entity in a part says about a tool: a tool with a parameter that takes it fits better.
 ENTITY_FIT = {"expression": ("arithmetic", 1.0), "date_text": ("dates", 0.3), "date": ("dates", 0.3),
               "start": ("dates", 0.3), "place": ("places", 0.3), "url": ("urls", 0.8), "file": ("files", 0.5)}
+
+
+_DATE_JOINERS = frozenset({"from", "between", "and", "to", "until", "through", "从", "到", "至"})
+
+
+def words_besides_dates(part: Part) -> str:
+    """The part's text with the dates it writes in figures blanked out, for matching words to tools: such a date is
+    an entity the tools that take one gain on (:func:`fit_entities`), and its characters ("3月1日到5月1日" holds 日到,
+    like a tool description's example "11月1日到3日") say nothing about what is asked of it. Dates in words
+    ("last week", 下周三) stay: their words are what a tool description names."""
+    text = part.text
+    for d in sorted(part.dates, key=lambda d: -d.span[0]):
+        if re.search(r"\d", d.text):
+            # The words joining two dates stay ("between ... and", 从...到): they say a span is asked about.
+            joiners = " ".join(w for w in re.findall(r"[A-Za-z]+|[从到至]", d.text) if w.lower() in _DATE_JOINERS)
+            text = text[:d.span[0]] + f" {joiners} " + text[d.span[1]:]
+    return text
 
 
 def fit_entities(ranked: list[Candidate], part: Part, tools: ToolRegistry) -> list[Candidate]:

@@ -123,7 +123,8 @@ def time_tools(default_timezone: str | None = None, clock: Clock = system_clock)
         }
 
     def resolve(expression: str, timezone: str | None = None) -> dict[str, Any]:
-        """Turn a date expression into a date range, and a day into its date and day of the week (星期几): 今天, 明天,
+        """Turn a date expression into a date range (the dates a period covers: 哪几天, which dates), and a day into its
+        date and day of the week (星期几, weekday): 今天, 明天,
         上周, 本月, 最近7天, 下周一, 11月3日, 3天后, last week, next Monday, in 3 days, in 2 weeks, 2026-11-03,
         11月1日到3日.
 
@@ -142,7 +143,7 @@ def time_tools(default_timezone: str | None = None, clock: Clock = system_clock)
 
     def between(expression: str, timezone: str | None = None) -> dict[str, Any]:
         """Count the days between two dates, or from today until (or since) a date: how many days apart, how many
-        days left (相差天数, 倒计时).
+        days left (相差天数, 相隔几天, 多少周, 倒计时).
 
         Args:
             expression: the dates in words, in Chinese or English: two dates or a range ("2026-01-15 到 2026-07-04",
