@@ -151,6 +151,21 @@ async def test_a_count_of_days_between_two_dates_is_a_difference(tools: ToolRegi
     assert args["expression"] == expression
 
 
+@pytest.mark.parametrize("request_text, expression", [
+    ("What weekday was 2025-12-31?", "2025-12-31"),
+    ("Which day of the week is 2028-01-09?", "2028-01-09"),
+    ("What day of the week will 2027-07-04 be?", "2027-07-04"),
+    ("2025/12/31 是周几？", "2025/12/31"),
+    ("2028-01-09 是星期几", "2028-01-09"),
+    ("2027.7.4 礼拜几", "2027.7.4"),
+])
+async def test_a_weekday_question_resolves_the_date_it_names(tools: ToolRegistry, request_text: str,
+                                                            expression: str) -> None:
+    # Not time.now (today) nor a ranking of sales by day: the day the question names.
+    args = await one_step(tools, request_text, "time.resolve")
+    assert args["expression"] == expression
+
+
 @pytest.mark.parametrize("request_text, expected", [
     ("上个月哪个地区卖出的件数最多？", {"group_by": "region", "measure": "units", "order": "desc",
                                    "start": "2026-10-01", "end": "2026-10-31"}),

@@ -252,8 +252,15 @@ def parse_part(text: str, index: int, connective: str, now: datetime) -> Part:
         quoted=ent.quoted(text),
         files=ent.files(text),
         urls=ent.urls(text),
-        arithmetic=ent.arithmetic(text),
+        # "2026/02/14" is a date, not a division.
+        arithmetic=ent.arithmetic(_blank(text, spans)),
     )
+
+
+def _blank(text: str, spans: list[tuple[int, int]]) -> str:
+    for start, end in sorted(spans, reverse=True):
+        text = text[:start] + " " * (end - start) + text[end:]
+    return text
 
 
 def parse_intent(request: str, now: datetime) -> Intent:

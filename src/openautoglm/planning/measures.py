@@ -146,9 +146,15 @@ def described_choice(values: list[Any], spec: Mapping[str, Any], text: str) -> A
     return best[1] if best else None
 
 
+_WEEKDAY_ASKED = re.compile(r"\b(?:which|what) day of (?:the )?week\b|\bday of (?:the )?week\b|星期几|周几|礼拜几",
+                            re.I)
+
+
 def named_choices(parameters: Mapping[str, Any], text: str) -> int:
     """How many of a tool's enum parameters the text sets to something other than their default: evidence that the
     tool does what is asked ("which day ..." for a ranking that can group by day)."""
+    # "Which day of the week is 2027-03-05?" asks a date's weekday: its "which day" picks no day among others.
+    text = _WEEKDAY_ASKED.sub(" ", text)
     count = 0
     for spec in (parameters.get("properties") or {}).values():
         if not isinstance(spec, Mapping) or not spec.get("enum"):

@@ -82,6 +82,12 @@ def planning_embedder(settings: Settings) -> Any:
         return None
 
 
+def _names_another_day(part: Part, ctx: PlanningContext) -> bool:
+    """Whether the part names a date other than today (今天 is what a clock tool answers for)."""
+    today = ctx.now.date()
+    return any(not (d.period.start == d.period.end == today) for d in part.dates)
+
+
 def _step_id(tool_name: str, taken: set[str]) -> str:
     base = re.sub(r"[^A-Za-z0-9_]", "_", tool_name.split(".")[-1]) or "step"
     if not re.match(STEP_ID_PATTERN, base) or base == "inputs":
@@ -209,6 +215,11 @@ class RulePlanner(Planner):
                     # Only a clear match earns a model fill: arguments the rules found are themselves evidence
                     # that the tool fits; arguments the model invents are not.
                     await self._model_fill(tool, part, filled, ctx, budget)
+                if kind == Kind.QUESTION and not filled.args and _names_another_day(part, ctx):
+                    # "What weekday was 2026-02-14?" asks about that day: a tool that reads nothing of the request
+                    # (time.now, on the word "weekday") would answer for today.
+                    note.setdefault("rejected", []).append({"tool": cand.tool, "missing": ["the date the part names"]})
+                    continue
                 if part.arithmetic and not _takes_numbers(tool, filled, part):
                     # "原价 6000 元，现在打八五折，要付多少钱" is arithmetic, not a question for time.now (on 现在): a
                     # tool that takes none of the numbers the arithmetic reads does not answer it.

@@ -124,7 +124,7 @@ def time_tools(default_timezone: str | None = None, clock: Clock = system_clock)
 
     def resolve(expression: str, timezone: str | None = None) -> dict[str, Any]:
         """Turn a date expression into a date range (the dates a period covers: 哪几天, which dates), and a day into its
-        date and day of the week (星期几, weekday): 今天, 明天,
+        date (几号) and day of the week (星期几, 周几, 礼拜几, weekday): 今天, 明天,
         上周, 本月, 最近7天, 下周一, 11月3日, 3天后, last week, next Monday, in 3 days, in 2 weeks, 2026-11-03,
         11月1日到3日.
 
