@@ -258,3 +258,11 @@ async def test_comparing_ranks_of_an_earlier_ranking_still_reads_that_ranking(to
     one = await plan_of(tools, "上周第一名和第二名的产品各卖了多少件")  # no arithmetic asked: one ranking
     assert "math.calculate" not in [s.uses for s in one.steps]
 
+
+
+async def test_date_characters_inside_other_words_are_no_date(tools: ToolRegistry) -> None:
+    # 几年后 + 年假 holds 后年 by accident: no date tool answers a question about leave.
+    accident = await plan_of(tools, "入职满几年后年假能加到多少天")
+    assert not any(s.uses.startswith("time.") for s in accident.steps), accident.steps
+    real = await one_step(tools, "后年春节是几号", "time.resolve")
+    assert real["expression"] == "后年春节"

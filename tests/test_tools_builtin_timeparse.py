@@ -275,3 +275,40 @@ def test_comparing_two_periods_is_not_a_range() -> None:
         "from last week to this week"]
     assert [m.text for m in find_periods("Nov 1 to Nov 7", SUNDAY)] == ["Nov 1 to Nov 7"]
     assert [m.text for m in find_periods("Monday and Friday", SUNDAY)] == ["Monday", "Friday"]
+
+
+# Relative-date words count only as words of the text: 后年 in 几年后年假 is 几年后 + 年假, 后天 in 三天后天气 is
+# 三天后 + 天气, 前年 in 一年前年纪 is 一年前 + 年纪; a word jieba keeps whole around one (今天上午) still holds it.
+WORD_BOUNDARY_CASES = [
+    ("工作满几年后年假增加到多少天", []),
+    ("过了几年后年终奖会涨吗", []),
+    ("三天后天气怎么样", ["三天后"]),
+    ("一年前年纪还小", ["一年前"]),
+    ("后年春节是几号", ["后年春节"]),
+    ("前年的销售额是多少", ["前年"]),
+    ("后天下午开会", ["后天"]),
+    ("今天上午卖了多少", ["今天"]),
+    ("昨天今天明天", ["昨天", "今天", "明天"]),
+]
+
+
+@pytest.mark.parametrize("text, dates", [
+    *WORD_BOUNDARY_CASES,
+    ("如今年轻人都爱网购", []),  # 如今 + 年轻人: only a segmenter sees it
+    ("他说明天再来", ["明天"]),
+])
+def test_relative_date_words_count_only_on_word_boundaries(text: str, dates: list[str]) -> None:
+    assert [m.text for m in find_periods(text, SUNDAY)] == dates
+
+
+@pytest.mark.parametrize("text, dates", WORD_BOUNDARY_CASES)
+def test_without_jieba_a_count_of_time_before_hou_or_qian_still_decides(monkeypatch: pytest.MonkeyPatch, text: str,
+                                                                       dates: list[str]) -> None:
+    from openautoglm import timeparse
+
+    monkeypatch.setattr(timeparse, "_jieba", lambda: None)
+    timeparse._word_spans.cache_clear()
+    try:
+        assert [m.text for m in find_periods(text, SUNDAY)] == dates
+    finally:
+        timeparse._word_spans.cache_clear()

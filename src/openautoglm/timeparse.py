@@ -27,10 +27,12 @@ Conventions (chosen once, used everywhere):
 from __future__ import annotations
 
 import calendar
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cache, lru_cache
 from typing import Any
 
 from .errors import ToolArgumentError
@@ -544,11 +546,54 @@ def _today(now: datetime | date) -> date:
     return now.date() if isinstance(now, datetime) else now
 
 
+# Relative days and years written as one Chinese word. Their characters also meet by accident inside other words:
+# 工作满几年后年假 holds 后年 (几年后 + 年假), 三天后天气 holds 后天 (三天后 + 天气).
+_ZH_RELATIVE_WORD = re.compile(r"大?[今明后去前]年|大?[今明后昨前]天")
+# A count of time right before 后/前 makes it that count's postposition (几年后, 三天前), not a date word's start.
+_DURATION_BEFORE = re.compile(r"[\d零〇一二两三四五六七八九十百千几数多半]\s*(?:个)?\s*"
+                              r"(?:年|天|日|周|星期|礼拜|月|小时|钟头|分钟)$")
+
+
+@cache
+def _jieba() -> Any:
+    """jieba (the kb extra), loaded once; None without it: then only the postposition rule decides."""
+    try:
+        import jieba
+    except ImportError:
+        return None
+    jieba.setLogLevel(logging.WARNING)  # its dictionary-loading chatter is not ours to print
+    return jieba
+
+
+@lru_cache(maxsize=512)
+def _word_spans(text: str) -> tuple[tuple[int, int], ...] | None:
+    jieba = _jieba()
+    if jieba is None:
+        return None
+    return tuple((start, end) for _, start, end in jieba.tokenize(text))
+
+
+def _zh_word_stands(text: str, start: int, end: int) -> bool:
+    """Whether the relative-date word ``text[start:end]`` is a word of the text, not characters of its neighbours:
+    no count of time before a 后/前 it starts with, and no word of jieba's segmentation straddling its edges (a word
+    holding it whole, such as 今天上午 or 去年同期, is fine)."""
+    if text[start] in "后前" and _DURATION_BEFORE.search(text[:start]):
+        return False
+    spans = _word_spans(text)
+    if spans is None:
+        return True
+    return not any(s < end and e > start and not (s <= start and e >= end) and not (start <= s and e <= end)
+                   for s, e in spans)
+
+
 def _candidates(text: str, today: date) -> list[_Candidate]:
     found: list[_Candidate] = []
     for pattern, handler in _RULES:
         for m in pattern.finditer(text):
             if m.end() == m.start():
+                continue
+            word = _ZH_RELATIVE_WORD.match(text, m.start())
+            if word and not _zh_word_stands(text, word.start(), word.end()):
                 continue
             try:
                 read = handler(m, today)
