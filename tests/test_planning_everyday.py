@@ -266,3 +266,16 @@ async def test_date_characters_inside_other_words_are_no_date(tools: ToolRegistr
     assert not any(s.uses.startswith("time.") for s in accident.steps), accident.steps
     real = await one_step(tools, "后年春节是几号", "time.resolve")
     assert real["expression"] == "后年春节"
+
+
+@pytest.mark.parametrize("request_text", ["把上周的销售报表打印出来", "把昨天的销量数据转发给王经理",
+                                          "Print last week's sales report", "Forward yesterday's sales figures to Tom"])
+async def test_an_action_on_data_is_no_read_of_the_data(tools: ToolRegistry, request_text: str) -> None:
+    # Built-in tools only read: printing or forwarding the report is an action none of them can do.
+    plan = await plan_of(tools, request_text)
+    assert plan.steps == [] and [u.reason for u in plan.unsupported] == ["no available tool can carry out this action"]
+
+
+async def test_listing_data_with_ba_stays_a_data_request(tools: ToolRegistry) -> None:
+    plan = await plan_of(tools, "把上周的销量按地区列出来")
+    assert not plan.unsupported and plan.steps and plan.steps[0].uses.startswith("sales.")

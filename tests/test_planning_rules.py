@@ -112,6 +112,12 @@ async def test_the_doable_part_runs_and_the_action_is_recorded() -> None:
     ("提醒我明天带伞", "writing"), ("Summarize the results above", "writing"),
     ("怎么订机票？", "question"), ("订单什么时候发货？", "question"), ("Who won the 2018 World Cup?", "question"),
     ("What is a hash map?", "question"), ("你好", "conversation"), ("Thanks a lot!", "conversation"),
+    # The 把-construction with a verb that acts on its object is an action; one that only reads stays a question.
+    ("把上周的周报打印出来", "action"), ("把这些旧照片删掉", "action"), ("把会议纪要转发给全组", "action"),
+    ("把合同扫描件上传到共享盘", "action"), ("把月报存到公司网盘里", "action"),
+    ("Forward the invoice to accounting", "action"), ("Please print the quarterly report", "action"),
+    ("Delete last month's drafts", "action"),
+    ("把上个月的销量按品类列出来", "question"), ("把销售额最高的地区找出来", "question"), ("把结果告诉我", "question"),
 ])
 def test_the_kind_of_a_part_is_read_off_its_verbs(text: str, kind: str) -> None:
     from openautoglm.planning.kinds import classify

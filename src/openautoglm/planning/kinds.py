@@ -28,7 +28,12 @@ _ZH_ACTION = re.compile(
     r"支付|转账|汇款|充值|缴费|交费|发送|发给|发到|发(?=[一个条封份]|邮件|短信|消息|微信|信息)|寄(?!存)|"
     r"打(?:个|一个|一通)?电话|打给|"
     r"拨打|呼叫|提交|上传|删除|创建|新建|建一个|安排|取消|发布|注册|报名|申请|设置|设定|设(?=[一个]个?闹钟|个提醒)|"
-    r"定(?=[一个]个?闹钟)|通知(?!书|单)|邀请|分享给|打车|叫车|叫一辆|开灯|关灯|播放|登记|挂号|投诉|退款|约(?=[一个]下|见)")
+    r"定(?=[一个]个?闹钟)|通知(?!书|单)|邀请|分享给|打车|叫车|叫一辆|开灯|关灯|播放|登记|挂号|投诉|退款|约(?=[一个]下|见)|"
+    r"打印|复印|转发|删掉|删了|删去|移除|归档|备份|重命名")
+# The 把-construction moves its object somewhere or changes it: 把报表发给经理, 把文件上传到网盘, 把照片存到相册.
+# A verb of moving with 给/到/进 after it is an action; 把销量按地区列出来 (list), 把结果告诉我 (tell) only read.
+_ZH_BA_ACTION = re.compile(r"把.{1,30}?(?:发|传|寄|转|交|递|送|存|移|挪|拷|拷贝|复制|同步|导|放|贴|挂|推送)"
+                           r"(?:过去)?(?:给|到|至|进)")
 # A Chinese request that asks how or why is a question about the action, not the action.
 _ZH_HOW = re.compile(r"怎么|怎样|如何|为什么|为何|是否|能不能.*吗|可以.*吗")
 # English imperatives: the verb opens the clause, after polite openers ("please", "can you", "I need to").
@@ -39,7 +44,8 @@ _EN_ACTION = re.compile(
     r"dial|ring|submit|upload|delete|remove|create|schedule|cancel|post|publish|tweet|register|sign (?:up|in)|"
     r"enroll|apply|set(?: up)?|notify|invite|share|deliver|install|uninstall|turn (?:on|off)|"
     r"switch (?:on|off)|open|close|play|rent|hire|add|file|renew|refund|return|subscribe|unsubscribe|print|"
-    r"fax|mail|ship|arrange|move|rename|lock|unlock)\b", re.I)
+    r"fax|mail|ship|arrange|move|rename|lock|unlock|forward|copy|archive|back up|erase|trash|repost|retweet)\b",
+    re.I)
 _ZH_WRITING = re.compile(r"写|撰写|起草|拟(?=[一个份封定])|生成|总结|概括|归纳|翻译|译成|改写|润色|续写|"
                          r"编(?=[一个首段])|作(?=一首|诗)|文案|诗|故事|口号|标语|祝福语|摘要|大纲")
 _EN_WRITING = re.compile(r"\b(?:write|draft|compose|generate|summari[sz]e|translate|rewrite|paraphrase|proofread|"
@@ -63,7 +69,7 @@ def classify(text: str) -> Kind:
         return Kind.ACTION if _CLOCK_TIME.search(t) else Kind.WRITING
     if _EN_ACTION.search(t):
         return Kind.ACTION
-    if _ZH_ACTION.search(t) and not _ZH_HOW.search(t):
+    if (_ZH_ACTION.search(t) or _ZH_BA_ACTION.search(t)) and not _ZH_HOW.search(t):
         return Kind.ACTION
     if _ZH_WRITING.search(t) or _EN_WRITING.search(t):
         return Kind.WRITING
