@@ -101,6 +101,8 @@ async def test_unit_conversions(tools: ToolRegistry, request_text: str, value: f
     ("convert -18 °C to °F", -18),
     ("negative 4 degrees Celsius in Fahrenheit", -4),
     ("Convert 20 °C to °F", 20),
+    ("-15 °C in °F", -15),
+    ("-25℃等于多少℉", -25),
 ])
 async def test_a_negative_quantity_keeps_its_sign(tools: ToolRegistry, request_text: str, value: float) -> None:
     args = await one_step(tools, request_text, "measure.convert")

@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import AutoGLMError
 from ..tools.base import Tool, ToolRegistry
 from .intent import Part
-from .measures import named_choices
+from .measures import kind_of, named_choices, unit_pair
 from .slots import slot_kind
 from .text import features, has_cjk, lexicon
 
@@ -190,6 +190,8 @@ ENTITY_FIT = {"expression": ("arithmetic", 1.0), "date_text": ("dates", 0.3), "d
               "start": ("dates", 0.3), "place": ("places", 0.3), "url": ("urls", 0.8), "file": ("files", 0.5)}
 
 
+UNIT_PAIR_FIT = 0.5
+
 _DATE_JOINERS = frozenset({"from", "between", "and", "to", "until", "through", "从", "到", "至"})
 
 
@@ -217,6 +219,11 @@ def fit_entities(ranked: list[Candidate], part: Part, tools: ToolRegistry) -> li
             # "which day ..." for a tool that can rank by day: options it has fit the request.
             cand.score += ENUM_FIT * named
             cand.matched.append(f"<{named} option{'s' * (named > 1)} named>")
+        if cand.lexical > 0 and any(kind_of(n, sp) == "unit_from" for n, sp in props.items() if isinstance(sp, dict)) \
+                and unit_pair(part.text):
+            # "-12 °F in °C": two units of one measure are what a converter takes, whatever few words surround them.
+            cand.score += UNIT_PAIR_FIT
+            cand.matched.append("<units→from/to>")
         gained: set[str] = set()
         for name, spec in props.items():
             kind = slot_kind(name, spec if isinstance(spec, dict) else {})

@@ -17,7 +17,8 @@ import yaml
 
 LEXICON_FILE = files("openautoglm.planning") / "lexicon.yaml"
 _CJK = re.compile(r"[\u4e00-\u9fff]+")
-_WORD = re.compile(r"[A-Za-z][A-Za-z0-9']*|\d+(?:\.\d+)?")
+# A degree sign belongs to its unit (°C, ℃): without it the "C" of "-40 °C" says nothing.
+_WORD = re.compile(r"°[CFcf]\b|[℃℉]|[A-Za-z][A-Za-z0-9']*|\d+(?:\.\d+)?")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
 
