@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 python="${PYTHON:-python3}"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+trap 'echo "check-package: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
 .venv/bin/python -m build --outdir "$work/dist" . >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
 wheel=$(ls "$work"/dist/openautoglm-*.whl)
 ls "$work"/dist/openautoglm-*.tar.gz >/dev/null
