@@ -103,6 +103,7 @@ async def test_unit_conversions(tools: ToolRegistry, request_text: str, value: f
     ("Convert 20 °C to °F", 20),
     ("-15 °C in °F", -15),
     ("-25℃等于多少℉", -25),
+    ("零下八度合多少华氏度？", -8),  # a bare 度 beside a temperature unit is Celsius
 ])
 async def test_a_negative_quantity_keeps_its_sign(tools: ToolRegistry, request_text: str, value: float) -> None:
     args = await one_step(tools, request_text, "measure.convert")

@@ -115,3 +115,8 @@ async def test_interest_sentences_and_refusals() -> None:
     assert tool.answer(out, "zh") == "本金 2,000，年利率 5%，按年复利，10 年后本息合计 3,257.79（利息 1,257.79）。"
     with pytest.raises(ToolArgumentError, match="rate"):
         await call(tool, principal=100, rate=5000, years=1)
+
+
+def test_a_bare_du_is_celsius_only_beside_another_temperature() -> None:
+    assert [(m.symbol, m.after_number) for m in find_units("零下 12 度是多少华氏度")] == [("°C", True), ("°F", False)]
+    assert find_units("这个月用了 100 度电") == []

@@ -174,6 +174,9 @@ class UnitMention:
     after_number: bool  # written right after a number: the unit of the quantity given
 
 
+_TEMPERATURES = frozenset(u.symbol for u in UNITS if u.dimension == "temperature")
+
+
 def find_units(text: str) -> list[UnitMention]:
     """Unit names in a sentence, left to right (longest name wins: 平方公里 is not 公里)."""
     symbols = {_key(a): s for a, s in _all_aliases()}
@@ -186,6 +189,13 @@ def find_units(text: str) -> list[UnitMention]:
         start = m.start() + len(m.group(0)) - len(m.group(0).lstrip())
         after_number = bool(re.search(r"[\d零一二两三四五六七八九十百千万]\s*$", text[:start]))
         out.append(UnitMention(start, m.end(), name, symbol, after_number))
+    if any(m.symbol in _TEMPERATURES for m in out):
+        # A temperature said in everyday Chinese ("零下十度是多少华氏度") gives degrees Celsius as a bare 度.
+        taken = {m.start for m in out}
+        for bare in re.finditer(r"(?<=[\d零一二两三四五六七八九十百])\s*(度)(?![电数])", text):
+            if bare.start(1) not in taken:
+                out.append(UnitMention(bare.start(1), bare.end(1), "度", "°C", True))
+        out.sort(key=lambda m: m.start)
     return out
 
 
