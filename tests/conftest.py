@@ -10,6 +10,8 @@ can leave those tiers out:
 - ``redis``: the Redis at 127.0.0.1:6379
 - ``chromium``: headless Chromium (the web console)
 - ``model``: the real embedded model (explicit marks, and the ``embedded_model`` fixture)
+- ``process``: starts ``autoglm`` or a gateway as a separate process (the CLI, crash recovery, TLS)
+- ``fuzz``: generated inputs by the hundred (schemathesis, hypothesis) against a gateway
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ import pytest
 _MODULE_TIERS = {
     "test_tools_sql_postgres": "postgres",
     "test_console": "chromium",
+    "test_cli": "process",
+    "test_durable": "process",
+    "test_gateway_tls": "process",
+    "test_gateway_cli": "process",
+    "test_gateway_schemathesis": "fuzz",
 }
 
 
@@ -59,6 +66,8 @@ def _tiers(item: pytest.Item) -> set[str]:
         tiers.add("postgres")
     if "redis" in words:
         tiers.add("redis")
+    if "_cli_" in item.name or item.name.startswith("test_cli"):
+        tiers.add("process")
     if "embedded_model" in getattr(item, "fixturenames", ()):
         tiers.add("model")
     return tiers
