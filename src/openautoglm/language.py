@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 LANGUAGES = ("zh", "en")
-_HAN = re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf]")
+_HAN = re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf\uf900-\ufaff]")
 _LATIN = re.compile(r"[A-Za-z]")
 # "answer in English", "always reply in English", "use English", "英文回答", "用英语回答", "请用中文回答"...
 _ENGLISH = re.compile(r"\b(?:answer|reply|respond|write|speak|talk|use|in)\b[^.;\n]{0,40}\benglish\b|英文|英语", re.I)
@@ -33,7 +33,12 @@ def requested_language(instructions: str | None) -> str | None:
     return "en" if english else "zh" if chinese else None
 
 
-def reply_language(request: str, instructions: str | None = None) -> str:
-    """The language to answer ``request`` in: the instructions' choice, else the request's script (Chinese when
-    it has Chinese in it)."""
+def reply_language(request: str, instructions: str | None = None, *, language: str | None = None) -> str:
+    """The language to answer ``request`` in: the one the caller names (``language``: "zh", "en", "Chinese"...),
+    else the instructions' choice, else the request's script (Chinese when it has Chinese in it)."""
+    named = (language or "").strip().lower()
+    if named.startswith("zh") or named in ("chinese", "中文"):
+        return "zh"
+    if named.startswith("en") or named == "english":
+        return "en"
     return requested_language(instructions) or ("zh" if _HAN.search(request) else "en")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from ..language import requested_language
+from ..language import reply_language as pick_language
 from ..plan import Plan, iter_strings
 
 Lang = Literal["zh", "en"]
@@ -19,15 +19,8 @@ def is_chinese(text: str) -> bool:
 
 
 def reply_language(request: str, language: str | None = None, instructions: str | None = None) -> Lang:
-    named = (language or "").strip().lower()
-    if named.startswith("zh") or named in ("chinese", "中文"):
-        return "zh"
-    if named.startswith("en") or named == "english":
-        return "en"
-    asked = requested_language(instructions)
-    if asked in ("zh", "en"):
-        return "zh" if asked == "zh" else "en"
-    return "zh" if is_chinese(request) else "en"
+    """The reply's language (:func:`openautoglm.language.reply_language`, typed for the composer)."""
+    return "zh" if pick_language(request, instructions, language=language) == "zh" else "en"
 
 
 def plan_words(plan: Plan) -> str:

@@ -18,28 +18,16 @@ and queries pass through unchanged. On ``bench/kb_dev.py`` (the development set)
 from __future__ import annotations
 
 import base64
-import re
 import threading
 from collections.abc import Sequence
 from typing import Any
 
+from ...language import script
 from .catalog import Catalog
 from .vectors import VectorStore
 
 MIN_PER_LANGUAGE = 8
 SAMPLE_PER_LANGUAGE = 2000
-_HAN = re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf]")
-_LATIN = re.compile(r"[A-Za-z]")
-
-
-def script(text: str) -> str | None:
-    """'zh' or 'en' by the letters a text is written in; None when mixed (neither has four fifths of them)."""
-    han = len(_HAN.findall(text))
-    latin = len(_LATIN.findall(text)) / 4  # a Chinese character carries about as much as four Latin letters
-    if han + latin == 0:
-        return None
-    share = han / (han + latin)
-    return "zh" if share >= 0.8 else "en" if share <= 0.2 else None
 
 
 class LanguageDirection:
