@@ -196,6 +196,26 @@ def summarize_summary(output: dict[str, Any]) -> str:
 def sales_tools(db: SalesDatabase, today: Today) -> list[Tool]:
     data = SalesData(db, today)
 
+    def scope(name: str, start: str, end: str | None, region: str | None
+              ) -> tuple[date, date, int | None, str, tuple[Any, ...]]:
+        """The period and region a call asks about, checked, as a WHERE clause over ``sales s`` and its params."""
+        first, last = resolve_range(start, end, data.ready(), name)
+        data.check_coverage(first, last, name)
+        region_id = _region_id(region, name)
+        where = "s.date BETWEEN ? AND ?" + (" AND s.region_id = ?" if region_id else "")
+        params: tuple[Any, ...] = (first.isoformat(), last.isoformat()) + ((region_id,) if region_id else ())
+        return first, last, region_id, where, params
+
+    def grouped(group_by: str, where: str, params: tuple[Any, ...], in_order: bool
+                ) -> tuple[list[dict[str, Any]], int, float]:
+        """Units and revenue per group (in the group's natural order when ``in_order``), and their totals."""
+        key, key_en, order = GROUP_KEYS[group_by]
+        rows = data.rows(
+            f"SELECT {key} AS key, {key_en} AS key_en, SUM(s.units) AS units, ROUND(SUM(s.revenue), 2) AS revenue"
+            " FROM sales s JOIN products p ON p.id = s.product_id JOIN regions r ON r.id = s.region_id"
+            f" WHERE {where} GROUP BY 1, 2" + (f" ORDER BY {order}" if in_order else ""), params)
+        return rows, sum(int(r["units"]) for r in rows), round(sum(float(r["revenue"]) for r in rows), 2)
+
     def top_products(start: str, end: str | None = None, limit: int = 5,
                      by: Literal["units", "revenue"] = "units", region: str | None = None) -> dict[str, Any]:
         """The best-selling products of a period, ranked by units sold or by revenue (sample sales data).
@@ -210,12 +230,8 @@ def sales_tools(db: SalesDatabase, today: Today) -> list[Tool]:
         name = "sales.top_products"
         if not 1 <= limit <= 50:
             raise ToolArgumentError(f"{name}: limit must be between 1 and 50")
-        first, last = resolve_range(start, end, data.ready(), name)
-        data.check_coverage(first, last, name)
-        region_id = _region_id(region, name)
+        first, last, region_id, where, params = scope(name, start, end, region)
         metric = "units" if by == "units" else "revenue"
-        where = "s.date BETWEEN ? AND ?" + (" AND s.region_id = ?" if region_id else "")
-        params: tuple[Any, ...] = (first.isoformat(), last.isoformat()) + ((region_id,) if region_id else ())
         rows = data.rows(
             "SELECT p.name AS product, p.name_en AS product_en, p.category AS category, SUM(s.units) AS units,"
             " ROUND(SUM(s.revenue), 2) AS revenue FROM sales s JOIN products p ON p.id = s.product_id"
@@ -243,18 +259,8 @@ def sales_tools(db: SalesDatabase, today: Today) -> list[Tool]:
             region: only this region: 华东, 华北, 华南, 西南, 东北 (or East/North/South/Southwest/Northeast China).
         """
         name = "sales.summary"
-        first, last = resolve_range(start, end, data.ready(), name)
-        data.check_coverage(first, last, name)
-        region_id = _region_id(region, name)
-        key, key_en, order = GROUP_KEYS[group_by]
-        where = "s.date BETWEEN ? AND ?" + (" AND s.region_id = ?" if region_id else "")
-        params: tuple[Any, ...] = (first.isoformat(), last.isoformat()) + ((region_id,) if region_id else ())
-        rows = data.rows(
-            f"SELECT {key} AS key, {key_en} AS key_en, SUM(s.units) AS units, ROUND(SUM(s.revenue), 2) AS revenue"
-            " FROM sales s JOIN products p ON p.id = s.product_id JOIN regions r ON r.id = s.region_id"
-            f" WHERE {where} GROUP BY 1, 2 ORDER BY {order}", params)
-        total_units = sum(int(r["units"]) for r in rows)
-        total_revenue = round(sum(float(r["revenue"]) for r in rows), 2)
+        first, last, region_id, where, params = scope(name, start, end, region)
+        rows, total_units, total_revenue = grouped(group_by, where, params, in_order=True)
         out_rows = []
         for r in rows:
             row: dict[str, Any] = {"key": r["key"], "units": int(r["units"]), "revenue": float(r["revenue"])}
@@ -290,18 +296,8 @@ def sales_tools(db: SalesDatabase, today: Today) -> list[Tool]:
         name = "sales.rank"
         if not 1 <= limit <= 50:
             raise ToolArgumentError(f"{name}: limit must be between 1 and 50")
-        first, last = resolve_range(start, end, data.ready(), name)
-        data.check_coverage(first, last, name)
-        region_id = _region_id(region, name)
-        key, key_en, _ = GROUP_KEYS[group_by]
-        where = "s.date BETWEEN ? AND ?" + (" AND s.region_id = ?" if region_id else "")
-        params: tuple[Any, ...] = (first.isoformat(), last.isoformat()) + ((region_id,) if region_id else ())
-        rows = data.rows(
-            f"SELECT {key} AS key, {key_en} AS key_en, SUM(s.units) AS units, ROUND(SUM(s.revenue), 2) AS revenue"
-            " FROM sales s JOIN products p ON p.id = s.product_id JOIN regions r ON r.id = s.region_id"
-            f" WHERE {where} GROUP BY 1, 2", params)
-        total_units = sum(int(r["units"]) for r in rows)
-        total_revenue = round(sum(float(r["revenue"]) for r in rows), 2)
+        first, last, region_id, where, params = scope(name, start, end, region)
+        rows, total_units, total_revenue = grouped(group_by, where, params, in_order=False)
         total = total_units if measure == "units" else total_revenue
         rows.sort(key=lambda r: (float(r[measure]) if order == "asc" else -float(r[measure]), str(r["key"])))
         groups = []
