@@ -7,14 +7,16 @@ store, planner... built once from the settings, each on first use) and the orche
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+import asyncio
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import Settings, load_settings
 from .engine import Approver, Executor, StepStatus
+from .errors import ConfigError
 from .events import Event, EventSink
-from .memory.kb import KnowledgeBase
+from .memory.kb import IngestReport, KnowledgeBase
 from .memory.sessions import Sessions
 from .models.base import ChatModel
 from .orchestrator import AnswerWriter, Orchestrator, RunResult, clean_request, new_task_id
@@ -26,6 +28,7 @@ from .tools.base import Tool, ToolRegistry
 from .tools.workflows import WorkflowRegistry
 
 if TYPE_CHECKING:
+    from .memory.kb.sources import SyncSchedule
     from .models.pool import Router
 
 __all__ = ["AutoGLM", "RunResult", "new_task_id"]
@@ -95,6 +98,33 @@ class AutoGLM:
     def knowledge(self) -> KnowledgeBase:
         """The knowledge base (memory/kb/): ``add``, ``search``, ``documents``, ``remove``; opened on first use."""
         return self.services.knowledge
+
+    async def sync_knowledge(self, names: Sequence[str] | None = None) -> dict[str, IngestReport]:
+        """Bring the sources in ``knowledge.sources`` (all, or those named) up to date in the knowledge base:
+        new, changed and deleted rows, items and files. One report per source; a source that cannot be read
+        reports one failure and keeps what was ingested from it before."""
+        from .memory.kb.sources import make_sources, sync_sources
+
+        configs = self.settings.knowledge.sources
+        if names:
+            unknown = sorted(set(names) - {c.name for c in configs})
+            if unknown:
+                raise ConfigError(f"no knowledge source named {', '.join(unknown)}; configured: "
+                                  f"{', '.join(c.name for c in configs) or 'none'} (knowledge.sources)")
+            configs = [c for c in configs if c.name in names]
+        sources = make_sources(configs, self.settings)
+        kb = await asyncio.to_thread(lambda: self.knowledge)
+        return await sync_sources(kb, sources)
+
+    def knowledge_sync_schedule(self) -> SyncSchedule | None:
+        """A background :meth:`sync_knowledge` every ``knowledge.sync_interval_s`` (for the gateway to start and
+        close); None when no interval or no source is configured."""
+        from .memory.kb.sources import SyncSchedule
+
+        k = self.settings.knowledge
+        if not (k.sync_interval_s and k.sources):
+            return None
+        return SyncSchedule(self.sync_knowledge, k.sync_interval_s)
 
     @property
     def opened_knowledge(self) -> KnowledgeBase | None:

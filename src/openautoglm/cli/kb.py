@@ -9,9 +9,9 @@ from typing import Annotated
 
 import typer
 
-from .common import ConfigOption, JsonFlag, make_app
+from .common import ConfigOption, JsonFlag, make_app, run_async
 
-kb_app = typer.Typer(help="The knowledge base: add, search, list and remove documents.", no_args_is_help=True)
+kb_app = typer.Typer(help="The knowledge base: add, sync, search, list and remove documents.", no_args_is_help=True)
 
 
 @kb_app.command("add")
@@ -36,6 +36,31 @@ def add(
     else:
         typer.echo(report.summary(), err=True)
     if report.failed:
+        raise typer.Exit(1)
+
+
+@kb_app.command("sync")
+def sync(
+    names: Annotated[list[str] | None, typer.Argument(help="sources to sync (default: every one configured)")] = None,
+    json_out: JsonFlag = False,
+    config: ConfigOption = None,
+) -> None:
+    """Bring the sources in `knowledge.sources` (SQL queries, JSON APIs, folders) up to date: new, changed and
+    deleted rows, items and files; unchanged ones are skipped."""
+    glm = make_app(config)
+    if not glm.settings.knowledge.sources:
+        from ..errors import ConfigError
+
+        raise ConfigError("no sources to sync: add knowledge.sources to autoglm.yaml (kind: sql, http or folder)")
+    reports = run_async(lambda: glm.sync_knowledge(names or None), glm)
+    if json_out:
+        typer.echo(json.dumps({n: r.to_dict() for n, r in reports.items()}, ensure_ascii=False, indent=2))
+    else:
+        for name, report in reports.items():
+            for failure in report.failed:
+                typer.echo(f"autoglm: error: {name}: {failure.source}: {failure.error}", err=True)
+            typer.echo(f"{name}: {report.summary()}", err=True)
+    if any(r.failed for r in reports.values()):
         raise typer.Exit(1)
 
 

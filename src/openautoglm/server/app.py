@@ -63,7 +63,13 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await glm.load_tools()  # MCP servers connect now: a broken one stops the start, not a user's request
         await gw.runner.start()  # claims what a dead process left in the queue, then whatever is submitted
+        schedule = glm.knowledge_sync_schedule()  # knowledge.sources every knowledge.sync_interval_s, if set
+        if schedule is not None:
+            schedule.start()
+        app.state.kb_sync = schedule
         yield
+        if schedule is not None:
+            await schedule.aclose()
         # Drain: running tasks stop at a step boundary, left interrupted for the next process to resume.
         await gw.runner.aclose(g.drain_timeout_s)
         await gw.limiter.aclose()

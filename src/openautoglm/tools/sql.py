@@ -603,26 +603,32 @@ def _sqlite_path(url: str) -> Path:
     return Path(parsed.database).expanduser()
 
 
-def sql_tools(name: str, url: str, allow_writes: bool = False, max_rows: int = DEFAULT_MAX_ROWS,
-              timeout_s: float = 10.0, allow_superuser: bool = False, description: str | None = None) -> list[Tool]:
-    """The tools of one configured database: ``sql.<name>.query``, ``sql.<name>.tables`` (+ ``.execute``)."""
+def sql_reader(owner: str, url: str, timeout_s: float = 10.0,
+               allow_superuser: bool = False) -> SQLiteReader | PostgresReader:
+    """A read-only reader of the database at ``url`` (SQLite or PostgreSQL); ``owner`` names it in errors."""
     from sqlalchemy.engine import make_url
 
     try:
         backend = make_url(url).get_backend_name()
     except Exception as exc:
-        raise ConfigError(f"sql_databases.{name}: not a SQLAlchemy URL: {exc}") from None
+        raise ConfigError(f"{owner}: not a SQLAlchemy URL: {exc}") from None
+    if backend == "sqlite":
+        return SQLiteReader(_sqlite_path(url), timeout_s)
+    if backend == "postgresql":
+        return PostgresReader(url, timeout_s, allow_superuser=allow_superuser)
+    raise ConfigError(f"{owner}: read-only enforcement exists for sqlite and postgresql, not {backend}; use one "
+                      "of those")
+
+
+def sql_tools(name: str, url: str, allow_writes: bool = False, max_rows: int = DEFAULT_MAX_ROWS,
+              timeout_s: float = 10.0, allow_superuser: bool = False, description: str | None = None) -> list[Tool]:
+    """The tools of one configured database: ``sql.<name>.query``, ``sql.<name>.tables`` (+ ``.execute``)."""
     prefix = f"sql.{name}"
     tools: list[Tool] = []
-    if backend == "sqlite":
-        path = _sqlite_path(url)
-        reader: SQLiteReader | PostgresReader = SQLiteReader(path, timeout_s)
-        writer: SQLiteWriter | PostgresReader = SQLiteWriter(path, timeout_s)
-    elif backend == "postgresql":
-        reader = writer = PostgresReader(url, timeout_s, allow_superuser=allow_superuser)
-    else:
-        raise ConfigError(f"sql_databases.{name}: read-only enforcement exists for sqlite and postgresql, not "
-                          f"{backend}; use one of those")
+    reader = sql_reader(f"sql_databases.{name}", url, timeout_s, allow_superuser)
+    writer: SQLiteWriter | PostgresReader = (SQLiteWriter(reader.path, timeout_s)
+                                             if isinstance(reader, SQLiteReader) else reader)
+    backend = "sqlite" if isinstance(reader, SQLiteReader) else "postgresql"
     tools.append(SQLQueryTool(f"{prefix}.query", reader, max_rows=max_rows, dialect=backend,
                               purpose=description or f"Run one read-only SQL query on the '{name}' database",
                               timeout_s=timeout_s + 5))

@@ -2,7 +2,7 @@
 
 from .base import KnowledgeBase, SearchFilter, SearchHit, kb_path
 from .config import KnowledgeConfig
-from .ingest import FileError, IngestReport
+from .ingest import FileError, IngestReport, Record
 from .vectors import QdrantStore, SqliteVecStore, VectorStore
 
 __all__ = [
@@ -11,6 +11,7 @@ __all__ = [
     "KnowledgeBase",
     "KnowledgeConfig",
     "QdrantStore",
+    "Record",
     "SearchFilter",
     "SearchHit",
     "SqliteVecStore",

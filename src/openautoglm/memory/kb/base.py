@@ -25,7 +25,7 @@ from .catalog import Catalog, DocumentInfo, connect
 from .chunking import Chunk, Chunker
 from .config import KnowledgeConfig
 from .documents import UnreadableFile, read_blocks
-from .ingest import FileError, IngestReport, sha256, under, walk
+from .ingest import FileError, IngestReport, Record, sha256, under, walk
 from .language import LanguageDirection
 from .vectors import VectorStore, vector_stores
 
@@ -46,6 +46,8 @@ class _Parsed:
     size: int
     existing: DocumentInfo | None
     chunks: list[Chunk]
+    name: str | None = None  # cited as (default: the file name)
+    type: str | None = None  # default: the file extension
 
 
 class SearchFilter(BaseModel):
@@ -164,12 +166,51 @@ class KnowledgeBase:
         finally:
             if bar is not None:
                 bar.close()
+        self._finish(report, started)
+        return report
+
+    def sync_records(self, records: Iterable[Record], owns: Callable[[str], bool], *,
+                     on_error: Callable[[FileError], None] | None = None) -> IngestReport:
+        """Bring the documents ``owns`` claims up to date with ``records`` (rows of a database, items of an API):
+        a new record is added, one whose content hash changed re-ingested, an unchanged one skipped, and an owned
+        document no record names any more removed."""
+        started = time.perf_counter()
+        report = IngestReport()
+        seen: set[str] = set()
+        pending: list[_Parsed] = []
+        for record in records:
+            if record.source in seen:
+                self._fail(report, FileError(record.source, "two records with this key; the first one is kept"),
+                           on_error)
+                continue
+            seen.add(record.source)
+            digest = record.digest
+            existing = self.catalog.document(record.source)
+            if existing is not None and existing.sha256 == digest:
+                report.unchanged.append(record.source)
+                continue
+            chunks = self.chunker.chunk(record.blocks())
+            for chunk in chunks:
+                chunk.place = record.place
+            pending.append(_Parsed(record.source, digest, len(record.text.encode()), existing, chunks,
+                                   record.name, record.type))
+            if sum(len(p.chunks) for p in pending) >= EMBED_BATCH:
+                self._store(pending, report, on_error)
+                pending = []
+        self._store(pending, report, on_error)
+        for doc in self.catalog.documents():
+            if doc.source not in seen and owns(doc.source):
+                self._remove(doc.source)
+                report.removed.append(doc.source)
+        self._finish(report, started)
+        return report
+
+    def _finish(self, report: IngestReport, started: float) -> None:
         with self.lock:
             self.vectors.optimize()
         if report.added or report.updated or report.removed:
             self._language.refresh()
         report.seconds = time.perf_counter() - started
-        return report
 
     def _parse(self, path: Path, report: IngestReport, on_error: Callable[[FileError], None] | None) -> _Parsed | None:
         """Read, hash and chunk one file; None when it is unchanged or cannot be read (then reported)."""
@@ -209,7 +250,8 @@ class KnowledgeBase:
             with self.lock:
                 try:
                     old_ids = self.catalog.chunk_ids(p.existing.id) if p.existing else []
-                    doc_id, ids = self.catalog.put_document(p.source, p.digest, p.size, p.chunks)
+                    doc_id, ids = self.catalog.put_document(p.source, p.digest, p.size, p.chunks, name=p.name,
+                                                            type=p.type)
                     self.vectors.delete(old_ids)
                     self.vectors.add(ids, mine, [doc_id] * len(ids))
                     self.conn.commit()

@@ -126,21 +126,26 @@ class Catalog:
         with self.lock:
             return [r[0] for r in self.conn.execute("SELECT id FROM kb_chunks WHERE doc_id = ?", (doc_id,))]
 
-    def put_document(self, source: str, sha256: str, size: int, chunks: Sequence[Chunk]) -> tuple[int, list[int]]:
-        """Insert or replace a document and its chunks (caller commits); returns its id and the new chunk ids."""
+    def put_document(self, source: str, sha256: str, size: int, chunks: Sequence[Chunk], *, name: str | None = None,
+                     type: str | None = None) -> tuple[int, list[int]]:
+        """Insert or replace a document and its chunks (caller commits); returns its id and the new chunk ids.
+        ``name`` and ``type`` default to the file name and extension of ``source``."""
         path = Path(source)
+        name = path.name if name is None else name
+        type = path.suffix.lower().lstrip(".") if type is None else type
         with self.lock:
             old = self.document(source)
             if old is not None:
                 self._drop_chunks(old.id)
-                self.conn.execute("UPDATE kb_documents SET sha256 = ?, size = ?, chunks = ?, ingested_at = ? "
-                                  "WHERE id = ?", (sha256, size, len(chunks), time.time(), old.id))
+                self.conn.execute("UPDATE kb_documents SET name = ?, sha256 = ?, size = ?, chunks = ?, "
+                                  "ingested_at = ? WHERE id = ?", (name, sha256, size, len(chunks), time.time(),
+                                                                   old.id))
                 doc_id = old.id
             else:
                 cur = self.conn.execute(
                     "INSERT INTO kb_documents(source, name, type, sha256, size, chunks, ingested_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (source, path.name, path.suffix.lower().lstrip("."), sha256, size, len(chunks), time.time()),
+                    (source, name, type, sha256, size, len(chunks), time.time()),
                 )
                 doc_id = int(cur.lastrowid)
             ids: list[int] = []

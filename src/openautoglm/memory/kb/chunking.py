@@ -25,10 +25,14 @@ class Chunk:
     line: int | None = None
     row: int | None = None
     row_end: int | None = None
+    place: str | None = None  # a record's own address (a row's key, an item's id), cited instead of lines
 
     @property
     def position(self) -> str:
-        """Where in the file, for citations: page, line or table rows, and the section."""
+        """Where in the file, for citations: page, line or table rows, and the section; for a record from a
+        database or an API, its key (and which of its chunks, when it has several)."""
+        if self.place is not None:
+            return self.place if self.ordinal == 0 else f"{self.place} #{self.ordinal + 1}"
         parts = []
         if self.page is not None:
             parts.append(f"p.{self.page}")

@@ -8,6 +8,17 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 
+class SourceConfig(BaseModel):
+    """One entry of ``knowledge.sources``: a ``kind`` (sql, http, folder, or one registered in
+    ``memory/kb/sources``), a ``name`` unique among the sources, and the options that kind reads (checked by the
+    kind's own ``Options`` model when the source is built)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    kind: str
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+
+
 class KnowledgeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -38,6 +49,11 @@ class KnowledgeConfig(BaseModel):
         description="remove the Chinese-English direction from query vectors, so a question in one language "
         "finds passages in the other (see memory/kb/language.py)",
     )
+    sources: list[SourceConfig] = Field(
+        default_factory=list, description="what `autoglm kb sync` keeps up to date: SQL queries, JSON APIs, folders "
+        "(see memory/kb/sources)")
+    sync_interval_s: float | None = Field(
+        default=None, gt=0, description="the gateway syncs every source this often (off when unset)")
     answer: Literal["auto", "extract", "generate"] = Field(
         default="auto",
         description="knowledge.answer: quote the best sentences (extract), have the model write the answer "

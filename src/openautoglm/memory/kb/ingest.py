@@ -8,13 +8,37 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .documents import supported
+from .documents import Block, supported
 
 
 @dataclass
 class FileError:
     source: str
     error: str
+
+
+@dataclass
+class Record:
+    """One document from a source that is not a file: a database row, an API item.
+
+    ``source`` is its key in the knowledge base (unique, stable across syncs); ``name`` and ``place`` are how an
+    answer cites it (a table and a key, a URL and an item id); ``text`` is what is searched, one field a line.
+    """
+
+    source: str
+    name: str
+    type: str
+    place: str
+    text: str
+    heading: str = ""
+
+    @property
+    def digest(self) -> str:
+        return sha256(f"{self.name}\0{self.place}\0{self.heading}\0{self.text}".encode())
+
+    def blocks(self) -> list[Block]:
+        heading = [Block("heading", self.heading, level=1)] if self.heading else []
+        return heading + [Block("paragraph", line.strip()) for line in self.text.splitlines() if line.strip()]
 
 
 @dataclass
