@@ -30,6 +30,7 @@ _MODULE_TIERS = {
     "test_durable": "process",
     "test_gateway_tls": "process",
     "test_gateway_cli": "process",
+    "test_support_cli": "process",
     "test_gateway_schemathesis": "fuzz",
 }
 

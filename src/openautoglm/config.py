@@ -150,6 +150,30 @@ class SQLDatabaseConfig(BaseModel):
     description: str | None = None
 
 
+class SupportSettings(BaseModel):
+    """The customer-service application (apps/support/): where a reply goes by its confidence, and the tools it
+    drafts from. In autoglm.yaml under ``support:``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    auto_reply: float = Field(default=0.9, ge=0, le=1, description="confidence from which a reply goes out by itself")
+    suggest: float = Field(default=0.7, ge=0, le=1, description="confidence from which a draft is suggested to an "
+                           "agent; below it the conversation is handed over")
+    order_tool: str | None = Field(default=None, description="the tool that looks an order up, e.g. "
+                                   "orders.get_order (an openapi operation) or a SQL query tool; unset: no lookups")
+    order_id_arg: str = Field(default="order_id", description="the order tool's argument that takes the order id")
+    order_id_pattern: str = Field(default=r"\b[A-Z]{2,5}-\d{3,12}\b",
+                                  description="how an order id looks in a message (a regular expression)")
+    phrase_with_model: bool = Field(default=False, description="let the model rephrase a draft; kept only when "
+                                    "every number and name in it is found in the sources")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SupportSettings:
+        if self.suggest > self.auto_reply:
+            raise ValueError("support.suggest must not be above support.auto_reply")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AUTOGLM_", extra="forbid", env_nested_delimiter="__")
 
@@ -201,6 +225,7 @@ class Settings(BaseSettings):
     weather_geocoding_url: str = "https://geocoding-api.open-meteo.com/v1/search"
     weather_forecast_url: str = "https://api.open-meteo.com/v1/forecast"
     sql_databases: list[SQLDatabaseConfig] = Field(default_factory=list)
+    support: SupportSettings = Field(default_factory=SupportSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -33,6 +33,7 @@ from .render import print_plan, print_trace, progress_printer
 from .secrets import secrets_app
 from .serve import serve
 from .sessions import sessions_app
+from .support import support_app
 from .workflows import workflows_app
 
 app = typer.Typer(
@@ -194,6 +195,7 @@ app.add_typer(sessions_app, name="sessions")
 app.add_typer(node_app, name="node")
 app.add_typer(kb_app, name="kb")
 app.add_typer(secrets_app, name="secrets")
+app.add_typer(support_app, name="support")
 # --- end sub-commands ---
 
 

@@ -27,7 +27,7 @@ _DATES = re.compile(
     r"|(?:(?P<y2>\d{4})\s*年\s*)?(?P<m2>\d{1,2})\s*月\s*(?P<d2>\d{1,2})\s*[日号]"
     rf"|\b(?P<mon>{_MONTH_RE})\.?\s+(?P<d3>\d{{1,2}})(?:st|nd|rd|th)?\b(?:,?\s*(?P<y3>\d{{4}}))?"
     rf"|\b(?P<d4>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<mon4>{_MONTH_RE})\b(?:,?\s*(?P<y4>\d{{4}}))?", re.I)
-_NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?")
+_NUMBER = re.compile(r"(?<![A-Za-z0-9_.])-?\d+(?:\.\d+)?")  # a figure right after a Chinese character counts too
 _THOUSANDS = re.compile(r"(?<=\d)[,，](?=\d{3}\b)")
 _QUOTED = re.compile(r"[「“\"《]([^」”\"》]{2,40})[」”\"》]")
 _CAPITALISED = re.compile(r"(?<![\w'])[A-Z][a-zA-Z]+(?:[ -][A-Z][a-zA-Z]+)*")

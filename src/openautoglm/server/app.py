@@ -19,7 +19,7 @@ from .guard import Guard
 from .keys import KeyRing
 from .metrics import Metrics
 from .ratelimit import LocalBuckets, RateLimiter, RedisBuckets
-from .routes import admin, chat, oauth, ops, tasks
+from .routes import admin, chat, oauth, ops, support, tasks
 from .runner import TaskRunner
 from .telemetry import make_tracer_provider
 from .textguard import TextGuard
@@ -91,6 +91,7 @@ def create_app(
     app.include_router(admin.router)
     app.include_router(oauth.router)
     app.include_router(ops.router)
+    app.include_router(support.router)
     app.include_router(console.router)  # GET /console: the web console (static files, no data)
     _mount_parts(app, approvals)
     app.add_middleware(TextGuard)  # inside the Guard, so the body it reads is already size-capped

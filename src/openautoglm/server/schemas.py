@@ -125,3 +125,14 @@ class RevokeTokenIn(BaseModel):
     expires_at: float | None = Field(default=None, description="the token's exp, after which the entry may go")
 
     _check = field_validator("jti")(_no_nul)
+
+
+class SupportMessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=4000, description="the customer's message")
+    conversation_id: str | None = Field(default=None, min_length=1, max_length=128,
+                                        description="keeps the customer's earlier messages (a follow-up leans on "
+                                        "the previous one)")
+
+    _check = field_validator("text", "conversation_id")(_no_nul)
