@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import Settings, load_settings
-from .engine import Approver, Executor, StepStatus
+from .engine import Approver, Executor, StepResult, StepStatus
 from .errors import ConfigError
 from .events import Event, EventSink
 from .memory.kb import IngestReport, KnowledgeBase
@@ -204,6 +204,22 @@ class AutoGLM:
         parsed = load_plan(plan) if isinstance(plan, str | Path) else parse_plan(plan)
         return await self.orchestrator.execute(parsed, inputs, owner=owner, on_event=on_event, task_id=task_id,
                                                role=role)
+
+    async def dry_run(self, plan: Plan | Mapping[str, Any] | str | Path,
+                      inputs: Mapping[str, Any] | None = None) -> tuple[dict[str, StepResult], list[Event]]:
+        """Run a plan with no side effects: tools that have them are simulated (from their output schema, or a
+        recorded output of the step's idempotency key) and the events say what each would have been called with.
+        Nothing is recorded as a task."""
+        from .events import EventEmitter
+        from .workflow import load_plan
+
+        await self.load_tools()
+        parsed = load_plan(plan) if isinstance(plan, str | Path) else parse_plan(plan)
+        executor = self.services.new_executor()
+        executor.simulate = True
+        events: list[Event] = []
+        results = await executor.run(parsed, EventEmitter("dry-run", [events.append]), inputs)
+        return results, events
 
     async def resume(self, task_id: str, on_event: EventSink | None = None, *, leased: bool = False) -> RunResult:
         """Continue an interrupted task from its log: finished steps keep their results, the rest run.

@@ -13,12 +13,13 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
+from .conditions import ConditionError, parse_condition
 from .errors import AutoGLMError, PlanError, StepTimeout, TaskTimeout, ToolError, ToolPermissionError
 from .events import EventEmitter, EventKind
 from .models.base import ChatModel
-from .plan import Plan, RetryPolicy, Step, is_truthy, render, resolve, step_dependencies, validate_plan
+from .plan import Compensation, Plan, RetryPolicy, Step, render, resolve, step_dependencies, validate_plan
 from .results import StepResult, StepStatus
 from .tools.base import Tool, ToolContext, ToolRegistry
 
@@ -26,6 +27,33 @@ PREVIEW_CHARS = 2000
 
 
 Approver = Callable[[Tool, dict[str, Any], ToolContext], Awaitable[bool]]
+
+
+class RecordedKey(Protocol):
+    """An idempotency key as the ledger holds it."""
+
+    @property
+    def status(self) -> str:  # "started" (claimed, outcome not known yet) or "done"
+        ...
+
+    @property
+    def output(self) -> Any: ...
+
+    @property
+    def task_id(self) -> str: ...
+
+
+class IdempotencyLedger(Protocol):
+    """Where idempotency keys live (``Store`` implements it): shared by every process on the same database."""
+
+    def claim_key(self, key: str, tool: str, task_id: str, step_id: str) -> RecordedKey | None:
+        """Claim ``key`` for this step; None when claimed now, else the record that holds it already."""
+
+    def complete_key(self, key: str, output: Any) -> None: ...
+
+    def release_key(self, key: str) -> None: ...
+
+    def recorded_key(self, key: str) -> RecordedKey | None: ...
 
 
 def preview(value: Any, limit: int = PREVIEW_CHARS) -> str:
@@ -44,6 +72,10 @@ class Executor:
     model: ChatModel | None = None
     sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
     clock: Callable[[], float] = time.time
+    # Where steps' idempotency keys are claimed and their outputs recorded; None: keys are not enforced.
+    ledger: IdempotencyLedger | None = None
+    # A dry run: tools with side effects are not called; their outputs are made up (Tool.simulate) or recorded.
+    simulate: bool = False
 
     async def run(
         self,
@@ -96,6 +128,8 @@ class _Run:
         self.all_done = asyncio.Event()
         self.tasks: set[asyncio.Task[None]] = set()
         self.limit = asyncio.Semaphore(executor.max_concurrency) if executor.max_concurrency else None
+        self.keys: dict[str, str] = {}  # step id -> the idempotency key it claimed and recorded in this run
+        self.reused: set[str] = set()  # steps whose output an earlier run made: not this run's to undo
 
     async def go(self) -> dict[str, StepResult]:
         if self.unfinished == 0:
@@ -108,6 +142,9 @@ class _Run:
         finally:
             for task in self.tasks:
                 task.cancel()
+        failed = [sid for sid, r in self.results.items() if r.status == StepStatus.FAILED]
+        if failed:
+            await self.compensate(failed)
         return self.results
 
     def start(self, sid: str) -> None:
@@ -148,7 +185,7 @@ class _Run:
     async def _run_step(self, step: Step) -> None:
         result = self.results[step.id]
         try:
-            if step.when is not None and not is_truthy(resolve(step.when, self.outputs, self.inputs)):
+            if step.when is not None and not self.holds(step.when):
                 self.skip(step.id, f"condition {step.when!r} is false")
                 return
         except PlanError as exc:
@@ -172,6 +209,15 @@ class _Run:
         )
         self.finish(step.id)
 
+    def holds(self, condition: str) -> bool:
+        def lookup(reference: str) -> Any:
+            return resolve("${" + reference + "}", self.outputs, self.inputs)
+
+        try:
+            return parse_condition(condition).evaluate(lookup)
+        except ConditionError as exc:
+            raise PlanError(f"when: {exc}") from exc
+
     def fail(self, step: Step, exc: BaseException, attempts: int) -> None:
         result = self.results[step.id]
         result.status = StepStatus.FAILED
@@ -192,17 +238,62 @@ class _Run:
                           run_plan=self.run_nested)
         self.emitter.emit(EventKind.STEP_STARTED, step.id, uses=step.uses, args=_storable(args),
                           timeout_s=timeout, attempts_allowed=policy.attempts)
+        key = render(resolve(step.idempotency_key, self.outputs, self.inputs)) if step.idempotency_key else None
+        if self.x.simulate and tool.side_effects:
+            return self.simulated(step.id, tool, args, key)
+        if key is not None and self.x.ledger is not None:
+            held = self.x.ledger.claim_key(key, tool.name, self.emitter.task_id, step.id)
+            if held is not None:
+                return self.reuse(step.id, tool, key, held)
+            try:
+                output = await self.call(step.id, tool, args, ctx, policy, timeout, result)
+            except BaseException:
+                self.x.ledger.release_key(key)
+                raise
+            self.x.ledger.complete_key(key, _storable(output.value if isinstance(output, ToolOutput) else output))
+            self.keys[step.id] = key
+            self.emitter.emit(EventKind.IDEMPOTENCY, step.id, key=key, uses=tool.name, status="recorded")
+            return output
+        return await self.call(step.id, tool, args, ctx, policy, timeout, result)
+
+    def simulated(self, sid: str, tool: Tool, args: dict[str, Any], key: str | None) -> Any:
+        held = self.x.ledger.recorded_key(key) if key is not None and self.x.ledger is not None else None
+        if held is not None and held.status == "done":
+            output, source = held.output, "recorded"
+        else:
+            output, source = tool.simulate(args), "schema"
+        self.emitter.emit(EventKind.STEP_SIMULATED, sid, uses=tool.name, args=_storable(args),
+                          output=_storable(output), source=source)
+        return output
+
+    def reuse(self, sid: str, tool: Tool, key: str, held: RecordedKey) -> Any:
+        if held.status != "done":
+            self.emitter.emit(EventKind.IDEMPOTENCY, sid, key=key, uses=tool.name, status="in_progress",
+                              first_task=held.task_id)
+            raise ToolError(
+                f"idempotency key {key!r}: {tool.name} was started by task {held.task_id} and its outcome is not "
+                "known (still running, or that process died mid-call); it is not repeated blindly. Check the "
+                f"target system, then `autoglm workflows forget-key {key}` to allow it again")
+        self.reused.add(sid)
+        self.emitter.emit(EventKind.IDEMPOTENCY, sid, key=key, uses=tool.name, status="reused",
+                          first_task=held.task_id, output=_storable(held.output))
+        return held.output
+
+    async def call(self, sid: str, tool: Tool, args: dict[str, Any], ctx: ToolContext, policy: RetryPolicy,
+                   timeout: float, result: StepResult | None) -> Any:
+        """Approve (side effects), then call ``tool`` with retries and a timeout per attempt."""
         await self.authorize(tool, args, ctx)
         attempt = 0
         while True:
             attempt += 1
-            result.attempts = attempt
+            if result is not None:
+                result.attempts = attempt
             ctx.attempt = attempt
             try:
                 async with asyncio.timeout(timeout):
                     output = await tool(args, ctx)
             except TimeoutError:
-                error: Exception = StepTimeout(f"step '{step.id}' timed out after {timeout:g}s")
+                error: Exception = StepTimeout(f"step '{sid}' timed out after {timeout:g}s")
             except AutoGLMError as exc:
                 error = exc
             except asyncio.CancelledError:
@@ -211,16 +302,17 @@ class _Run:
                 error = exc
             else:
                 if isinstance(output, ToolOutput):
-                    result.node = output.node
+                    if result is not None:
+                        result.node = output.node
                     output = output.value
                 return output
             retryable = getattr(error, "retryable", not isinstance(error, AutoGLMError))
-            if isinstance(error, StepTimeout) and not tool.retry_on_timeout and step.retry is None:
+            if isinstance(error, StepTimeout) and not tool.retry_on_timeout and policy is self.x.default_retry:
                 retryable = False  # the default policy; a plan that asks for retries on this step gets them
             if not retryable or attempt >= policy.attempts:
                 raise error
             delay = policy.delay_before(attempt + 1)
-            self.emitter.emit(EventKind.STEP_RETRY, step.id, attempt=attempt + 1, delay_s=delay,
+            self.emitter.emit(EventKind.STEP_RETRY, sid, attempt=attempt + 1, delay_s=delay,
                               error=describe(error), error_type=type(error).__name__)
             await self.x.sleep(delay)
 
@@ -237,6 +329,41 @@ class _Run:
                     f"{tool.name} has side effects and was not approved"
                     + ("" if self.x.approver else " (no approver is configured: run interactively or grant it)")
                 )
+
+    async def compensate(self, failed: list[str]) -> None:
+        """The saga: undo, newest first, each step this run finished that says how (``on_failure``)."""
+        done = [sid for sid, r in self.results.items() if r.status == StepStatus.SUCCEEDED
+                and self.steps[sid].on_failure is not None and sid not in self.reused]
+        done.sort(key=lambda sid: self.results[sid].finished_at or 0.0, reverse=True)
+        for sid in done:
+            undo = self.steps[sid].on_failure
+            assert undo is not None
+            try:
+                await self.undo(sid, undo, failed)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # one compensation failing must not stop the others
+                self.emitter.emit(EventKind.COMPENSATION, sid, uses=undo.uses, status="failed", because=failed,
+                                  error=describe(exc))
+
+    async def undo(self, sid: str, undo: Compensation, failed: list[str]) -> None:
+        tool = self.x.tools.get(undo.uses)
+        args = tool.validate(resolve(undo.with_, self.outputs, self.inputs, tool.embed))
+        self.emitter.emit(EventKind.COMPENSATION, sid, uses=undo.uses, status="started", because=failed,
+                          args=_storable(args))
+        if self.x.simulate and tool.side_effects:
+            output = self.simulated(sid, tool, args, None)
+        else:
+            ctx = ToolContext(self.emitter.task_id, sid, self._step_emit(sid), self.role, self.session_id,
+                              approver=self.x.approver, emitter=self.emitter, model=self.x.model,
+                              run_plan=self.run_nested)
+            timeout = undo.timeout_s or tool.timeout_s or self.x.default_timeout_s
+            output = await self.call(sid, tool, args, ctx, undo.retry or self.x.default_retry, timeout, None)
+        self.emitter.emit(EventKind.COMPENSATION, sid, uses=undo.uses, status="succeeded", because=failed,
+                          output=_storable(output))
+        if (key := self.keys.pop(sid, None)) is not None and self.x.ledger is not None:
+            self.x.ledger.release_key(key)  # undone: the same event may do it again
+            self.emitter.emit(EventKind.IDEMPOTENCY, sid, key=key, uses=self.steps[sid].uses, status="released")
 
     async def run_nested(self, plan: Plan, emitter: EventEmitter, inputs: dict[str, Any]) -> dict[str, StepResult]:
         """A sub-plan of one of this plan's steps: the same tools, approver, role and session."""

@@ -35,6 +35,10 @@ class EventKind(StrEnum):
     STEP_FAILED = "step.failed"
     STEP_RETRY = "step.retry"
     STEP_SKIPPED = "step.skipped"
+    STEP_SIMULATED = "step.simulated"  # a dry run: a tool with side effects not called, its output made up
+    IDEMPOTENCY = "idempotency"  # a step's key recorded, reused from an earlier run, or left unknown by a crash
+    COMPENSATION = "compensation"  # a saga: a finished step undone because a later one failed
+    TRIGGER = "trigger"  # a signed event that started this task
     TOOL_CALL = "tool.call"
     TOOL_RESULT = "tool.result"
     TOOL_DENIED = "tool.denied"
@@ -269,6 +273,45 @@ class StepRetry(Payload):
 class StepSkipped(Payload):
     uses: str
     reason: str
+
+
+@payload(EventKind.STEP_SIMULATED)
+@dataclass(frozen=True, slots=True)
+class StepSimulated(Payload):
+    uses: str
+    args: Any  # what would have been sent
+    output: Any  # what the run went on with
+    source: str  # "schema" (made from the tool's output schema) or "recorded" (an earlier run's output)
+
+
+@payload(EventKind.IDEMPOTENCY)
+@dataclass(frozen=True, slots=True)
+class Idempotency(Payload):
+    key: str
+    uses: str
+    status: str  # recorded | reused | in_progress | released
+    first_task: str | None = None  # the task that did the work, when reused
+    output: Any = None
+
+
+@payload(EventKind.COMPENSATION)
+@dataclass(frozen=True, slots=True)
+class CompensationRan(Payload):
+    uses: str  # the compensating tool
+    status: str  # started | succeeded | failed
+    because: list[str] | None = None  # the failed steps that set the saga off
+    args: Any = None
+    output: Any = None
+    error: str | None = None
+
+
+@payload(EventKind.TRIGGER)
+@dataclass(frozen=True, slots=True)
+class TriggerReceived(Payload):
+    trigger: str
+    workflow: str
+    event_id: str | None = None
+    bytes: int | None = None
 
 
 @payload(EventKind.TOOL_CALL)

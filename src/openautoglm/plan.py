@@ -18,6 +18,7 @@ from typing import Any
 import jsonschema
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .conditions import ConditionError, parse_condition
 from .encodable import unstorable_at
 from .errors import PlanError, PlanValidationError
 
@@ -43,6 +44,18 @@ class RetryPolicy(BaseModel):
         return float(min(self.backoff_s * self.multiplier ** (attempt - 2), self.max_backoff_s))
 
 
+class Compensation(BaseModel):
+    """What undoes a step (a saga): run when a later step of the plan fails, in reverse order of finishing. Its
+    arguments may read the step's own output and any other finished step's."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    uses: str = Field(min_length=1, max_length=128)
+    with_: dict[str, Any] = Field(default_factory=dict, alias="with")
+    timeout_s: float | None = Field(default=None, gt=0, le=86400)
+    retry: RetryPolicy | None = None
+
+
 class Step(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
@@ -54,8 +67,14 @@ class Step(BaseModel):
     retry: RetryPolicy | None = None
     node: str | None = None
     capability: str | None = None
-    when: str | None = Field(default=None, description="run only if this (usually a reference) is truthy")
+    when: str | None = Field(default=None, description="run only if this condition holds: a reference, or "
+                             "comparisons and and/or/not over references (conditions.py)")
     description: str | None = None
+    on_failure: Compensation | None = Field(default=None, description="undoes this step when a later one fails")
+    idempotency_key: str | None = Field(
+        default=None, max_length=500,
+        description="a template (references allowed); a step whose key was recorded done is not run again: "
+                    "its recorded output is reused")
 
     def dump(self) -> dict[str, Any]:
         return self.model_dump(by_alias=True, exclude_none=True, exclude_defaults=True) | {
@@ -168,9 +187,10 @@ def has_reference(value: Any) -> bool:
 
 
 def step_dependencies(step: Step) -> set[str]:
-    """Every step this one waits for: ``depends_on`` plus each step its arguments or ``when`` refer to."""
+    """Every step this one waits for: ``depends_on`` plus each step its arguments, ``when`` or idempotency key
+    refer to (not its ``on_failure``: that runs after the others)."""
     deps = set(step.depends_on)
-    for ref in find_references([step.with_, step.when or ""]):
+    for ref in find_references([step.with_, step.when or "", step.idempotency_key or ""]):
         if ref.source != INPUTS:
             deps.add(ref.source)
     return deps
@@ -254,10 +274,17 @@ def plan_problems(
 
     for step in plan.steps:
         try:
-            refs = list(find_references([step.with_, step.when or ""]))
+            refs = list(find_references([step.with_, step.when or "", step.idempotency_key or ""]))
+            if step.on_failure is not None:
+                refs += list(find_references(step.on_failure.with_))
         except PlanError as exc:
             problems.append(f"step '{step.id}': {exc}")
             continue
+        if step.when is not None:
+            try:
+                parse_condition(step.when)
+            except ConditionError as exc:
+                problems.append(f"step '{step.id}': when: {exc}")
         for dep in step.depends_on:
             if dep not in seen:
                 problems.append(f"step '{step.id}' depends on unknown step '{dep}'")
@@ -273,9 +300,18 @@ def plan_problems(
         if tool_schemas is not None:
             schema = tool_schemas.get(step.uses)
             if schema is None:
-                problems.append(f"step '{step.id}' uses unknown tool '{step.uses}'")
+                problems.append(f"step '{step.id}' uses unknown tool '{step.uses}'"
+                                f"{_did_you_mean(step.uses, tool_schemas)}")
             else:
                 problems.extend(f"step '{step.id}' ({step.uses}): {p}" for p in argument_problems(step.with_, schema))
+            if (undo := step.on_failure) is not None:
+                schema = tool_schemas.get(undo.uses)
+                if schema is None:
+                    problems.append(f"step '{step.id}' on_failure uses unknown tool '{undo.uses}'"
+                                    f"{_did_you_mean(undo.uses, tool_schemas)}")
+                else:
+                    problems.extend(f"step '{step.id}' on_failure ({undo.uses}): {p}"
+                                    for p in argument_problems(undo.with_, schema))
 
     # A step that waits for itself (through ``depends_on``, its arguments or ``when``) can never start: it is the
     # shortest cycle, named plainly here; the cycle search below then looks for the longer ones.
@@ -292,13 +328,20 @@ def plan_problems(
     return problems
 
 
+def _did_you_mean(name: str, known: Mapping[str, Any]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.6)
+    return f" (did you mean {', '.join(close)}?)" if close else ""
+
+
 def dependency_graph_lenient(plan: Plan) -> dict[str, set[str]]:
     """Like :func:`dependency_graph` but skipping malformed references (they are reported elsewhere)."""
     graph: dict[str, set[str]] = {}
     for step in plan.steps:
         deps = graph.setdefault(step.id, set())  # a duplicated id (reported elsewhere) keeps both steps' edges
         deps.update(step.depends_on)
-        for text in iter_strings([step.with_, step.when or ""]):
+        for text in iter_strings([step.with_, step.when or "", step.idempotency_key or ""]):
             for match in _REFERENCE.finditer(text):
                 head = match.group(1).split(".")[0]
                 if head and head != INPUTS:
@@ -307,14 +350,15 @@ def dependency_graph_lenient(plan: Plan) -> dict[str, set[str]]:
 
 
 def argument_problems(args: Mapping[str, Any], schema: Mapping[str, Any]) -> list[str]:
-    """Check arguments against a tool's JSON schema. A value that is wholly a reference is known only at run
-    time: it counts as present, and its type is checked when the step runs."""
-    literal = {k: v for k, v in args.items() if not _is_whole_reference(v)}
+    """Check arguments against a tool's JSON schema. A value that is wholly a reference (at any depth) is known
+    only at run time: it counts as present, and its type is checked when the step runs."""
     relaxed = copy.deepcopy(dict(schema))
     required = list(relaxed.pop("required", []) or [])
     problems = [f"missing required argument '{name}'" for name in required if name not in args]
     validator = jsonschema.Draft202012Validator(relaxed)
-    for error in sorted(validator.iter_errors(literal), key=lambda e: list(e.path)):
+    # A reference anywhere (a field of a JSON body too) is known only at run time: its errors wait till then.
+    errors = [e for e in validator.iter_errors(dict(args)) if not _is_whole_reference(e.instance)]
+    for error in sorted(errors, key=lambda e: list(e.path)):
         where = ".".join(str(p) for p in error.path)
         problems.append(f"argument '{where}': {error.message}" if where else error.message)
     return problems
@@ -429,11 +473,3 @@ def resolve(value: Any, outputs: Mapping[str, Any], inputs: Mapping[str, Any],
         return [resolve(v, outputs, inputs, embed) for v in value]
     return value
 
-
-FALSY_TEXT = frozenset({"", "0", "false", "no", "none", "null", "否", "假"})
-
-
-def is_truthy(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() not in FALSY_TEXT
-    return bool(value)

@@ -173,6 +173,7 @@ class Services:
             approver=self.approver,
             max_concurrency=self.settings.max_concurrency,
             model=self.lazy_model,
+            ledger=self.store,  # idempotency keys: one ledger for every process on the database
         )
 
     # -- planning ---------------------------------------------------------------------------------------------

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
-from .common import ConfigOption, JsonFlag, _json_object, execute_and_show, make_app
+from .common import ConfigOption, JsonFlag, _json_object, execute_and_show, fail, make_app, run_async
 
-workflows_app = typer.Typer(help="List and run YAML workflows.", no_args_is_help=True)
+workflows_app = typer.Typer(help="List, check and run YAML workflows.", no_args_is_help=True)
 
 
 @workflows_app.command("list")
@@ -32,15 +33,104 @@ def list_(json_out: JsonFlag = False, config: ConfigOption = None) -> None:
         typer.echo(f"    {row['description']}")
 
 
+@workflows_app.command("validate")
+def validate(
+    file: Annotated[Path, typer.Argument(help="a workflow file (.yaml)")],
+    json_out: JsonFlag = False,
+    config: ConfigOption = None,
+) -> None:
+    """Check a workflow file against the configured tools: every problem, one per line; exit 1 if any."""
+    from ..tools.workflow_check import workflow_file_problems
+
+    glm = make_app(config)
+    tools = run_async(glm.load_tools, glm)
+    problems = workflow_file_problems(file, tools)
+    if json_out:
+        typer.echo(json.dumps({"file": str(file), "problems": problems}, ensure_ascii=False, indent=2))
+    elif problems:
+        for problem in problems:
+            typer.echo(f"{file}: {' '.join(problem.split())}")
+    else:
+        typer.echo(f"{file}: ok")
+    if problems:
+        raise typer.Exit(1)
+
+
 @workflows_app.command("run")
 def run(
-    name: Annotated[str, typer.Argument(help="a name `autoglm workflows list` shows")],
+    name: Annotated[str, typer.Argument(help="a name `autoglm workflows list` shows, or a workflow file")],
     inputs: Annotated[str | None, typer.Option("--inputs", help="the workflow's inputs as a JSON object")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="call no tool with side effects: simulate each from "
+                                          "its output schema (or a recorded output) and show its arguments")]
+    = False,
     json_out: JsonFlag = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Run a workflow by name."""
+    """Run a workflow by name or file (--dry-run: without side effects)."""
     values = _json_object(inputs, "--inputs") if inputs else {}
     glm = make_app(config)
-    execute_and_show(glm, glm.workflows.get(name).plan, values, json_out, quiet)
+    path = Path(name)
+    plan: Any = path if path.suffix.lower() in (".yaml", ".yml", ".json") else glm.workflows.get(name).plan
+    if not dry_run:
+        execute_and_show(glm, plan, values, json_out, quiet)
+        return
+    from ..errors import AutoGLMError
+
+    try:
+        results, events = run_async(lambda: glm.dry_run(plan, values), glm)
+    except AutoGLMError as exc:
+        fail(" ".join(str(exc).split()))
+    _show_dry_run(results, events, json_out)
+
+
+def _show_dry_run(results: dict[str, Any], events: list[Any], json_out: bool) -> None:
+    from ..engine import preview
+    from ..events import EventKind
+
+    shown = {EventKind.STEP_STARTED, EventKind.STEP_SIMULATED, EventKind.STEP_FINISHED, EventKind.STEP_FAILED,
+             EventKind.STEP_SKIPPED, EventKind.COMPENSATION, EventKind.IDEMPOTENCY}
+    failed = [r.id for r in results.values() if str(r.status) == "failed"]
+    if json_out:
+        typer.echo(json.dumps({"dry_run": True, "failed": failed,
+                               "events": [e.to_dict() for e in events if e.kind in shown]},
+                              ensure_ascii=False, indent=2, default=str))
+    else:
+        for e in events:
+            d = e.data
+            if e.kind == EventKind.STEP_SIMULATED:
+                typer.echo(f"{e.step_id}: would call {d['uses']}({_args(d['args'])}) [simulated from "
+                           f"{d['source']}: {preview(d['output'], 200)}]")
+            elif e.kind == EventKind.STEP_FINISHED and not _simulated(events, e.step_id):
+                typer.echo(f"{e.step_id}: ran {d['uses']} (no side effects) -> {preview(d['output'], 200)}")
+            elif e.kind == EventKind.STEP_SKIPPED:
+                typer.echo(f"{e.step_id}: skipped ({d['reason']})")
+            elif e.kind == EventKind.STEP_FAILED:
+                typer.echo(f"{e.step_id}: failed: {d['error']}")
+            elif e.kind == EventKind.COMPENSATION and d["status"] == "started":
+                typer.echo(f"{e.step_id}: would be undone by {d['uses']}({_args(d['args'])})")
+        typer.echo("(dry run: nothing with side effects was called, nothing recorded)", err=True)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _simulated(events: list[Any], step_id: str | None) -> bool:
+    return any(e.kind == "step.simulated" and e.step_id == step_id for e in events)
+
+
+def _args(args: Any) -> str:
+    if isinstance(args, dict):
+        return ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in args.items())
+    return json.dumps(args, ensure_ascii=False)
+
+
+@workflows_app.command("forget-key")
+def forget_key(
+    key: Annotated[str, typer.Argument(help="an idempotency key a step recorded")],
+    config: ConfigOption = None,
+) -> None:
+    """Drop a recorded idempotency key (after checking the target system), so the step may run again."""
+    glm = make_app(config)
+    if not glm.store.forget_key(key):
+        fail(f"no idempotency key {key!r} is recorded")
+    typer.echo(f"forgot {key}")

@@ -129,3 +129,40 @@ session_turns = Table(
     Column("created_at", Float, nullable=False),
     UniqueConstraint("session_id", "seq", name="uq_session_turns_seq"),
 )
+
+# -- business workflows (engine.py, tools/approval.py): idempotency keys and approval requests ----------------------
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    # A step's rendered key; claimed ("started") before its tool runs, "done" with the output after.
+    Column("key", String(512), primary_key=True),
+    Column("tool", String(128), nullable=False),
+    Column("task_id", String(64), nullable=False),
+    Column("step_id", String(128), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("output", JSON, nullable=True),  # sealed like other stored content when content is encrypted
+    Column("created_at", Float, nullable=False),
+    Column("finished_at", Float, nullable=True),
+)
+
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("tool", String(128), nullable=False),
+    Column("args", JSON, nullable=False),
+    Column("task_id", String(64), nullable=False),
+    Column("step_id", String(128), nullable=False),
+    Column("role", String(16), nullable=False),
+    # pending -> escalated (nobody decided in time; now for escalate_to) -> approved | denied | expired | cancelled
+    Column("status", String(16), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("escalate_to", String(128), nullable=True),
+    Column("escalated_at", Float, nullable=True),
+    Column("decided_by", String(128), nullable=True),
+    Column("decided_at", Float, nullable=True),
+    Column("reason", Text, nullable=True),
+    Index("ix_approvals_status", "status", "expires_at"),
+)

@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from ..errors import NotFound, StoreError
 from ..events import Event
 from . import schema
+from .ledger import IdempotencyLedgerMixin
 from .sealing import Sealer, UnknownKey, is_sealed, load_sealer
 
 log = structlog.get_logger(__name__)
@@ -133,7 +134,7 @@ def sqlite_url(path: Path) -> str:
 SealerSource = Sealer | Callable[[], Sealer]
 
 
-class Store:
+class Store(IdempotencyLedgerMixin):
     def __init__(self, url: str, create: bool = True, engine: Engine | None = None, *,
                  sealer: SealerSource | None = None, encrypt_content: bool = False) -> None:
         """``sealer`` seals secrets (a callable is asked on first use, so no key file appears until a secret is

@@ -103,6 +103,15 @@ def workflow_from_plan(plan: Plan, path: Path | None = None) -> Workflow:
     """Check a workflow's plan on its own (tools are checked when it runs) and name it."""
     where = str(path) if path else "workflow"
     name = plan.name or (path.stem if path else "")
+    problems = own_problems(plan, path) + plan_problems(plan)
+    if problems:
+        raise ConfigError(_one_line(f"workflow {where} is invalid: " + "; ".join(problems)))
+    return Workflow(name, plan, path)
+
+
+def own_problems(plan: Plan, path: Path | None = None) -> list[str]:
+    """What is wrong with a workflow's name and declared inputs (the plan's steps are plan_problems')."""
+    name = plan.name or (path.stem if path else "")
     problems: list[str] = []
     if not name or not TOOL_NAME_PATTERN.match(PREFIX + name):
         problems.append(f"name {name!r} must be letters, digits, _ and - (dots between parts)")
@@ -110,10 +119,7 @@ def workflow_from_plan(plan: Plan, path: Path | None = None) -> Workflow:
         if spec.type.lower() not in INPUT_TYPES:
             problems.append(f"input '{input_name}' has unknown type '{spec.type}' "
                             f"(use {', '.join(t for t in INPUT_TYPES if INPUT_TYPES[t] == t or t == 'any')})")
-    problems += plan_problems(plan)
-    if problems:
-        raise ConfigError(_one_line(f"workflow {where} is invalid: " + "; ".join(problems)))
-    return Workflow(name, plan, path)
+    return problems
 
 
 def load_workflow(path: str | Path) -> Workflow:
