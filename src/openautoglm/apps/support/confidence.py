@@ -7,7 +7,9 @@ The features (each in [0, 1]) are measured, never asserted:
   ``coverage``, the share of the message's words the quoted sentences contain; for an order, whether the order tool
   found the order (all three 1) or not (0);
 - agreement: ``same_language`` (the passage is in the message's language);
-- the message: ``anger``, ``follow_up`` (it leans on the previous message), ``asks_order`` without an order id.
+- the kind of evidence: ``order`` (the order tool's record, not a passage);
+- the message: ``anger``, ``brevity`` (one or two words of content: too little to know what is asked), and
+  ``follow_up`` (it leans on the previous message).
 
 ``confidence = sigmoid(bias + Σ weight·feature)``, the weights fitted by logistic regression on the development
 split of the labelled set (``bench/support.py --fit`` writes ``calibration.yaml``; the held-out split is never
@@ -32,7 +34,7 @@ from ...compose.language import Lang
 from .drafts import Draft
 from .message import MessageFeatures
 
-FEATURES = ("relevance", "margin", "coverage", "same_language", "anger", "follow_up", "order_unknown")
+FEATURES = ("relevance", "margin", "coverage", "same_language", "order", "anger", "brevity", "follow_up")
 
 
 @dataclass(frozen=True)
@@ -64,10 +66,10 @@ def features_of(message: MessageFeatures, draft: Draft) -> dict[str, float]:
         "margin": ev.get("margin", 0.0),
         "coverage": ev.get("coverage", 0.0),
         "same_language": ev.get("same_language", 0.0),
+        "order": ev.get("order", 0.0),
         "anger": message.anger,
+        "brevity": message.brevity,
         "follow_up": 1.0 if message.follow_up else 0.0,
-        "order_unknown": 1.0 if message.asks_order and not message.order_id and
-        not ev.get("coverage", 0.0) else 0.0,
     }
 
 
@@ -90,7 +92,7 @@ def assess(message: MessageFeatures, draft: Draft | None, calibration: Calibrati
     return Assessment(round(confidence, 3), features, grounding + checks)
 
 
-def fit(rows: Sequence[tuple[dict[str, float], int]], l2: float = 0.01, steps: int = 4000,
+def fit(rows: Sequence[tuple[dict[str, float], int]], l2: float = 0.001, steps: int = 20000,
         rate: float = 0.5) -> Calibration:
     """Logistic regression by gradient descent: P(a reply sent as drafted is right | features)."""
     w = dict.fromkeys(FEATURES, 0.0)

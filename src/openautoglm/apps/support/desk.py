@@ -105,7 +105,7 @@ class SupportDesk:
             output = await self.glm.call_tool(tool, {self.config.order_id_arg: message.order_id})
         except AutoGLMError:
             return None  # unknown order or the API is down: a person takes it (the trace has the failed call)
-        return order_draft(message.order_id, output, tool, message.lang)
+        return order_draft(message.order_id, output, tool, message.lang, message.text)
 
     async def _phrase(self, message: MessageFeatures, draft: Draft) -> Draft:
         """The model's wording of the draft, kept only when it states nothing the sources do not."""

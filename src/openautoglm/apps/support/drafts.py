@@ -35,8 +35,8 @@ def kb_draft(message: str, context: str, hits: list[SearchHit], lang: Lang) -> D
     if not own:
         return None
     top = own[0]
-    wanted = words_of(message)
-    carried = words_of(context) - wanted
+    wanted = words_of(message) - ASKING
+    carried = words_of(context) - wanted - ASKING
     scored = []
     for i, sentence in enumerate(s for line in top.text.splitlines() if not line.startswith("#")
                                  for s in _sentences(line)):
@@ -60,6 +60,7 @@ def kb_draft(message: str, context: str, hits: list[SearchHit], lang: Lang) -> D
         text=text,
         sources=[source],
         evidence={"relevance": top.relevance, "margin": max(0.0, top.relevance - other), "coverage": coverage,
+                  "order": 0.0,
                   "same_language": 1.0 if is_chinese(top.text) == (lang == "zh") else 0.0},
         facts=[top.text],
     )
@@ -75,6 +76,14 @@ def words_of(text: str) -> set[str]:
             for w in tokenize(text)}
 
 
+# Words that ask rather than name a topic: an answer states a figure for them, it does not repeat them. They do not
+# count in a draft's coverage of the message.
+ASKING = words_of("多久 多少 多长 多长时间 时间 几天 几 什么 怎么 怎样 哪些 哪 吗 呢 能 能不能 可以 "
+                  "可不可以 是不是 有没有 要 请问 你们 我 我们 "
+                  "how long much many soon when which what where who do does did can could is are "
+                  "will would there any you your i me my have has get")
+
+
 _STATUS = {
     "shipped": ("已发货", "has shipped"),
     "processing": ("正在备货，尚未发货", "is being prepared and has not shipped yet"),
@@ -83,8 +92,16 @@ _STATUS = {
 }
 
 
-def order_draft(order_id: str, output: Any, tool: str, lang: Lang) -> Draft:
-    """A sentence of the order's own fields: status, carrier and tracking number, expected delivery."""
+# Words of a question about an order's status: what the order lookup answers besides the words of its own reply.
+_ORDER_QUESTION = words_of("订单 到哪 到哪里 哪里 状态 什么时候 到 发货 发了 物流 快递 包裹 查 查询 帮 帮我 一下 了吗 "
+                           "where is my order status shipped ship when will arrive come parcel package delivery "
+                           "check track tracking number has it yet please can you for me")
+
+
+def order_draft(order_id: str, output: Any, tool: str, lang: Lang, message: str) -> Draft:
+    """A sentence of the order's own fields: status, carrier and tracking number, expected delivery. Its coverage
+    is the share of the message's words that ask about the order's status or that the reply contains: what else
+    the message asks (change the address, add a gift card) this draft does not answer."""
     order = output if isinstance(output, dict) else {}
     status = str(order.get("status") or "")
     zh, en = _STATUS.get(status, (status, status))
@@ -104,6 +121,10 @@ def order_draft(order_id: str, output: Any, tool: str, lang: Lang) -> Draft:
             text += f", expected on {eta}"
         text += "."
     known = 1.0 if status in _STATUS else 0.0
+    wanted = words_of(message.upper().replace(order_id, " ").lower()) - ASKING
+    answered = wanted & (_ORDER_QUESTION | words_of(text))
+    coverage = known * (len(answered) / len(wanted) if wanted else 1.0)
     return Draft(text=text, sources=[{"type": "tool", "name": tool, "ref": order_id}],
-                 evidence={"relevance": known, "margin": known, "coverage": known, "same_language": 1.0},
+                 evidence={"relevance": known, "margin": known, "coverage": coverage, "same_language": 1.0,
+                           "order": 1.0},
                  facts=[order, order_id])

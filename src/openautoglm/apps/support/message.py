@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 
 from ...compose.language import Lang, is_chinese
+from ...memory.kb.text import tokenize
 
 # Words and marks of an upset customer. Anger lowers confidence: such a message wants a person, not a policy quote.
 _ANGER = re.compile(
@@ -16,9 +17,9 @@ _ANGER = re.compile(
     r"fraud|rip-?off|sue|lawyer|complain(?:t)?|pathetic|joke|fed up|never again|wtf)\b"
     r"|[!！]{2,}|[?？]{3,}", re.I)
 _SHOUT = re.compile(r"\b[A-Z]{4,}\b")
-# Asking where an order is, or what happened to it.
-_ORDER_WORDS = re.compile(r"订单|物流|快递|到哪|发货了吗|什么时候到|单号|\b(?:order|tracking|shipped|parcel|package|"
-                          r"delivery status|where is my)\b", re.I)
+# Asking where one's own order is, or what happened to it (general shipping questions are the documents' job).
+ORDER_WORDS = re.compile(r"我的(?:订单|快递|包裹)|订单.{0,8}(?:到哪|状态|什么时候到|发货了)|物流|单号|"
+                         r"\b(?:my (?:order|parcel|package|delivery)|track(?:ing)?|order status)\b", re.I)
 # A message that carries its topic over from the previous one: "那运费呢？", "and the shipping?", "what about ...".
 _FOLLOW_UP = re.compile(r"^\s*(?:那|那么|还有|另外)?.{0,12}(?:呢)[?？]?\s*$|^\s*(?:and|what about|how about)\b", re.I)
 
@@ -32,6 +33,8 @@ class MessageFeatures:
     order_id: str | None
     asks_order: bool
     follow_up: bool
+    brevity: float
+    """1 with one word of content or none, 0.5 with two, else 0."""
 
     @property
     def angry(self) -> bool:
@@ -46,6 +49,7 @@ def read_message(text: str, order_id_pattern: str) -> MessageFeatures:
         lang="zh" if is_chinese(text) else "en",
         anger=min(1.0, marks / 3),
         order_id=found.group(0) if found else None,
-        asks_order=bool(found or _ORDER_WORDS.search(text)),
+        asks_order=bool(found or ORDER_WORDS.search(text)),
         follow_up=bool(_FOLLOW_UP.search(text)) and len(text) <= 40,
+        brevity={0: 1.0, 1: 1.0, 2: 0.5}.get(len(set(tokenize(text))), 0.0),
     )
