@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from ...compose.language import Lang, is_chinese
@@ -35,8 +36,8 @@ def kb_draft(message: str, context: str, hits: list[SearchHit], lang: Lang) -> D
     if not own:
         return None
     top = own[0]
-    wanted = words_of(message) - ASKING
-    carried = words_of(context) - wanted - ASKING
+    wanted = words_of(message) - asking()
+    carried = words_of(context) - wanted - asking()
     scored = []
     for i, sentence in enumerate(s for line in top.text.splitlines() if not line.startswith("#")
                                  for s in _sentences(line)):
@@ -78,10 +79,15 @@ def words_of(text: str) -> set[str]:
 
 # Words that ask rather than name a topic: an answer states a figure for them, it does not repeat them. They do not
 # count in a draft's coverage of the message.
-ASKING = words_of("多久 多少 多长 多长时间 时间 几天 几 什么 怎么 怎样 哪些 哪 吗 呢 能 能不能 可以 "
-                  "可不可以 是不是 有没有 要 请问 你们 我 我们 "
-                  "how long much many soon when which what where who do does did can could is are "
-                  "will would there any you your i me my have has get")
+ASKING = ("多久 多少 多长 多长时间 时间 几天 几 什么 怎么 怎样 哪些 哪 吗 呢 能 能不能 可以 "
+          "可不可以 是不是 有没有 要 请问 你们 我 我们 "
+          "how long much many soon when which what where who do does did can could is are "
+          "will would there any you your i me my have has get")
+
+
+@cache
+def asking() -> set[str]:
+    return words_of(ASKING)  # on first use: segmenting loads jieba, which the core install does not have
 
 
 _STATUS = {
@@ -93,9 +99,14 @@ _STATUS = {
 
 
 # Words of a question about an order's status: what the order lookup answers besides the words of its own reply.
-_ORDER_QUESTION = words_of("订单 到哪 到哪里 哪里 状态 什么时候 到 发货 发了 物流 快递 包裹 查 查询 帮 帮我 一下 了吗 "
-                           "where is my order status shipped ship when will arrive come parcel package delivery "
-                           "check track tracking number has it yet please can you for me")
+_ORDER_QUESTION = ("订单 到哪 到哪里 哪里 状态 什么时候 到 发货 发了 物流 快递 包裹 查 查询 帮 帮我 一下 了吗 "
+                   "where is my order status shipped ship when will arrive come parcel package delivery "
+                   "check track tracking number has it yet please can you for me")
+
+
+@cache
+def _order_question() -> set[str]:
+    return words_of(_ORDER_QUESTION)
 
 
 def order_draft(order_id: str, output: Any, tool: str, lang: Lang, message: str) -> Draft:
@@ -121,8 +132,8 @@ def order_draft(order_id: str, output: Any, tool: str, lang: Lang, message: str)
             text += f", expected on {eta}"
         text += "."
     known = 1.0 if status in _STATUS else 0.0
-    wanted = words_of(message.upper().replace(order_id, " ").lower()) - ASKING
-    answered = wanted & (_ORDER_QUESTION | words_of(text))
+    wanted = words_of(message.upper().replace(order_id, " ").lower()) - asking()
+    answered = wanted & (_order_question() | words_of(text))
     coverage = known * (len(answered) / len(wanted) if wanted else 1.0)
     return Draft(text=text, sources=[{"type": "tool", "name": tool, "ref": order_id}],
                  evidence={"relevance": known, "margin": known, "coverage": coverage, "same_language": 1.0,
