@@ -96,3 +96,18 @@ def test_next_friday_is_friday_of_next_calendar_week() -> None:
     for today in (date(2026, 11, 23), date(2026, 11, 27), date(2026, 11, 29)):  # a Monday, a Friday, a Sunday
         period = parse_period("下周五是几号", today)
         assert period is not None and period.start == date(2026, 12, 4)
+
+
+@pytest.mark.parametrize("expression, label_days, sentence", [
+    ("2028年2月", 29, "2028年2月（2028-02-01 至 2028-02-29）共 29 天。"),
+    ("February 2027", 28, None),
+    ("2028年", 366, None),
+    ("下个月", 31, None),  # December 2026
+])
+async def test_one_period_alone_counts_its_own_days(tools: ToolRegistry, expression: str, label_days: int,
+                                                    sentence: str | None) -> None:
+    out = await call(tools, "time.between", expression=expression)
+    assert out["days"] == label_days and out["length_of"] and not out["from_today"]
+    assert (date.fromisoformat(out["end"]) - date.fromisoformat(out["start"])).days == label_days - 1
+    if sentence:
+        assert tools.get("time.between").answer(out, "zh") == sentence

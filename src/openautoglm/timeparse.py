@@ -67,6 +67,7 @@ class PeriodMatch:
     span: tuple[int, int]
     text: str
     period: Period
+    joined: bool = False  # two dates joined into a range by the words (A到B, from A until B), not one named period
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -640,7 +641,7 @@ def find_periods(text: str, now: datetime | date) -> list[PeriodMatch]:
                     if opener:
                         start = opener.start()
                     joined = Period(period.start, second.end, text[start:nxt.end])
-                    matches.append(PeriodMatch((start, nxt.end), text[start:nxt.end], joined))
+                    matches.append(PeriodMatch((start, nxt.end), text[start:nxt.end], joined, joined=True))
                     i += 2
                     continue
         matches.append(PeriodMatch((start, end), text[start:end], period))

@@ -8,10 +8,11 @@ Output shapes (for planners)::
                           "days": 7, "today": "2026-11-22", "timezone": "Asia/Shanghai"}
                           # one day adds "weekday" and "weekday_zh"
     time.between("2026-01-15 到 2026-07-04") -> {"expression": ..., "start": "2026-01-15", "end": "2026-07-04",
-                          "days": 170, "weeks": 24, "extra_days": 2, "from_today": false,
+                          "days": 170, "length_of": null, "weeks": 24, "extra_days": 2, "from_today": false,
                           "start_weekday": "Thursday", "end_weekday": "Saturday", "start_weekday_zh": "星期四",
                           "end_weekday_zh": "星期六", "today": "2026-11-22"}
-                          # one date alone ("2027年元旦", "until Christmas") counts from today; days < 0: passed
+                          # one date alone ("2027年元旦", "until Christmas") counts from today; days < 0: passed;
+                          # one period alone ("2028年2月") counts its own days: "length_of" names it
 
 ``${when.output.start}`` / ``${when.output.end}`` feed tools that take dates (``sales.top_products``).
 The clock is passed in (``clock``), so tests run at a fixed time; the time zone is the argument, else the
@@ -158,14 +159,18 @@ def time_tools(default_timezone: str | None = None, clock: Clock = system_clock)
             raise DateParseError(f"time.between: could not read a date from {expression!r}: try 2026-01-15 到 "
                                  "2026-07-04, between March 1 and June 30, or one date such as 2027年元旦")
         from_today = len(found) == 1 and found[0].period.days == 1
+        # One named period alone (2028年2月, this quarter) asks how long it is: its days counted inclusively, so
+        # February 2028 has 29, where the distance from its first to its last day is 28.
+        length_of = found[0].period.label if len(found) == 1 and not (from_today or found[0].joined) else None
         if len(found) >= 2:
             first, last = found[0].period.start, found[1].period.start
         elif from_today:
             first, last = today, found[0].period.start
         else:
             first, last = found[0].period.start, found[0].period.end
-        days = (last - first).days
+        days = found[0].period.days if length_of is not None else (last - first).days
         return {"expression": expression, "start": first.isoformat(), "end": last.isoformat(), "days": days,
+                "length_of": length_of,
                 "weeks": abs(days) // 7, "extra_days": abs(days) % 7, "from_today": from_today,
                 "start_weekday": first.strftime("%A"), "end_weekday": last.strftime("%A"),
                 "start_weekday_zh": WEEKDAYS_ZH[first.weekday()], "end_weekday_zh": WEEKDAYS_ZH[last.weekday()],
@@ -174,8 +179,9 @@ def time_tools(default_timezone: str | None = None, clock: Clock = system_clock)
     between_tool = _BetweenTool(between, name="time.between", source="builtin", timeout_s=5.0)
     between_tool.returns = {"type": "object", "properties": {
         "start": {"type": "string", "format": "date"}, "end": {"type": "string", "format": "date"},
-        "days": {"type": "integer"}, "weeks": {"type": "integer"}, "extra_days": {"type": "integer"},
-        "from_today": {"type": "boolean"}, "start_weekday": {"type": "string"}, "end_weekday": {"type": "string"},
+        "days": {"type": "integer"}, "length_of": {"type": ["string", "null"]}, "weeks": {"type": "integer"},
+        "extra_days": {"type": "integer"}, "from_today": {"type": "boolean"}, "start_weekday": {"type": "string"},
+        "end_weekday": {"type": "string"},
         "start_weekday_zh": {"type": "string"}, "end_weekday_zh": {"type": "string"}, "today": {"type": "string"}}}
     return [
         _TimeTool(now, name="time.now", source="builtin", timeout_s=5.0),
@@ -199,6 +205,10 @@ class _BetweenTool(_TimeTool):
             if days >= 0:
                 return f"{end} ({output['end_weekday']}) is {n} day{'s' * (n != 1)} from today ({start})."
             return f"{end} ({output['end_weekday']}) was {n} day{'s' * (n != 1)} ago."
+        if output.get("length_of"):
+            if lang == "zh":
+                return f"{output['length_of']}（{start} 至 {end}）共 {n} 天。"
+            return f"{output['length_of']} ({start} to {end}) has {n} day{'s' * (n != 1)}."
         if lang == "zh":
             split = f"（{weeks} 周又 {output['extra_days']} 天）" if weeks else ""
             return f"{start} 到 {end} 相差 {n} 天{split}。"
