@@ -22,6 +22,7 @@ from .models.base import ChatModel
 from .orchestrator import AnswerWriter, Orchestrator, RunResult, clean_request, new_task_id
 from .plan import Plan, parse_plan
 from .planning.base import Planner, PlanningContext, Turn
+from .reports.service import Reports
 from .services import Services
 from .store import Store
 from .tools.base import Tool, ToolRegistry
@@ -84,6 +85,11 @@ class AutoGLM:
     async def load_tools(self) -> ToolRegistry:
         """The registry, with the tools that take I/O to discover: MCP servers connect on the first call."""
         return await self.services.load_tools()
+
+    @property
+    def reports(self) -> Reports:
+        """Report definitions (``reports/NAME.yaml``) and their runner: ``await app.reports.run("sales-monthly")``."""
+        return self.services.reports
 
     @property
     def planner(self) -> Planner:

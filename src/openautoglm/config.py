@@ -172,6 +172,36 @@ class SupportSettings(BaseModel):
         if self.suggest > self.auto_reply:
             raise ValueError("support.suggest must not be above support.auto_reply")
         return self
+class SMTPSettings(BaseModel):
+    """Where report mail goes out. The password may be a value, ``env:VAR``, or a value sealed with
+    ``autoglm secrets seal`` (so autoglm.yaml never holds it in clear)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=25, ge=1, le=65535)
+    username: str | None = None
+    password: str | None = None
+    sender: str = Field(default="autoglm@localhost", description="the From address")
+    starttls: bool = False
+    ssl: bool = Field(default=False, description="SMTP over TLS from the first byte (port 465)")
+    timeout_s: float = Field(default=30.0, gt=0)
+
+
+class ReportSettings(BaseModel):
+    """Reports (``autoglm report``): where definitions and outputs live, the CJK font, mail. Under ``reports:``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dir: Path | None = Field(default=None, description="report definitions; default: ./reports and "
+                             "<data dir>/reports, then the bundled ones")
+    out_dir: Path | None = Field(default=None, description="where runs write; default: <data dir>/report-runs")
+    font: Path | None = Field(default=None, description="a font file with Chinese glyphs; default: the first "
+                              "installed CJK font (fonts-noto-cjk)")
+    smtp: SMTPSettings = Field(default_factory=SMTPSettings)
+    tick_s: float = Field(default=15.0, gt=0, description="how often a gateway looks for due schedules")
+    claim_ttl_s: float = Field(default=300.0, gt=0, description="a slot claimed by a replica that died is taken "
+                               "over after this long")
 
 
 class Settings(BaseSettings):
@@ -226,6 +256,7 @@ class Settings(BaseSettings):
     weather_forecast_url: str = "https://api.open-meteo.com/v1/forecast"
     sql_databases: list[SQLDatabaseConfig] = Field(default_factory=list)
     support: SupportSettings = Field(default_factory=SupportSettings)
+    reports: ReportSettings = Field(default_factory=ReportSettings)
 
     @classmethod
     def settings_customise_sources(

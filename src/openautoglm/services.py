@@ -21,6 +21,8 @@ from .memory.sessions import ModelSummarizer, Sessions, Summarizer
 from .models.base import ChatModel
 from .plan import RetryPolicy
 from .planning.base import Planner, PlanningContext
+from .reports.service import Reports
+from .reports.tool import ReportRunTool
 from .store import Store
 from .store.sealing import load_sealer
 from .tools.base import Tool, ToolRegistry
@@ -86,6 +88,7 @@ class Services:
         self._mcp: MCPToolset | None = None
         self._sessions: Sessions | None = None
         self._knowledge = LazyKnowledgeBase(lambda: KnowledgeBase.from_settings(self.settings))
+        self._reports: Reports | None = None
         self.lazy_model = LazyModel(lambda: self.model)
 
     # -- models -----------------------------------------------------------------------------------------------
@@ -133,6 +136,7 @@ class Services:
             for workflow_tool in self.workflows.tools(self.settings.timeout_seconds):
                 registry.add(workflow_tool, replace=True)
             registry.add(RecallTool(lambda: self.store), replace=True)  # a follow-up reads earlier turns' data
+            registry.add(ReportRunTool(lambda: self.reports), replace=True)
             extra = self._extra_tools
             for item in (extra if extra is not None else []):
                 registry.add(item, replace=True)
@@ -175,6 +179,13 @@ class Services:
             model=self.lazy_model,
             ledger=self.store,  # idempotency keys: one ledger for every process on the database
         )
+
+    @property
+    def reports(self) -> Reports:
+        """Report definitions and their runner (reports/); charts and PDFs load their libraries on first run."""
+        if self._reports is None:
+            self._reports = Reports(self.settings)
+        return self._reports
 
     # -- planning ---------------------------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from .keys import keys_app
 from .mcp import mcp_app
 from .node import node_app
 from .render import print_plan, print_trace, progress_printer
+from .report import report_app
 from .secrets import secrets_app
 from .serve import serve
 from .sessions import sessions_app
@@ -196,6 +197,7 @@ app.add_typer(node_app, name="node")
 app.add_typer(kb_app, name="kb")
 app.add_typer(secrets_app, name="secrets")
 app.add_typer(support_app, name="support")
+app.add_typer(report_app, name="report")
 # --- end sub-commands ---
 
 

@@ -300,7 +300,7 @@ class RulePlanner(Planner):
                             slots=filled.slots, fillers=filled.fillers, args=filled.args)
                 if filled.missing:
                     note["missing"] = filled.missing
-                if part.writes and has_generate:
+                if part.writes and has_generate and not tool.writes:
                     # "提醒我明天带伞": fetch the data, then write with it.
                     data = "\n".join(f"${{{d.step.id}.output}}" for d in steps_here)
                     write = Step(id=_step_id(GENERATE, taken), uses=GENERATE,

@@ -83,6 +83,9 @@ class Tool:
     # applies). Model calls are not: the router is their one retry loop (another node, a fallback), and the same
     # prompt on the same model takes as long again.
     retry_on_timeout: bool = True
+    # The tool writes the document asked for itself (a report: its narrative and files): a part that asks for
+    # writing needs no model-written text after it.
+    writes: bool = False
 
     async def __call__(self, args: dict[str, Any], ctx: ToolContext) -> Any:
         raise NotImplementedError

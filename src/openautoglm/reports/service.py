@@ -1,0 +1,46 @@
+"""What the facade hands the CLI, the gateway and the ``report.run`` tool: the library of definitions and a runner,
+with the app's clock and where runs are written."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+from ..config import Settings
+from .definition import ReportLibrary
+from .runner import ReportOutput, ReportRunner
+
+
+def definition_dirs(settings: Settings) -> list[Path]:
+    if settings.reports.dir is not None:
+        return [Path(settings.reports.dir).expanduser()]
+    return [Path.cwd() / "reports", settings.data_dir / "reports"]
+
+
+class Reports:
+    def __init__(self, settings: Settings, today: Callable[[], date] | None = None) -> None:
+        from ..tools.timetools import system_clock, zone
+
+        self.settings = settings
+        tz = settings.timezone
+        self.today = today or (lambda: system_clock(zone(tz)).date())
+        self.library = ReportLibrary(definition_dirs(settings))
+        self.runner = ReportRunner(settings, self.library, self.today)
+
+    def out_root(self) -> Path:
+        return Path(self.settings.reports.out_dir or self.settings.data_dir / "report-runs").expanduser()
+
+    def new_out_dir(self, name: str) -> Path:
+        """A fresh folder per run: ``<out root>/<name>/<UTC time>-<ms>``."""
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{int(time.time() * 1000) % 1000:03d}"
+        return self.out_root() / name / stamp
+
+    def run_sync(self, name: str, period: str | None = None, out_dir: Path | None = None) -> ReportOutput:
+        return self.runner.run(name, period, out_dir or self.new_out_dir(name))
+
+    async def run(self, name: str, period: str | None = None, out_dir: Path | None = None) -> ReportOutput:
+        """Run off the event loop: queries, charts and the PDF are blocking work."""
+        return await asyncio.to_thread(self.run_sync, name, period, out_dir)
