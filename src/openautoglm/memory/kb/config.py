@@ -54,6 +54,10 @@ class KnowledgeConfig(BaseModel):
         "(see memory/kb/sources)")
     sync_interval_s: float | None = Field(
         default=None, gt=0, description="the gateway syncs every source this often (off when unset)")
+    cross_lingual_relevance: bool = Field(
+        default=True,
+        description="judge a passage in the other language than the question on its own calibrated scale "
+        "(see XL_SCALE in memory/kb/base.py), so the planner sends such questions to the knowledge base")
     answer: Literal["auto", "extract", "generate"] = Field(
         default="auto",
         description="knowledge.answer: quote the best sentences (extract), have the model write the answer "

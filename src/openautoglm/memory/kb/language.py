@@ -8,6 +8,12 @@ pre-trained multilingual representations", where removing language means improve
 Removing it from the query, ``q - (q·d) d``, drops the same-language bonus ``(q·d)(p·d)`` from every passage's
 score and leaves the rest of the dot product unchanged (``q'·p = q·p - (q·d)(p·d)``), so the index is untouched.
 
+The same sample gives each language's mean chunk vector ``m``, the background against which cross-lingual
+relevance is judged (:meth:`LanguageDirection.centered`): every passage of one language scores a similar cosine
+against any query (the embeddings share a common direction, cf. Mu & Viswanath 2018, "All-but-the-top"), so how
+far a passage stands above ``q·m`` says more than the cosine itself, and does not move when the knowledge base
+holds many near-copies (a mean, unlike a rank, is not pulled up by duplicates of the best passage).
+
 ``d`` is estimated from the knowledge base's own chunks (a sample of up to 2,000 per language, by script) after
 ingestion, stored in ``kb_info`` so every process sees the same one, and estimated again when the number of chunks
 has changed by a tenth. With fewer than ``MIN_PER_LANGUAGE`` chunks of either language there is nothing to remove
@@ -26,6 +32,7 @@ from ...language import script
 from .catalog import Catalog
 from .vectors import VectorStore
 
+LANGUAGES = ("zh", "en")
 MIN_PER_LANGUAGE = 8
 SAMPLE_PER_LANGUAGE = 2000
 
@@ -39,14 +46,31 @@ class LanguageDirection:
         self.dim = dim
         self.lock = threading.Lock()
         self.direction: Any = None
+        self.centers: dict[str, Any] = {}
         self._load()
+        if self.catalog.info("lang_centers_n") is None and self.catalog.count_chunks():
+            self.refresh(force=True)  # a knowledge base built before the centres were kept
 
-    def _load(self) -> None:
+    def _vector(self, key: str) -> Any:
         import numpy as np
 
-        raw = self.catalog.info("lang_direction")
+        raw = self.catalog.info(key)
         vector = np.frombuffer(base64.b64decode(raw), dtype=np.float32) if raw else None
-        self.direction = vector if vector is not None and len(vector) == self.dim else None
+        return vector if vector is not None and len(vector) == self.dim else None
+
+    def _load(self) -> None:
+        self.direction = self._vector("lang_direction")
+        self.centers = {lang: v for lang in LANGUAGES if (v := self._vector(f"lang_center_{lang}")) is not None}
+
+    def centered(self, query: Sequence[float], cosine: float, lang: str) -> float | None:
+        """``cosine`` (of ``query`` and a passage in ``lang``) above the query's cosine with that language's mean
+        passage; None when the knowledge base has too few passages in ``lang`` to know its mean."""
+        import numpy as np
+
+        center = self.centers.get(lang)
+        if center is None:
+            return None
+        return cosine - float(np.asarray(query, dtype=np.float32) @ center)
 
     def apply(self, query: Sequence[float]) -> list[float]:
         """``query`` without its component along the language direction (unchanged when there is none)."""
@@ -73,19 +97,25 @@ class LanguageDirection:
                 lang = script(text)
                 if lang is not None and len(ids[lang]) < SAMPLE_PER_LANGUAGE:
                     ids[lang].append(cid)
+            vectors = self.store.get(ids["zh"] + ids["en"])
+            means = {}
+            for lang in LANGUAGES:
+                found = [vectors[i] for i in ids[lang] if i in vectors]
+                if len(found) >= MIN_PER_LANGUAGE:
+                    means[lang] = np.mean(np.asarray(found, dtype=np.float32), axis=0)
             direction = None
-            if min(len(v) for v in ids.values()) >= MIN_PER_LANGUAGE:
-                vectors = self.store.get(ids["zh"] + ids["en"])
-                zh = [vectors[i] for i in ids["zh"] if i in vectors]
-                en = [vectors[i] for i in ids["en"] if i in vectors]
-                if min(len(zh), len(en)) >= MIN_PER_LANGUAGE:
-                    diff = np.mean(np.asarray(zh, dtype=np.float32), axis=0) - np.mean(
-                        np.asarray(en, dtype=np.float32), axis=0)
-                    norm = float(np.linalg.norm(diff))
-                    if norm > 0:
-                        direction = (diff / norm).astype(np.float32)
+            if len(means) == len(LANGUAGES):
+                diff = means["zh"] - means["en"]
+                norm = float(np.linalg.norm(diff))
+                if norm > 0:
+                    direction = (diff / norm).astype(np.float32)
             self.catalog.set_info("lang_direction", base64.b64encode(direction.tobytes()).decode()
                                   if direction is not None else "")
+            for lang in LANGUAGES:
+                mean = means.get(lang)
+                self.catalog.set_info(f"lang_center_{lang}", base64.b64encode(mean.astype(np.float32).tobytes())
+                                      .decode() if mean is not None else "")
+            self.catalog.set_info("lang_centers_n", str(n))
             self.catalog.set_info("lang_direction_n", str(n))
             self.catalog.conn.commit()
-            self.direction = direction
+            self._load()

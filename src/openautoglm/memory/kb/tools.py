@@ -186,14 +186,23 @@ def _best(hits: list[SearchHit]) -> float:
     return max((h.relevance for h in hits), default=0.0)
 
 
+QUOTED_SHARE = 0.5  # a passage is quoted only with at least this share of the best passage's relevance
+
+
 def extract_answer(question: str, hits: list[SearchHit], max_chars: int = 240) -> str:
     """The sentences of the best passages that share the most words with the question, in document order, each
-    marked with its source number; the top passage's opening when no sentence shares a word (another language)."""
+    marked with its source number; the top passage's opening when no sentence shares a word (another language).
+    Only passages judged nearly as relevant as the best one are quoted: a question asked in English about a Chinese
+    document shares no word with the passage that answers it, and common words ("each month") must not let a
+    weaker passage in the question's language be quoted instead."""
     from .text import sentences, tokenize
 
     wanted = set(tokenize(question))
     scored: list[tuple[float, int, int, str]] = []
+    top = max(h.relevance for h in hits)
     for n, hit in enumerate(hits, start=1):
+        if hit.relevance < QUOTED_SHARE * top:
+            continue
         for i, sentence in enumerate(s for line in hit.text.splitlines() for s in sentences(line)):
             overlap = len(wanted & set(tokenize(sentence)))
             if overlap:
