@@ -3,6 +3,9 @@ and PostgreSQL; a database made before migrations existed is recognised and upgr
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
 from gateway_support import database
+from openautoglm.errors import StoreError
 from openautoglm.store import Store, schema
 from openautoglm.store.migrations import current, head, upgrade
 
@@ -87,3 +91,24 @@ def test_concurrent_openers_migrate_once(db_url: str) -> None:
         assert current(engine) == head()
     finally:
         engine.dispose()
+
+
+@pytest.mark.process
+def test_a_database_from_a_newer_version_is_refused_in_one_line(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'autoglm.db'}"
+    Store(url).close()
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0099_from_the_future'")
+    finally:
+        engine.dispose()
+    with pytest.raises(StoreError, match="revision '0099_from_the_future', which this version"):
+        Store(url)
+    home = tmp_path / "home"
+    home.mkdir()
+    (tmp_path / "autoglm.db").rename(home / "autoglm.db")
+    done = subprocess.run([str(Path(sys.executable).with_name("autoglm")), "sessions", "list"], capture_output=True,
+                          text=True, env={**os.environ, "AUTOGLM_HOME": str(home)}, timeout=120)
+    assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "0099_from_the_future" in done.stderr, done.stderr

@@ -19,8 +19,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import Engine, inspect, text
 
+from ...errors import StoreError
 from .. import schema
 
 log = structlog.get_logger(__name__)
@@ -47,6 +49,13 @@ def head() -> str:
     return heads[0]
 
 
+def _known(revision: str) -> bool:
+    try:
+        return _script().get_revision(revision) is not None
+    except CommandError:
+        return False
+
+
 def current(engine: Engine) -> str | None:
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
@@ -59,7 +68,14 @@ def upgrade(engine: Engine, revision: str = "head", create_unmigrated: bool = Tr
     together): PostgreSQL serialises them with an advisory lock, a SQLite file with a lock file beside it.
     """
     with _lock, _file_lock(engine):
-        if not (revision == "head" and current(engine) == head()):
+        found = current(engine)
+        if found is not None and not _known(found):
+            # Written by a newer version (or another branch): Alembic cannot move from a revision it has never
+            # seen, and going on would write rows that version does not expect.
+            raise StoreError(f"the database's schema is at revision {found!r}, which this version of Open-AutoGLM "
+                             f"does not know (it knows up to {head()!r}): run the version that wrote it, or "
+                             "point database_url or AUTOGLM_HOME at another database")
+        if not (revision == "head" and found == head()):
             _upgrade(engine, revision)
         if create_unmigrated:
             _create_unmigrated(engine)
