@@ -31,6 +31,7 @@ from .tools.workflows import WorkflowRegistry
 if TYPE_CHECKING:
     from .memory.kb.sources import SyncSchedule
     from .models.pool import Router
+    from .policies.book import PolicyBook
 
 __all__ = ["AutoGLM", "RunResult", "new_task_id"]
 
@@ -72,6 +73,11 @@ class AutoGLM:
     @property
     def store(self) -> Store:
         return self.services.store
+
+    @property
+    def policies(self) -> PolicyBook:
+        """The routing policies: versions in the store, the active one applied to the pool (policies/book.py)."""
+        return self.services.policies
 
     @property
     def tools(self) -> ToolRegistry:
@@ -265,15 +271,19 @@ class AutoGLM:
         """Record a rating of a task's answer (by ``by``; ``owner`` set: only a task of theirs), with the model
         nodes that served its steps, which it returns. Raises :class:`NotFound` for a task not visible."""
         from .errors import NotFound
-        from .events import StepFinished
+        from .events import ModelAttempt, StepFinished
 
         try:
             self.store.get_task(task_id, owner)
         except NotFound:
             raise NotFound(f"no task '{task_id}' visible to you") from None
-        nodes = sorted({p.node for e in self.store.events(task_id)
-                        if (p := e.payload_as(StepFinished)) is not None and p.node})
-        self.store.add_feedback(task_id, rating, owner=by, comment=comment, nodes=nodes)
+        events = self.store.events(task_id)
+        nodes = sorted({p.node for e in events if (p := e.payload_as(StepFinished)) is not None and p.node})
+        # The policy version that routed the answering attempts (the last one that answered, when several did).
+        versions = [a.policy for e in events if (a := e.payload_as(ModelAttempt)) is not None
+                    and a.outcome == "ok" and a.policy is not None]
+        self.store.add_feedback(task_id, rating, owner=by, comment=comment, nodes=nodes,
+                                policy_version=versions[-1] if versions else None)
         return nodes
 
     def trace(self, task_id: str, owner: str | None = None) -> list[Event]:

@@ -67,6 +67,23 @@ class RouterSettings(BaseModel):
     cache_nondeterministic: bool = Field(default=False, description="also cache temperature>0 calls without a seed")
 
 
+class PolicySettings(BaseModel):
+    """Routing policies and their loop (policies/). In autoglm.yaml under ``policy:``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    poll_s: float = Field(default=1.0, ge=0.05, le=60, description="how often a gateway reads the active version "
+                          "from the store, so a change made through another replica applies within this")
+    loop: bool = Field(default=False, description="propose policies from the signals, try them as canaries, keep or "
+                       "roll back (run it on one replica)")
+    interval_s: float = Field(default=30.0, ge=0.1, le=3600, description="between the loop's looks at the signals")
+    canary_share: float = Field(default=0.2, ge=0.01, le=0.5, description="share of calls a canary routes")
+    window: int = Field(default=120, ge=20, le=2000, description="canary (or newly activated) calls by which a "
+                        "decision is made at the latest")
+    min_calls: int = Field(default=20, ge=10, le=500, description="calls of each side before any test is run")
+    alpha: float = Field(default=0.01, gt=0, le=0.2, description="significance of the tests that roll back")
+
+
 class GatewaySettings(BaseModel):
     """The gateway (``autoglm serve``): credentials, limits, telemetry. In autoglm.yaml under ``gateway:``."""
 
@@ -231,6 +248,7 @@ class Settings(BaseSettings):
     encrypt_content: bool = Field(default=False, description="seal prompts and answers (tasks, session turns) too")
     nodes: list[NodeConfig] = Field(default_factory=list)
     router: RouterSettings = Field(default_factory=RouterSettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
     cache_url: str | None = Field(default=None, description="redis://host:port/db for the response cache; "
                                   "default: SQLite in the data dir")
     coordinator_url: str | None = Field(default=None, description="the gateway a `Node` registers with")

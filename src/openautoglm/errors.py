@@ -164,6 +164,13 @@ class TaskConflict(StoreError):
     error_type = "task_conflict"
 
 
+class PolicyConflict(StoreError):
+    """A routing policy change the state forbids: a pin holds, or there is no earlier version to roll back to."""
+
+    http_status = 409
+    error_type = "policy_conflict"
+
+
 class AuthError(AutoGLMError):
     http_status = 401
     error_type = "authentication_error"

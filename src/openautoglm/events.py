@@ -55,6 +55,15 @@ class EventKind(StrEnum):
     BUDGET_CUT = "budget.cut"  # work left undone to bound a request's time: a model fill skipped or stopped
     SESSION_COMPACTED = "session.compacted"
     SESSION_SUMMARY_FALLBACK = "session.summary_fallback"
+    # Routing policies (policies/): kept in the store's policy log, not a task's.
+    POLICY_CREATED = "policy.created"
+    POLICY_ACTIVATED = "policy.activated"
+    POLICY_PINNED = "policy.pinned"
+    POLICY_UNPINNED = "policy.unpinned"
+    POLICY_PROPOSED = "policy.proposed"
+    POLICY_CANARY = "policy.canary"
+    POLICY_PROMOTED = "policy.promoted"
+    POLICY_ROLLED_BACK = "policy.rolled_back"
 
 
 class EventSchemaError(TypeError):
@@ -398,6 +407,7 @@ class ModelAttempt(Payload):
     retryable: bool | None = None
     chunks: int | None = None  # streamed calls
     stream: bool | None = None
+    policy: int | None = None  # the routing policy version that chose the node (policies/), None: as configured
 
 
 @payload(EventKind.FALLBACK)
@@ -480,6 +490,67 @@ class SessionCompacted(Payload):
 class SessionSummaryFallback(Payload):
     error: str
     summarizer: str
+
+
+@payload(EventKind.POLICY_CREATED)
+@dataclass(frozen=True, slots=True)
+class PolicyCreated(Payload):
+    origin: str  # operator | loop
+    parent: int | None = None
+
+
+@payload(EventKind.POLICY_ACTIVATED)
+@dataclass(frozen=True, slots=True)
+class PolicyActivated(Payload):
+    previous: int | None
+    pinned: bool
+
+
+@payload(EventKind.POLICY_PINNED)
+@dataclass(frozen=True, slots=True)
+class PolicyPinned(Payload):
+    previous: int | None
+
+
+@payload(EventKind.POLICY_UNPINNED)
+@dataclass(frozen=True, slots=True)
+class PolicyUnpinned(Payload):
+    previous: int | None = None
+
+
+@payload(EventKind.POLICY_PROPOSED)
+@dataclass(frozen=True, slots=True)
+class PolicyProposed(Payload):
+    """The loop made a policy from the signals: what it changes and the figures it read."""
+
+    against: int | None  # the active version it was compared with
+    changes: list[str]
+    figures: dict[str, Any]
+
+
+@payload(EventKind.POLICY_CANARY)
+@dataclass(frozen=True, slots=True)
+class PolicyCanary(Payload):
+    against: int | None
+    share: float  # of calls routed by the canary
+    window: int  # canary calls before a decision at the latest
+
+
+@payload(EventKind.POLICY_PROMOTED)
+@dataclass(frozen=True, slots=True)
+class PolicyPromoted(Payload):
+    previous: int | None
+    test: dict[str, Any]  # the comparison's figures (policies/stats.py)
+
+
+@payload(EventKind.POLICY_ROLLED_BACK)
+@dataclass(frozen=True, slots=True)
+class PolicyRolledBack(Payload):
+    """A version taken back: a canary stopped, or the active one replaced by ``to``."""
+
+    to: int | None
+    test: dict[str, Any] | None = None  # the figures that decided it (None: an operator's rollback)
+    canary: bool = False
 
 
 # -- events -------------------------------------------------------------------------------------------------------

@@ -240,11 +240,15 @@ class Node:
         log.info("node.registered", node=self.name, coordinator=self.coordinator, url=self.base_url)
 
     def _beat(self) -> None:
+        from .hostload import HostLoad
+
         interval = max(0.05, self.ttl_s / 3)
+        load = HostLoad()
         with self._client() as client:
             while not self._stopping.wait(interval):
                 try:
-                    response = client.post(f"{self.coordinator}/v1/nodes/{self.node_id}/heartbeat")
+                    response = client.post(f"{self.coordinator}/v1/nodes/{self.node_id}/heartbeat",
+                                           json=load.read())
                     if response.status_code == 404:
                         self._announce()
                     elif response.status_code >= 400:

@@ -34,6 +34,7 @@ from .tools.workflows import WorkflowRegistry
 if TYPE_CHECKING:
     from .models.pool import Router
     from .planning import PlannerChoice
+    from .policies.book import PolicyBook
 
 
 class LazyModel(ChatModel):
@@ -86,6 +87,7 @@ class Services:
         self._tools: ToolRegistry | None = None
         self._workflows: WorkflowRegistry | None = None
         self._mcp: MCPToolset | None = None
+        self._policies: PolicyBook | None = None
         self._sessions: Sessions | None = None
         self._knowledge = LazyKnowledgeBase(lambda: KnowledgeBase.from_settings(self.settings))
         self._reports: Reports | None = None
@@ -118,6 +120,22 @@ class Services:
             model = Router([model], settings=self.settings.router, node_factory=model_for_node)
             self._model = model
         return model
+
+    @property
+    def loaded_router(self) -> Router | None:
+        """The pool if something built it already (applying a policy must not build a model)."""
+        from .models.pool import Router
+
+        return self._model if isinstance(self._model, Router) else None
+
+    @property
+    def policies(self) -> PolicyBook:
+        """The routing policies in the store, applied to the pool once it exists (policies/book.py)."""
+        if self._policies is None:
+            from .policies.book import PolicyBook
+
+            self._policies = PolicyBook(self.store, lambda: self.loaded_router, self.settings.policy.poll_s)
+        return self._policies
 
     def describe_models(self) -> list[dict[str, Any]]:
         describe = getattr(self.model, "describe", None)
@@ -260,6 +278,8 @@ class Services:
         if self._mcp is not None:
             await self._mcp.aclose()
             self._mcp = None
+        if self._policies is not None:
+            await self._policies.aclose()
         if self._model is not None:
             await self._model.aclose()
         if self._store is not None:

@@ -29,6 +29,7 @@ from .kb import kb_app
 from .keys import keys_app
 from .mcp import mcp_app
 from .node import node_app
+from .policy import policy_app
 from .render import print_plan, print_trace, progress_printer
 from .report import report_app
 from .secrets import secrets_app
@@ -194,6 +195,7 @@ app.command("serve")(serve)
 app.add_typer(keys_app, name="keys")
 app.add_typer(sessions_app, name="sessions")
 app.add_typer(node_app, name="node")
+app.add_typer(policy_app, name="policy")
 app.add_typer(kb_app, name="kb")
 app.add_typer(secrets_app, name="secrets")
 app.add_typer(support_app, name="support")

@@ -19,7 +19,7 @@ from .guard import Guard
 from .keys import KeyRing
 from .metrics import Metrics
 from .ratelimit import LocalBuckets, RateLimiter, RedisBuckets
-from .routes import admin, chat, oauth, ops, support, tasks
+from .routes import admin, chat, oauth, ops, policies, support, tasks
 from .runner import TaskRunner
 from .telemetry import make_tracer_provider
 from .textguard import TextGuard
@@ -67,11 +67,13 @@ def create_app(
         if schedule is not None:
             schedule.start()
         app.state.kb_sync = schedule
+        glm.policies.start()  # applies the store's active routing policy, now and whenever it changes
         yield
         if schedule is not None:
             await schedule.aclose()
         # Drain: running tasks stop at a step boundary, left interrupted for the next process to resume.
         await gw.runner.aclose(g.drain_timeout_s)
+        await glm.policies.aclose()
         await gw.limiter.aclose()
         provider.shutdown()
         if close_glm:
@@ -92,6 +94,7 @@ def create_app(
     app.include_router(oauth.router)
     app.include_router(ops.router)
     app.include_router(support.router)
+    app.include_router(policies.router)
     app.include_router(console.router)  # GET /console: the web console (static files, no data)
     _mount_parts(app, approvals)
     app.add_middleware(TextGuard)  # inside the Guard, so the body it reads is already size-capped

@@ -60,6 +60,16 @@ class NodeRegistration(BaseModel):
         return value
 
 
+class HeartbeatLoad(BaseModel):
+    """What a heartbeat may carry: the node's load, read by the router's resource table (models/pool/node.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cpu_percent: float | None = Field(default=None, ge=0, le=100)
+    memory_free_percent: float | None = Field(default=None, ge=0, le=100)
+    queue_depth: int | None = Field(default=None, ge=0)
+
+
 def router_of(glm: AutoGLM) -> Router:
     """The app's pool of nodes (see :attr:`AutoGLM.router`)."""
     return glm.router
@@ -104,10 +114,12 @@ async def register_node(body: NodeRegistration, request: Request) -> dict[str, A
 
 
 @router.post("/v1/nodes/{node_id}/heartbeat", summary="A registered node is still there")
-async def heartbeat(node_id: str, request: Request) -> dict[str, Any]:
+async def heartbeat(node_id: str, request: Request, load: HeartbeatLoad | None = None) -> dict[str, Any]:
     pool = _pool(request)
     node = pool.heartbeat(node_id)  # NotFound (404) tells the node to register again
-    return {"id": node.name, "state": node.state(pool.clock()), "ttl_s": node.ttl_s}
+    if load is not None:
+        node.report_load(load.cpu_percent, load.memory_free_percent, load.queue_depth)
+    return {"id": node.name, "state": node.state(pool.clock()), "ttl_s": node.ttl_s, "load": node.load}
 
 
 @router.get("/v1/nodes", summary="The pool: each node's state, weight, latency, in-flight calls, breaker")

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Float, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
 metadata = MetaData()
 
@@ -80,7 +92,48 @@ feedback = Table(
     Column("comment", Text, nullable=True),
     Column("node", String(128), nullable=True),
     Column("created_at", Float, nullable=False),
+    # The routing policy version that chose the node of the answer rated (policies/), None: as configured.
+    Column("policy_version", Integer, nullable=True),
     Index("ix_feedback_task", "task_id"),
+)
+
+# -- routing policies (policies/): versions, the active one, and what happened to them ----------------------------
+
+policies = Table(
+    "policies",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("body", JSON, nullable=False),
+    Column("author", String(128), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("origin", String(16), nullable=False),  # operator | loop
+    Column("parent", Integer, nullable=True),  # the version it was made from
+    Column("created_at", Float, nullable=False),
+)
+
+# One row (id 1): what every gateway replica applies; ``serial`` counts changes, so a replica polling it sees a
+# rollback to a version it applied before as a change too.
+policy_state = Table(
+    "policy_state",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("active", Integer, nullable=True),
+    Column("previous", Integer, nullable=True),
+    Column("pinned", Boolean, nullable=False, default=False),
+    Column("serial", Integer, nullable=False, default=0),
+    Column("changed_at", Float, nullable=False),
+)
+
+policy_log = Table(
+    "policy_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),  # an events.py kind: policy.activated, policy.canary...
+    Column("version", Integer, nullable=True),
+    Column("author", String(128), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("data", JSON, nullable=False),
+    Column("at", Float, nullable=False),
 )
 
 registered_nodes = Table(

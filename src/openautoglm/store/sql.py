@@ -28,6 +28,7 @@ from ..errors import NotFound, StoreError
 from ..events import Event
 from . import schema
 from .ledger import IdempotencyLedgerMixin
+from .policies import PolicyTables
 from .sealing import Sealer, UnknownKey, is_sealed, load_sealer
 
 log = structlog.get_logger(__name__)
@@ -109,6 +110,13 @@ class FeedbackRecord:
     comment: str | None
     nodes: list[str]
     created_at: float
+    policy_version: int | None = None  # the routing policy that chose the answer's node
+    id: int | None = None
+
+
+def _feedback(row: Any) -> FeedbackRecord:
+    return FeedbackRecord(row.task_id, row.owner, row.rating, row.comment, row.node.split(",") if row.node else [],
+                          row.created_at, row.policy_version, row.id)
 
 
 def make_engine(url: str) -> Engine:
@@ -134,7 +142,7 @@ def sqlite_url(path: Path) -> str:
 SealerSource = Sealer | Callable[[], Sealer]
 
 
-class Store(IdempotencyLedgerMixin):
+class Store(IdempotencyLedgerMixin, PolicyTables):
     def __init__(self, url: str, create: bool = True, engine: Engine | None = None, *,
                  sealer: SealerSource | None = None, encrypt_content: bool = False) -> None:
         """``sealer`` seals secrets (a callable is asked on first use, so no key file appears until a secret is
@@ -620,11 +628,11 @@ class Store(IdempotencyLedgerMixin):
                           self.open_value(row.api_key), row.registered_at)
 
     def add_feedback(self, task_id: str, rating: int, owner: str | None = None, comment: str | None = None,
-                     nodes: list[str] | None = None) -> FeedbackRecord:
-        record = FeedbackRecord(task_id, owner, rating, comment, list(nodes or []), time.time())
+                     nodes: list[str] | None = None, policy_version: int | None = None) -> FeedbackRecord:
+        record = FeedbackRecord(task_id, owner, rating, comment, list(nodes or []), time.time(), policy_version)
         with self._write() as conn:
             conn.execute(insert(schema.feedback).values(
-                task_id=task_id, owner=owner, rating=rating, comment=comment,
+                task_id=task_id, owner=owner, rating=rating, comment=comment, policy_version=policy_version,
                 node=",".join(record.nodes) or None, created_at=record.created_at))
         return record
 
@@ -633,8 +641,14 @@ class Store(IdempotencyLedgerMixin):
         with self.engine.connect() as conn:
             rows = conn.execute(select(schema.feedback).where(schema.feedback.c.task_id == task_id)
                                 .order_by(schema.feedback.c.id)).all()
-        return [FeedbackRecord(r.task_id, r.owner, r.rating, r.comment, r.node.split(",") if r.node else [],
-                               r.created_at) for r in rows]
+        return [_feedback(r) for r in rows]
+
+    def feedback_since(self, after_id: int, limit: int = 1000) -> list[FeedbackRecord]:
+        """Ratings stored after the one numbered ``after_id``, oldest first (the policy loop reads them)."""
+        f = schema.feedback
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(f).where(f.c.id > after_id).order_by(f.c.id).limit(limit)).all()
+        return [_feedback(r) for r in rows]
 
     # -- health -----------------------------------------------------------------------------------------------
 

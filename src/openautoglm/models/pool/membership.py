@@ -33,6 +33,7 @@ class Membership:
         self.nodes: dict[str, PoolNode] = {}
         self.by_capability: dict[str, list[PoolNode]] = {}
         self.pickers: dict[str, Strategy] = {}
+        self.generation = 0  # counts changes of the members (policy arms make their strategies again)
         self.closing: set[asyncio.Task[None]] = set()
         for route in (settings.default, *settings.routes.values()):
             strategies.get(route.strategy)  # an unknown strategy fails now, not on the first call
@@ -163,6 +164,7 @@ class Membership:
                 by_capability.setdefault(capability, []).append(node)
         self.by_capability = by_capability
         self.pickers = {cap: strategies.get(self.route(cap).strategy)(nodes) for cap, nodes in by_capability.items()}
+        self.generation += 1
         self.on_change()
 
     # -- closing ------------------------------------------------------------------------------------------------

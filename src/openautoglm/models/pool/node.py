@@ -2,6 +2,9 @@
 
 Its ``effective`` weight (configured weight x health / latency) is what the weighted strategy shares calls by; its
 concurrency limit grows additively while latency holds near its long-run baseline and is cut when it climbs.
+
+The resource table reads the load a node reports with its heartbeats: above 85 % CPU with under 20 % memory free it
+is drained (no calls while another node is usable); below 70 % CPU with over 30 % free it takes more (x1.5).
 """
 
 from __future__ import annotations
@@ -19,14 +22,17 @@ MIN_LIMIT, MAX_LIMIT, INITIAL_LIMIT = 1.0, 1024.0, 32.0
 LATENCY_TOLERANCE = 2.0  # latency within this factor of the node's baseline "holds": the limit may grow
 WARMUP_CALLS = 3
 PLANNING = "planning"
+DRAIN_CPU, DRAIN_MEMORY_FREE = 85.0, 20.0  # percent: above that CPU with under that memory free: drained
+MORE_CPU, MORE_MEMORY_FREE = 70.0, 30.0  # below that CPU with over that memory free: takes more
+MORE_FACTOR = 1.5
 
 
 class PoolNode:
     """One node in the pool and what the router has measured about it."""
 
     __slots__ = ("base_url", "baseline_s", "breaker", "calls", "capabilities", "context_window", "cost", "current",
-                 "effective", "err_ewma", "errors", "ewma_s", "expires_at", "in_flight", "limit", "model", "name",
-                 "retired", "source", "timeout_s", "ttl_s", "weight")
+                 "effective", "err_ewma", "errors", "ewma_s", "expires_at", "in_flight", "limit", "load", "load_factor",
+                 "model", "name", "retired", "source", "timeout_s", "ttl_s", "weight")
 
     def __init__(
         self,
@@ -63,7 +69,8 @@ class PoolNode:
         self.limit = INITIAL_LIMIT
         self.calls = 0
         self.errors = 0
-        self.current = 0.0  # smooth weighted round robin state
+        self.load: dict[str, float] = {}  # cpu_percent, memory_free_percent, queue_depth: the last heartbeat's
+        self.load_factor = 1.0  # the resource table's: 0 drained, 1, or MORE_FACTOR
         self.retired = False  # left the pool; closed when its last call ends
         # Unmeasured nodes look fast, so each gets a first call soon and a real measurement.
         self.effective = weight / 0.001
@@ -113,6 +120,13 @@ class PoolNode:
         latency = max(self.ewma_s or 0.001, 0.0005)
         self.effective = max(self.weight * health / latency, 1e-6)
 
+    def report_load(self, cpu_percent: float | None, memory_free_percent: float | None,
+                    queue_depth: int | None) -> None:
+        """A heartbeat's figures, read through the resource table."""
+        self.load = {k: v for k, v in (("cpu_percent", cpu_percent), ("memory_free_percent", memory_free_percent),
+                                       ("queue_depth", queue_depth)) if v is not None}
+        self.load_factor = resource_factor(cpu_percent, memory_free_percent)
+
     def state(self, now: float) -> str:
         if not self.live(now):
             return "lapsed"
@@ -120,6 +134,8 @@ class PoolNode:
             return "down" if now - self.breaker.opened_at < self.breaker.cooldown_s else "probing"
         if self.breaker.state == HALF_OPEN:
             return "probing"
+        if not self.load_factor:
+            return "drained"
         return "ready" if self.in_flight < self.limit else "saturated"
 
     def describe(self, now: float) -> dict[str, Any]:
@@ -140,6 +156,18 @@ class PoolNode:
             "calls": self.calls,
             "errors": self.errors,
             "cost": self.cost,
+            "load": self.load,
             "json_schema": self.model.supports_json_schema,
             "can_plan": self.model.can_plan,
         }
+
+
+def resource_factor(cpu_percent: float | None, memory_free_percent: float | None) -> float:
+    """The resource table: 0 (drained), MORE_FACTOR (takes more) or 1. Unknown figures change nothing."""
+    if cpu_percent is None or memory_free_percent is None:
+        return 1.0
+    if cpu_percent > DRAIN_CPU and memory_free_percent < DRAIN_MEMORY_FREE:
+        return 0.0
+    if cpu_percent < MORE_CPU and memory_free_percent > MORE_MEMORY_FREE:
+        return MORE_FACTOR
+    return 1.0

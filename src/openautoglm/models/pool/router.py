@@ -24,9 +24,11 @@ from ...errors import ModelError, ModelUnavailable
 from ...events import EventKind
 from ...store.sealing import load_sealer
 from ..base import ChatModel, ChatRequest, ChatResponse, ModelEventSink, model_events
+from .arms import Arms
 from .cache import ResponseCache, cacheable, open_cache
 from .membership import Membership, NodeFactory
 from .node import PLANNING, PoolNode
+from .signals import Signals
 from .slots import Slots
 from .walk import Walk, as_model_error
 
@@ -52,6 +54,8 @@ class Router(ChatModel):
         self.clock = clock
         self.members = Membership(self.settings, clock, node_factory, on_change=self._members_changed)
         self.slots = Slots(self.members)
+        self.arms = Arms()  # the routing policy applied (policies/book.py) and a canary being tried
+        self.signals = Signals()
         self._probe_task: asyncio.Task[None] | None = None
         for node in nodes:
             self.add(node)
@@ -193,7 +197,7 @@ class Router(ChatModel):
                 walk.failed(node, error)
                 continue
             self.slots.release(node)
-            walk.succeeded(node)
+            walk.succeeded(node, tokens=response.prompt_tokens + response.completion_tokens)
             if response.node is None:
                 response.node = node.name
             if key is not None and self.cache is not None:
@@ -247,7 +251,7 @@ class Router(ChatModel):
                 if not released:  # success, or the consumer stopped early / was cancelled
                     self.slots.release(node)
                     node.breaker.probing = False
-            walk.succeeded(node, chunks=len(pieces), stream=True)
+            walk.succeeded(node, tokens=len(pieces), chunks=len(pieces), stream=True)
             if key is not None and self.cache is not None:
                 await self.cache.set(key, ChatResponse(text="".join(pieces), model=node.name, node=node.name,
                                                        completion_tokens=len(pieces)))
@@ -268,7 +272,7 @@ class Router(ChatModel):
     def _walk(self, target: str, request: ChatRequest, emit: ModelEventSink | None) -> Walk:
         if self._probe_task is None:
             self._ensure_probing()
-        return Walk(self.members, self.slots, target, request, emit)
+        return Walk(self.members, self.slots, target, request, emit, self.arms.choose(), self.signals)
 
     # -- reporting and lifecycle --------------------------------------------------------------------------------
 

@@ -27,12 +27,12 @@ class Slots:
             for node in self.members.link_candidates(link, request):
                 if node in tried or not node.live(now) or not node.breaker.admits(now):
                     continue
-                if node.in_flight >= node.limit:
+                if node.in_flight >= picker.limit(node):
                     saturated = True
                     continue
                 usable.append(node)
             if usable:
-                node = picker.pick(usable, request)
+                node = picker.choose(usable, request)
                 node.in_flight += 1
                 node.breaker.claim()
                 return node

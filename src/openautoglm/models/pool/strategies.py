@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import bisect
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from ...registry import Registry
 from ..base import ChatRequest
@@ -24,10 +24,30 @@ VIRTUAL_POINTS = 64
 
 
 class Strategy:
-    """Picks one node from a non-empty list of usable ones (live, breaker admitting, a free slot)."""
+    """Picks one node from a non-empty list of usable ones (live, breaker admitting, a free slot).
 
-    def __init__(self, members: Sequence[PoolNode]) -> None:
+    ``weights`` and ``limits`` are a policy's (policies/document.py), by node name: weights multiply a node's
+    measured weight, 0 takes it out of rotation; limits cap its concurrency. :meth:`choose` applies them and the
+    resource table (node.py: a drained node gets no calls while another is usable), then :meth:`pick` decides."""
+
+    def __init__(self, members: Sequence[PoolNode], weights: Mapping[str, float] | None = None,
+                 limits: Mapping[str, int] | None = None) -> None:
         self.members = list(members)
+        self.weights: Mapping[str, float] = weights or {}
+        self.limits: Mapping[str, int] = limits or {}
+        self.current: dict[str, float] = {}  # smooth weighted round robin state, by node name
+
+    def scale(self, node: PoolNode) -> float:
+        """The policy's weight of ``node`` times the resource table's factor."""
+        return self.weights.get(node.name, 1.0) * node.load_factor
+
+    def limit(self, node: PoolNode) -> float:
+        return min(node.limit, self.limits.get(node.name, node.limit))
+
+    def choose(self, usable: list[PoolNode], request: ChatRequest) -> PoolNode:
+        # Availability comes before the policy: when only nodes it weighs 0 (or drained ones) are usable, they serve.
+        kept = [n for n in usable if self.scale(n) > 0]
+        return self.pick(kept or usable, request)
 
     def pick(self, usable: list[PoolNode], request: ChatRequest) -> PoolNode:
         raise NotImplementedError
@@ -41,13 +61,13 @@ class Weighted(Strategy):
     """Smooth weighted round robin (as in nginx) over weights that follow latency (EWMA) and errors."""
 
     def pick(self, usable: list[PoolNode], request: ChatRequest) -> PoolNode:
-        return smooth_weighted(usable)
+        return smooth_weighted(usable, self)
 
 
 @strategies.register("least_inflight")
 class LeastInFlight(Strategy):
     def pick(self, usable: list[PoolNode], request: ChatRequest) -> PoolNode:
-        return min(usable, key=lambda n: (n.in_flight / n.weight, n.ewma_s or 0.0))
+        return min(usable, key=lambda n: (n.in_flight / (n.weight * (self.scale(n) or 1e-6)), n.ewma_s or 0.0))
 
 
 @strategies.register("cost")
@@ -68,19 +88,21 @@ class Hashed(Strategy):
         return self.ring.lookup(prompt_prefix(request), usable)
 
 
-def smooth_weighted(nodes: list[PoolNode]) -> PoolNode:
+def smooth_weighted(nodes: list[PoolNode], strategy: Strategy) -> PoolNode:
+    current = strategy.current
     total = 0.0
     best = nodes[0]
     for node in nodes:
-        node.current += node.effective
-        total += node.effective
-        if node.current > best.current:
+        weight = node.effective * strategy.scale(node)
+        current[node.name] = current.get(node.name, 0.0) + weight
+        total += weight
+        if current[node.name] > current.get(best.name, 0.0):
             best = node
-    best.current -= total
-    if best.current < -total:
+    current[best.name] -= total
+    if current[best.name] < -total:
         # Weights change under measurement: a debt run up while a node looked fast (unmeasured) must not keep it
         # from being picked for hundreds of calls once its weight is small.
-        best.current = -total
+        current[best.name] = -total
     return best
 
 

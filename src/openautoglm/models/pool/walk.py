@@ -16,9 +16,12 @@ from ...config import RouteConfig
 from ...errors import ContextLengthExceeded, ModelError, ModelUnavailable, NoNodeAvailable
 from ...events import EventKind
 from ..base import CONTEXT_LENGTH_MESSAGE, ChatRequest, ModelEventSink
+from .arms import Arm
 from .membership import Membership
 from .node import PoolNode
+from .signals import Signals
 from .slots import Slots
+from .strategies import Strategy
 
 FALLBACK_CAPABILITY = "text-generation"
 
@@ -37,12 +40,15 @@ class Walk:
     """One call's way along its chain: the next node to try, with the attempts and failures so far. The caller
     makes each attempt and reports it (:meth:`succeeded`, :meth:`failed`, :meth:`refused`)."""
 
-    __slots__ = ("attempt", "chain", "current", "emit", "failures", "last", "left", "link", "members", "picker",
-                 "request", "retries", "slots", "started", "target", "tried")
+    __slots__ = ("arm", "attempt", "began", "chain", "current", "emit", "failures", "last", "last_node", "left",
+                 "link", "members", "picker", "request", "retries", "signals", "slots", "started", "target", "tried")
 
     def __init__(self, members: Membership, slots: Slots, target: str, request: ChatRequest,
-                 emit: ModelEventSink | None) -> None:
-        route = members.route(request.capability)
+                 emit: ModelEventSink | None, arm: Arm | None = None, signals: Signals | None = None) -> None:
+        """``arm``: the policy that routes this call (None: as configured); ``signals``: where outcomes go."""
+        route = arm.route(members, request.capability) if arm else members.route(request.capability)
+        self.arm = arm
+        self.signals = signals
         self.members = members
         self.slots = slots
         self.target = target
@@ -50,7 +56,7 @@ class Walk:
         self.emit = emit
         self.retries = route.retries
         self.chain = chain(members, target, route)
-        self.picker = members.picker(target)
+        self.picker = self._picker(target)
         self.link = -1
         self.current = target
         self.tried: set[PoolNode] = set()
@@ -59,6 +65,16 @@ class Walk:
         self.failures: list[str] = []
         self.last: Exception | None = None
         self.started = 0.0
+        self.began = time.perf_counter()
+        self.last_node: str | None = None
+
+    def _picker(self, target: str) -> Strategy:
+        return self.arm.picker(self.members, target) if self.arm else self.members.picker(target)
+
+    @property
+    def version(self) -> int | None:
+        """The policy version that routed this call."""
+        return None if self.arm is None else self.arm.version
 
     async def next_node(self) -> PoolNode | None:
         """The node for the next attempt, its slot taken (give it back with ``Slots.release``); None when the
@@ -71,6 +87,7 @@ class Walk:
                     self.tried.add(node)
                     self.attempt += 1
                     self.started = time.perf_counter()
+                    self.last_node = node.name
                     return node
             self.link += 1
             if self.link == len(self.chain):
@@ -81,20 +98,26 @@ class Walk:
                     self.emit(EventKind.FALLBACK, to=self.current,
                               reason=self.failures[-1] if self.failures else f"no node for {self.target}",
                               **{"from": self.target})
-                self.picker = self.members.picker(self.current)
+                self.picker = self._picker(self.current)
             self.tried = set()
             self.left = 1 + self.retries
 
-    def succeeded(self, node: PoolNode, **extra: Any) -> None:
+    def succeeded(self, node: PoolNode, tokens: int = 0, **extra: Any) -> None:
         latency = time.perf_counter() - self.started
         node.succeeded(latency)
+        if self.signals is not None:
+            capability = self.request.capability
+            self.signals.attempt(capability, node.name, latency, True, tokens, node.cost)
+            self.signals.call(self.version, capability, node.name, time.perf_counter() - self.began, True)
         if self.emit is not None:
             self.emit(EventKind.MODEL_ATTEMPT, node=node.name, target=self.current, attempt=self.attempt,
-                      outcome="ok", latency_ms=round(latency * 1000, 3), **extra)
+                      outcome="ok", latency_ms=round(latency * 1000, 3), **self._policy(), **extra)
 
     def failed(self, node: PoolNode, error: ModelError) -> None:
         """A retryable failure: it counts against the node, and the walk goes on."""
         node.failed(self.members.clock())
+        if self.signals is not None:
+            self.signals.attempt(self.request.capability, node.name, time.perf_counter() - self.started, False)
         self.report(node, error)
         self.failures.append(f"{node.name}: {error}")
         self.last = error
@@ -109,10 +132,18 @@ class Walk:
             self.emit(EventKind.MODEL_ATTEMPT, node=node.name, target=self.current, attempt=self.attempt,
                       outcome="error", error=str(error), error_type=type(error).__name__,
                       retryable=getattr(error, "retryable", False),
-                      latency_ms=round((time.perf_counter() - self.started) * 1000, 3), **extra)
+                      latency_ms=round((time.perf_counter() - self.started) * 1000, 3), **self._policy(),
+                      **extra)
+
+    def _policy(self) -> dict[str, int]:
+        """The attempt event's policy field: the version that routed the call, when a policy did."""
+        return {} if self.arm is None else {"policy": self.arm.version}
 
     def exhausted(self) -> ModelError:
-        """The error that ends a walk with no answer."""
+        """The error that ends a walk with no answer (counted as a failed call of its policy)."""
+        if self.signals is not None:
+            self.signals.call(self.version, self.request.capability, self.last_node,
+                              time.perf_counter() - self.began, False)
         if not self.attempt:
             names = [n.name for n in self.members.candidates(self.target)]
             error: ModelError = NoNodeAvailable(
