@@ -26,7 +26,9 @@ can, what to do about it. The CLI prints ``str(error)`` on one line; the gateway
     │   └── NoNodeAvailable          nothing in the pool can serve the capability
     ├── StoreError                   persistence failed
     │   ├── NotFound                 no such task / session / node / key
-    │   └── TaskConflict             the task is held by another process's lease, or already finished (409)
+    │   ├── TaskConflict             the task is held by another process's lease, or already finished (409)
+    │   ├── PolicyConflict           a routing-policy change a pin or the history forbids (409)
+    │   └── TicketConflict           a support ticket already decided, or with no draft to approve (409)
     ├── AuthError                    missing or bad credentials (401)
     │   ├── ForbiddenError           authenticated but not allowed (403)
     │   └── InvalidClient            OAuth 2: unknown client or wrong secret at the token endpoint (401)
@@ -169,6 +171,13 @@ class PolicyConflict(StoreError):
 
     http_status = 409
     error_type = "policy_conflict"
+
+
+class TicketConflict(StoreError):
+    """What an agent asked of a support ticket cannot be done in its state: decided already, or nothing to approve."""
+
+    http_status = 409
+    error_type = "ticket_conflict"
 
 
 class AuthError(AutoGLMError):

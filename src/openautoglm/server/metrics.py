@@ -27,6 +27,13 @@ class Metrics:
         self.tasks_running = Gauge("autoglm_tasks_running", "tasks running now", registry=r)
         self.in_flight = Gauge("autoglm_http_requests_in_flight", "requests being served", registry=r)
         self.rate_limited = Counter("autoglm_rate_limited", "requests refused by the rate limit", registry=r)
+        self.support_messages = Counter("autoglm_support_messages", "customer messages by route", ["route"],
+                                        registry=r)
+        self.support_decisions = Counter("autoglm_support_decisions", "agents' decisions on support tickets",
+                                         ["action"], registry=r)
+        self.support_rate = Gauge("autoglm_support_rate", "over every message in the store: auto_reply and "
+                                  "handoff shares of routes; agent_edit: edited among suggestions sent", ["kind"],
+                                  registry=r)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

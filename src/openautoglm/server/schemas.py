@@ -136,3 +136,20 @@ class SupportMessageIn(BaseModel):
                                         "the previous one)")
 
     _check = field_validator("text", "conversation_id")(_no_nul)
+
+
+class TicketDecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["approve", "edit", "reject", "reply"] = Field(
+        description="approve: send the draft; edit: send your version of it; reply: send your own answer; "
+        "reject: discard the draft (the ticket stays open for a reply)")
+    text: str | None = Field(default=None, min_length=1, max_length=4000, description="for edit and reply")
+
+    _check = field_validator("text")(_no_nul)
+
+    @model_validator(mode="after")
+    def _text_when_sending_it(self) -> TicketDecisionIn:
+        if self.action in ("edit", "reply") and not (self.text or "").strip():
+            raise ValueError(f"{self.action} needs the text to send")
+        return self

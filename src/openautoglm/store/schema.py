@@ -219,3 +219,36 @@ approvals = Table(
     Column("reason", Text, nullable=True),
     Index("ix_approvals_status", "status", "expires_at"),
 )
+
+# -- customer service (apps/support/): every routed message, and each agent's decision on it ----------------------
+
+support_tickets = Table(
+    "support_tickets",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("conversation_id", String(128), nullable=True),
+    Column("owner", String(128), nullable=True),  # the customer's principal
+    Column("route", String(16), nullable=False),  # auto_reply | suggest | handoff
+    # sent (auto_reply) | open (waits for an agent) | answered (an agent's reply went out) | closed (rejected)
+    Column("status", String(16), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("draft", Text, nullable=True),
+    Column("reply", Text, nullable=True),  # what reached the customer last
+    Column("confidence", Float, nullable=False),
+    Column("sources", JSON, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_support_tickets_status", "status", "created_at"),
+)
+
+support_decisions = Table(
+    "support_decisions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ticket_id", String(32), nullable=False),
+    Column("action", String(16), nullable=False),  # approve | edit | reject | reply
+    Column("text", Text, nullable=True),
+    Column("decided_by", String(128), nullable=False),
+    Column("decided_at", Float, nullable=False),
+    Index("ix_support_decisions_ticket", "ticket_id"),
+)

@@ -30,6 +30,7 @@ from . import schema
 from .ledger import IdempotencyLedgerMixin
 from .policies import PolicyTables
 from .sealing import Sealer, UnknownKey, is_sealed, load_sealer
+from .tickets import SupportTicketsMixin
 
 log = structlog.get_logger(__name__)
 
@@ -40,7 +41,8 @@ BATCH = 1000
 SECRET_COLUMNS: tuple[tuple[Table, str], ...] = ((schema.registered_nodes, "api_key"),)
 CONTENT_COLUMNS: tuple[tuple[Table, str], ...] = (
     (schema.tasks, "request"), (schema.tasks, "answer"), (schema.session_turns, "request"),
-    (schema.session_turns, "answer"), (schema.sessions, "summary"))
+    (schema.session_turns, "answer"), (schema.sessions, "summary"), (schema.support_tickets, "message"),
+    (schema.support_tickets, "draft"), (schema.support_tickets, "reply"), (schema.support_decisions, "text"))
 JSON_CONTENT_COLUMNS: tuple[tuple[Table, str], ...] = (
     (schema.tasks, "plan"), (schema.tasks, "spec"), (schema.session_turns, "plan"), (schema.events, "data"))
 SEALED_JSON = "sealed"
@@ -142,7 +144,7 @@ def sqlite_url(path: Path) -> str:
 SealerSource = Sealer | Callable[[], Sealer]
 
 
-class Store(IdempotencyLedgerMixin, PolicyTables):
+class Store(IdempotencyLedgerMixin, PolicyTables, SupportTicketsMixin):
     def __init__(self, url: str, create: bool = True, engine: Engine | None = None, *,
                  sealer: SealerSource | None = None, encrypt_content: bool = False) -> None:
         """``sealer`` seals secrets (a callable is asked on first use, so no key file appears until a secret is

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ...errors import AutoGLMError, ConfigError
 from ...memory.sessions import SessionTurn
+from ...store.tickets import TicketRecord
 from .confidence import Assessment, Calibration, assess, draft_problems
 from .drafts import Draft, kb_draft, order_draft
 from .message import MessageFeatures, read_message
@@ -77,14 +78,39 @@ class SupportDesk:
         if conversation_id:
             turn = SessionTurn(request=text, answer=reply.reply, status=reply.route)
             await asyncio.to_thread(self.glm.sessions.append, conversation_id, turn, owner)
+        ticket = await asyncio.to_thread(
+            self.glm.store.add_ticket, route=reply.route, message=text, draft=reply.draft,
+            reply=reply.reply, confidence=reply.confidence, sources=reply.sources,
+            conversation_id=conversation_id, owner=owner)
+        if reply.route != "auto_reply":  # a ticket in the agents' inbox
+            reply.ticket_id = ticket.id
         return reply
+
+    async def decide(self, ticket_id: str, action: str, by: str, text: str | None = None) -> TicketRecord:
+        """An agent's decision on a ticket (approve / edit / reject / reply); a reply that goes out joins the
+        customer's conversation as the agent's turn."""
+        ticket = await asyncio.to_thread(self.glm.store.decide_ticket, ticket_id, action, by, text)
+        if ticket.status == "answered" and ticket.reply and ticket.conversation_id:
+            turn = SessionTurn(request="", answer=ticket.reply, status=f"agent_{action}")
+            await asyncio.to_thread(self.glm.sessions.append, ticket.conversation_id, turn)
+        return ticket
+
+    def conversation(self, conversation_id: str, owner: str | None = None) -> list[dict[str, str]]:
+        """The conversation as the customer sees it: their messages and every reply they were sent."""
+        said: list[dict[str, str]] = []
+        for turn in self.glm.sessions.turns(conversation_id, owner):
+            if turn.request:
+                said.append({"from": "customer", "text": turn.request})
+            if turn.answer:
+                said.append({"from": "agent" if turn.status.startswith("agent_") else "desk", "text": turn.answer})
+        return said
 
     def _previous(self, conversation_id: str | None, owner: str | None) -> str:
         """The customer's previous message in this conversation ('' when there is none)."""
         if not conversation_id:
             return ""
-        turns = self.glm.sessions.recent(conversation_id, owner)
-        return turns[-1].request if turns else ""
+        asked = [t.request for t in self.glm.sessions.recent(conversation_id, owner) if t.request]
+        return asked[-1] if asked else ""
 
     async def _draft(self, message: MessageFeatures, context: str) -> Draft | None:
         if message.order_id and self.config.order_tool:
