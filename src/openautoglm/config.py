@@ -113,6 +113,35 @@ class GatewaySettings(BaseModel):
     tls_key: Path | None = Field(default=None, description="PEM private key of tls_cert")
 
 
+class ApprovalSettings(BaseModel):
+    """How long a tool with side effects waits for a person (``POST /v1/approvals/{id}``), and who is asked next."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    timeout_s: float = Field(default=300.0, gt=0, description="until the request escalates (or, without "
+                             "escalate_to, expires: denied)")
+    escalate_to: str | None = Field(default=None, description="a role (operator, admin) asked after timeout_s; "
+                                    "once escalated only that role (or admin) may decide")
+    escalation_timeout_s: float = Field(default=3600.0, gt=0, description="after escalating, until it expires")
+    poll_s: float = Field(default=1.0, gt=0, le=60, description="how often a waiting step reads decisions made "
+                          "through another replica")
+
+
+class TriggerConfig(BaseModel):
+    """``POST /v1/events/<name>`` with an HMAC-SHA256-signed body starts ``workflow`` with the body as its inputs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_\-]*$", max_length=64)
+    workflow: str = Field(description="a workflow's name (`autoglm workflows list`)")
+    secret: str = Field(description='"env:VAR", or a value sealed with `autoglm secrets seal` (never plain text)')
+    approve: list[str] = Field(default_factory=list, description="tools this trigger's runs may call without "
+                               "waiting for a person (its author approves them here); the others wait for one")
+    role: Literal["viewer", "user", "operator", "admin"] = Field(default="user", description="what its runs may do")
+    max_skew_s: float = Field(default=300.0, gt=0, le=86400, description="older (or newer) timestamps are refused: "
+                              "a captured request cannot be replayed later")
+
+
 class MCPServerConfig(BaseModel):
     """An MCP server whose tools become ``<name>.<tool>``: a command run over stdio, or a streamable HTTP ``url``."""
 
@@ -273,6 +302,8 @@ class Settings(BaseSettings):
     weather_geocoding_url: str = "https://geocoding-api.open-meteo.com/v1/search"
     weather_forecast_url: str = "https://api.open-meteo.com/v1/forecast"
     sql_databases: list[SQLDatabaseConfig] = Field(default_factory=list)
+    approvals: ApprovalSettings = Field(default_factory=ApprovalSettings)
+    triggers: list[TriggerConfig] = Field(default_factory=list)
     support: SupportSettings = Field(default_factory=SupportSettings)
     reports: ReportSettings = Field(default_factory=ReportSettings)
 

@@ -242,11 +242,15 @@ class _Run:
         if self.x.simulate and tool.side_effects:
             return self.simulated(step.id, tool, args, key)
         if key is not None and self.x.ledger is not None:
-            held = self.x.ledger.claim_key(key, tool.name, self.emitter.task_id, step.id)
-            if held is not None:
+            # Done before: reuse it, nothing to approve. Else approve first and claim after, so a key is held only
+            # while the tool may really be running (a wait for a person that dies leaves no unknown outcome).
+            if (held := self.x.ledger.recorded_key(key)) is not None:
+                return self.reuse(step.id, tool, key, held)
+            await self.authorize(tool, args, ctx)
+            if (held := self.x.ledger.claim_key(key, tool.name, self.emitter.task_id, step.id)) is not None:
                 return self.reuse(step.id, tool, key, held)
             try:
-                output = await self.call(step.id, tool, args, ctx, policy, timeout, result)
+                output = await self.call(step.id, tool, args, ctx, policy, timeout, result, approved=True)
             except BaseException:
                 self.x.ledger.release_key(key)
                 raise
@@ -280,9 +284,11 @@ class _Run:
         return held.output
 
     async def call(self, sid: str, tool: Tool, args: dict[str, Any], ctx: ToolContext, policy: RetryPolicy,
-                   timeout: float, result: StepResult | None) -> Any:
-        """Approve (side effects), then call ``tool`` with retries and a timeout per attempt."""
-        await self.authorize(tool, args, ctx)
+                   timeout: float, result: StepResult | None, approved: bool = False) -> Any:
+        """Approve (side effects) unless ``approved`` already, then call ``tool`` with retries and a timeout per
+        attempt."""
+        if not approved:
+            await self.authorize(tool, args, ctx)
         attempt = 0
         while True:
             attempt += 1

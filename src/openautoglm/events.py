@@ -38,7 +38,6 @@ class EventKind(StrEnum):
     STEP_SIMULATED = "step.simulated"  # a dry run: a tool with side effects not called, its output made up
     IDEMPOTENCY = "idempotency"  # a step's key recorded, reused from an earlier run, or left unknown by a crash
     COMPENSATION = "compensation"  # a saga: a finished step undone because a later one failed
-    TRIGGER = "trigger"  # a signed event that started this task
     TOOL_CALL = "tool.call"
     TOOL_RESULT = "tool.result"
     TOOL_DENIED = "tool.denied"
@@ -314,15 +313,6 @@ class CompensationRan(Payload):
     error: str | None = None
 
 
-@payload(EventKind.TRIGGER)
-@dataclass(frozen=True, slots=True)
-class TriggerReceived(Payload):
-    trigger: str
-    workflow: str
-    event_id: str | None = None
-    bytes: int | None = None
-
-
 @payload(EventKind.TOOL_CALL)
 @dataclass(frozen=True, slots=True)
 class ToolCall(Payload):
@@ -365,7 +355,7 @@ class Approval(Payload):
     tool: str
     approved: bool | None = None  # the outcome (the executor's and the broker's decisions)
     approver: str | None = None  # "configured" or "none" (the executor)
-    status: str | None = None  # the broker: pending, approved, denied, expired, cancelled
+    status: str | None = None  # the broker: pending, escalated, approved, denied, expired, cancelled
     request_id: str | None = None
     timeout_s: float | None = None
     by: str | None = None

@@ -42,3 +42,22 @@ def new_key_command(count: Annotated[int, typer.Option("--count", min=1, max=10)
 
     for _ in range(count):
         typer.echo(encode_key(new_key()))
+
+
+@secrets_app.command("seal")
+def seal(config: ConfigOption = None) -> None:
+    """Seal a secret read from stdin (a trigger's `secret:`) with the store's key; print the sealed value."""
+    import sys
+
+    from ..config import load_settings
+    from ..services import open_store
+    from .common import fail
+
+    value = sys.stdin.readline().rstrip("\r\n")
+    if not value:
+        fail("give the secret on stdin, e.g. `printf %s \"$SECRET\" | autoglm secrets seal`")
+    store = open_store(load_settings(config))
+    try:
+        typer.echo(store.sealer.seal(value))
+    finally:
+        store.close()

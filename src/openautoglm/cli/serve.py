@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from ..errors import ConfigError
-
-if TYPE_CHECKING:
-    from ..tools.approval import ApprovalBroker
 
 
 def serve(
@@ -38,8 +35,13 @@ def serve(
     configure_logging(log_level, json_lines=True)
     settings = load_settings(config)
     cert, key = tls_files(tls_cert or settings.gateway.tls_cert, tls_key or settings.gateway.tls_key)
-    broker = _broker()
-    glm = AutoGLM(settings=settings, approver=broker.approver if broker is not None else None)
+    from ..server.triggers import approval_broker, check_triggers
+
+    check_triggers(settings)
+    glm = AutoGLM(settings=settings)
+    # Approvals live in the store: a request outlives a restart, and every replica sees and decides it.
+    broker = approval_broker(glm)
+    glm.approver = broker.approver
     for problem in glm.workflows.skipped:
         typer.echo(f"autoglm: warning: {problem}", err=True)
     if settings.auth == "required":
@@ -70,10 +72,3 @@ def tls_files(cert: Path | None, key: Path | None) -> tuple[str | None, str | No
         if not Path(path).expanduser().is_file():
             raise ConfigError(f"TLS {kind} file not found: {path}")
     return str(Path(cert).expanduser()), str(Path(key).expanduser())
-
-
-def _broker() -> ApprovalBroker | None:
-    """The approval broker: tools with side effects wait for an operator's POST /v1/approvals/{id}."""
-    from ..tools.approval import ApprovalBroker
-
-    return ApprovalBroker()

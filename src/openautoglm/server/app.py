@@ -11,7 +11,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 
 from ..app import AutoGLM
 from ..tools.approval import ApprovalBroker
-from . import console
+from . import console, triggers
 from .auth import Authenticator
 from .deps import Gateway, role_by_method
 from .errors import install_error_handlers
@@ -96,6 +96,7 @@ def create_app(
     app.include_router(support.router)
     app.include_router(policies.router)
     app.include_router(console.router)  # GET /console: the web console (static files, no data)
+    app.include_router(triggers.router)  # POST /v1/events/{name}: the HMAC signature is the credential
     _mount_parts(app, approvals)
     app.add_middleware(TextGuard)  # inside the Guard, so the body it reads is already size-capped
     app.add_middleware(Guard, metrics=metrics, max_body=g.max_body_bytes,

@@ -43,5 +43,6 @@ async def pending(request: Request, task_id: str | None = Query(default=None, ma
 @router.post("/v1/approvals/{request_id}", summary="Approve or deny a pending request")
 async def decide(request_id: str, body: Decision, request: Request,
                  principal: Principal = Depends(caller("operator"))) -> dict[str, Any]:
-    decided = broker_of(request).decide(request_id, body.approved, by=principal.subject, reason=body.reason)
+    decided = broker_of(request).decide(request_id, body.approved, by=principal.subject, reason=body.reason,
+                                        role=principal.role)
     return decided.model_dump()

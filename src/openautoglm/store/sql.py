@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from ..errors import NotFound, StoreError
 from ..events import Event
 from . import schema
+from .approval_records import ApprovalRecordsMixin
 from .ledger import IdempotencyLedgerMixin
 from .policies import PolicyTables
 from .sealing import Sealer, UnknownKey, is_sealed, load_sealer
@@ -144,7 +145,7 @@ def sqlite_url(path: Path) -> str:
 SealerSource = Sealer | Callable[[], Sealer]
 
 
-class Store(IdempotencyLedgerMixin, PolicyTables, SupportTicketsMixin):
+class Store(IdempotencyLedgerMixin, ApprovalRecordsMixin, PolicyTables, SupportTicketsMixin):
     def __init__(self, url: str, create: bool = True, engine: Engine | None = None, *,
                  sealer: SealerSource | None = None, encrypt_content: bool = False) -> None:
         """``sealer`` seals secrets (a callable is asked on first use, so no key file appears until a secret is

@@ -1,35 +1,45 @@
 """Approvals for tools with side effects, decided by someone else than the caller (the gateway's endpoints).
 
 The executor asks ``await approver(tool, args, ctx) -> bool`` before a tool with side effects runs.
-:class:`ApprovalBroker.approver` files a pending request (id, tool, arguments, task, step) and waits for
-:meth:`ApprovalBroker.decide` — called by ``POST /v1/approvals/{id}`` — or for its timeout, which denies.
-``GET /v1/approvals`` lists :meth:`ApprovalBroker.pending`. Every request and decision is an ``approval`` event
-in the task's trace (who decided, or that time ran out)::
+:class:`ApprovalBroker.approver` files a request (id, tool, arguments, task, step) in its records and waits for
+:meth:`ApprovalBroker.decide` — called by ``POST /v1/approvals/{id}`` — or for its time to run out. Then it
+escalates (``escalate_to``: a role asked next, with a time of its own) or, with nobody left to ask, expires, which
+denies. ``GET /v1/approvals`` lists :meth:`ApprovalBroker.pending`. Every request, escalation and decision is an
+``approval`` event in the task's trace (who decided, or that time ran out)::
 
-    broker = ApprovalBroker(timeout_s=300)
+    broker = ApprovalBroker(timeout_s=300, records=store, escalate_to="admin")
     app = AutoGLM(settings=..., approver=broker.approver)
     broker.pending()                                  # [ApprovalRequest(id=..., tool="shop.createOrder", ...)]
     broker.decide(request_id, approved=True, by="alice")
+
+With the store as ``records`` the requests outlive the process: a task resumed after a restart (or taken over by
+another replica) finds its step's open request and waits on it (or goes on at once when it was approved meanwhile),
+and a decision made through any replica reaches the waiting step within ``poll_s``. Without records they live in
+memory. ``grants`` says which calls were approved in advance by configuration (a trigger's ``approve:`` list).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from ..errors import NotFound
+from ..errors import NotFound, ToolPermissionError
 from ..events import EventKind
 from .base import Tool, ToolContext
 
-Status = Literal["pending", "approved", "denied", "expired", "cancelled"]
+Status = Literal["pending", "escalated", "approved", "denied", "expired", "cancelled"]
+OPEN: tuple[str, ...] = ("pending", "escalated")
 ARGS_PREVIEW_CHARS = 4000
+# Who approved a call in advance (a trigger's configuration), or None: then a person decides.
+Grants = Callable[[Tool, ToolContext], str | None]
 
 
 class ApprovalRequest(BaseModel):
@@ -46,111 +56,204 @@ class ApprovalRequest(BaseModel):
     created_at: float
     expires_at: float
     status: Status = "pending"
+    escalate_to: str | None = None
+    escalated_at: float | None = None
     decided_by: str | None = None
     decided_at: float | None = None
     reason: str | None = None
 
 
-class _Waiting:
-    __slots__ = ("ctx", "future", "loop", "request")
+class ApprovalRecords(Protocol):
+    """Where requests are kept: :class:`MemoryApprovals`, or the store (shared by replicas, kept over restarts)."""
 
-    def __init__(self, request: ApprovalRequest, future: asyncio.Future[bool], loop: asyncio.AbstractEventLoop,
-                 ctx: ToolContext) -> None:
-        self.request = request
-        self.future = future
-        self.loop = loop
-        self.ctx = ctx
+    def add_approval(self, row: dict[str, Any]) -> None: ...
+
+    def get_approval(self, request_id: str) -> dict[str, Any] | None: ...
+
+    def open_approval(self, task_id: str, step_id: str, tool: str) -> dict[str, Any] | None:
+        """The newest request of this step that is still open or was approved (not yet used)."""
+
+    def list_approvals(self, statuses: tuple[str, ...], task_id: str | None = None) -> list[dict[str, Any]]: ...
+
+    def change_approval(self, request_id: str, from_statuses: tuple[str, ...], values: dict[str, Any]) -> bool:
+        """Update the request only if its status is one of ``from_statuses``; whether it was."""
+
+
+class MemoryApprovals:
+    """Requests in this process only (the CLI, tests): lost when it ends."""
+
+    def __init__(self, keep: int = 1000) -> None:
+        self.keep = keep
+        self._rows: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def add_approval(self, row: dict[str, Any]) -> None:
+        with self._lock:
+            self._rows[row["id"]] = dict(row)
+            closed = [k for k, r in self._rows.items() if r["status"] not in OPEN]
+            for k in closed[: max(0, len(closed) - self.keep)]:
+                del self._rows[k]
+
+    def get_approval(self, request_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._rows.get(request_id)
+            return dict(row) if row is not None else None
+
+    def open_approval(self, task_id: str, step_id: str, tool: str) -> dict[str, Any] | None:
+        with self._lock:
+            rows = [r for r in self._rows.values() if (r["task_id"], r["step_id"], r["tool"]) == (
+                task_id, step_id, tool) and r["status"] in (*OPEN, "approved")]
+            return dict(max(rows, key=lambda r: r["created_at"])) if rows else None
+
+    def list_approvals(self, statuses: tuple[str, ...], task_id: str | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(r) for r in self._rows.values()
+                    if r["status"] in statuses and (task_id is None or r["task_id"] == task_id)]
+
+    def change_approval(self, request_id: str, from_statuses: tuple[str, ...], values: dict[str, Any]) -> bool:
+        with self._lock:
+            row = self._rows.get(request_id)
+            if row is None or row["status"] not in from_statuses:
+                return False
+            row.update(values)
+            return True
 
 
 class ApprovalBroker:
-    """Holds pending approval requests until someone decides or their time runs out (then: denied)."""
+    """Holds approval requests until someone decides or their time runs out (escalated, then denied)."""
 
     def __init__(self, timeout_s: float = 300.0, clock: Callable[[], float] = time.time,
-                 keep_decided: int = 1000) -> None:
+                 keep_decided: int = 1000, *, records: ApprovalRecords | None = None,
+                 escalate_to: str | None = None, escalation_timeout_s: float = 3600.0, poll_s: float = 1.0,
+                 grants: Grants | None = None) -> None:
         self.timeout_s = timeout_s
         self.clock = clock
-        self.keep_decided = keep_decided
-        self._waiting: dict[str, _Waiting] = {}
-        self._decided: dict[str, ApprovalRequest] = {}
-        # decide() may come from another thread (a sync endpoint, a CLI); the dicts are guarded by one lock.
+        self.records: ApprovalRecords = records if records is not None else MemoryApprovals(keep_decided)
+        # Kept over restarts: a step stopped while it waits leaves its request open for the resumed task.
+        self.durable = records is not None
+        self.escalate_to = escalate_to
+        self.escalation_timeout_s = escalation_timeout_s
+        self.poll_s = poll_s
+        self.grants = grants
+        # Requests waited on in this process: a decision made here wakes the step at once (others poll).
+        self._local: dict[str, tuple[asyncio.Future[None], asyncio.AbstractEventLoop]] = {}
         self._lock = threading.Lock()
 
     async def approver(self, tool: Tool, args: dict[str, Any], ctx: ToolContext) -> bool:
-        """The executor's approver: file a request and wait for a decision; True only when approved in time."""
-        loop = asyncio.get_running_loop()
-        now = self.clock()
-        request = ApprovalRequest(
-            id=uuid.uuid4().hex[:12], tool=tool.name, args=_preview(args), task_id=ctx.task_id,
-            step_id=ctx.step_id, role=ctx.role, created_at=now, expires_at=now + self.timeout_s,
-        )
-        future: asyncio.Future[bool] = loop.create_future()
-        with self._lock:
-            self._waiting[request.id] = _Waiting(request, future, loop, ctx)
-        ctx.emit(EventKind.APPROVAL, status="pending", request_id=request.id, tool=tool.name,
-                 timeout_s=self.timeout_s)
-        try:
-            async with asyncio.timeout(self.timeout_s):
-                return await future
-        except TimeoutError:
-            self._finish(request.id, "expired", by="timeout", reason=f"no decision within {self.timeout_s:g}s")
-            return False
-        except asyncio.CancelledError:
-            self._finish(request.id, "cancelled", by="system", reason="the step was cancelled")
-            raise
-
-    def _finish(self, request_id: str, status: Status, by: str, reason: str | None = None) -> ApprovalRequest | None:
-        with self._lock:
-            waiting = self._waiting.pop(request_id, None)
-            if waiting is None:
-                return None
-            request = waiting.request.model_copy(update={
-                "status": status, "decided_by": by, "decided_at": self.clock(), "reason": reason})
-            self._decided[request_id] = request
-            while len(self._decided) > self.keep_decided:
-                self._decided.pop(next(iter(self._decided)))
-        waiting.ctx.emit(EventKind.APPROVAL, status=status, request_id=request_id, tool=request.tool,
-                         approved=status == "approved", by=by, reason=reason)
-        return request
-
-    def decide(self, request_id: str, approved: bool, by: str, reason: str | None = None) -> ApprovalRequest:
-        """Approve or deny a pending request. Raises :class:`NotFound` for an unknown or already closed one."""
-        with self._lock:
-            waiting = self._waiting.get(request_id)
-            closed = self._decided.get(request_id)
-        if waiting is None:
-            if closed is not None:
-                raise NotFound(f"approval {request_id} is already {closed.status} (by {closed.decided_by})")
-            raise NotFound(f"no approval request {request_id}; GET /v1/approvals lists the pending ones")
-        request = self._finish(request_id, "approved" if approved else "denied", by=by, reason=reason)
-        if request is None:  # it expired between the lookup and now
-            return self.get(request_id)
-
-        def settle() -> None:
-            if not waiting.future.done():
-                waiting.future.set_result(approved)
-
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is waiting.loop:
-            settle()
+        """The executor's approver: file a request (or take up this step's open one) and wait for a decision;
+        True only when approved in time."""
+        if self.grants is not None and (granted := self.grants(tool, ctx)):
+            ctx.emit(EventKind.APPROVAL, status="approved", tool=tool.name, approved=True, by=granted,
+                     reason="approved in advance by configuration")
+            return True
+        row = await asyncio.to_thread(self.records.open_approval, ctx.task_id, ctx.step_id, tool.name)
+        if row is not None and row["status"] == "approved":
+            ctx.emit(EventKind.APPROVAL, status="approved", request_id=row["id"], tool=tool.name, approved=True,
+                     by=row.get("decided_by"), reason="decided while the task was not running")
+            return True
+        if row is None:
+            now = self.clock()
+            request = ApprovalRequest(
+                id=uuid.uuid4().hex[:12], tool=tool.name, args=_preview(args), task_id=ctx.task_id,
+                step_id=ctx.step_id, role=ctx.role, created_at=now, expires_at=now + self.timeout_s)
+            await asyncio.to_thread(self.records.add_approval, request.model_dump())
+            ctx.emit(EventKind.APPROVAL, status="pending", request_id=request.id, tool=tool.name,
+                     timeout_s=self.timeout_s)
+            request_id = request.id
         else:
-            waiting.loop.call_soon_threadsafe(settle)
-        return request
+            request_id = row["id"]
+            ctx.emit(EventKind.APPROVAL, status=row["status"], request_id=request_id, tool=tool.name,
+                     timeout_s=max(0.0, row["expires_at"] - self.clock()),
+                     reason="the task was resumed; its request is still open")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        with self._lock:
+            self._local[request_id] = (future, loop)
+        try:
+            return await self._wait(request_id, tool, ctx, future)
+        except asyncio.CancelledError:
+            if not self.durable:
+                self.records.change_approval(request_id, OPEN, {
+                    "status": "cancelled", "decided_by": "system", "decided_at": self.clock(),
+                    "reason": "the step was cancelled"})
+                ctx.emit(EventKind.APPROVAL, status="cancelled", request_id=request_id, tool=tool.name,
+                         approved=False, by="system", reason="the step was cancelled")
+            raise
+        finally:
+            with self._lock:
+                self._local.pop(request_id, None)
+
+    async def _wait(self, request_id: str, tool: Tool, ctx: ToolContext, future: asyncio.Future[None]) -> bool:
+        while True:
+            row = await asyncio.to_thread(self.records.get_approval, request_id)
+            if row is None:  # removed from under us: nobody can approve it any more
+                return False
+            status = row["status"]
+            if status not in OPEN:
+                ctx.emit(EventKind.APPROVAL, status=status, request_id=request_id, tool=tool.name,
+                         approved=status == "approved", by=row.get("decided_by"), reason=row.get("reason"))
+                return bool(status == "approved")
+            now = self.clock()
+            remaining = row["expires_at"] - now
+            if remaining <= 0:
+                if status == "pending" and self.escalate_to:
+                    escalated = await asyncio.to_thread(self.records.change_approval, request_id, ("pending",), {
+                        "status": "escalated", "escalate_to": self.escalate_to, "escalated_at": now,
+                        "expires_at": now + self.escalation_timeout_s})
+                    if escalated:
+                        ctx.emit(EventKind.APPROVAL, status="escalated", request_id=request_id, tool=tool.name,
+                                 by="timeout", timeout_s=self.escalation_timeout_s,
+                                 reason=f"no decision within {self.timeout_s:g}s; now for role {self.escalate_to}")
+                    continue
+                waited = self.timeout_s + (self.escalation_timeout_s if status == "escalated" else 0)
+                await asyncio.to_thread(self.records.change_approval, request_id, OPEN, {
+                    "status": "expired", "decided_by": "timeout", "decided_at": now,
+                    "reason": f"no decision within {waited:g}s"})
+                continue  # read it again: expired, or a decision that came first
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(future), timeout=min(remaining, self.poll_s))
+            if future.done():  # decided here: make a fresh one in case the row is read before the update lands
+                future = asyncio.get_running_loop().create_future()
+                with self._lock:
+                    self._local[request_id] = (future, asyncio.get_running_loop())
+
+    def decide(self, request_id: str, approved: bool, by: str, reason: str | None = None,
+               role: str | None = None) -> ApprovalRequest:
+        """Approve or deny an open request. Raises :class:`NotFound` for an unknown or already closed one, and
+        :class:`ToolPermissionError` when it was escalated to a role ``role`` is not (admins may always)."""
+        row = self.records.get_approval(request_id)
+        if row is None:
+            raise NotFound(f"no approval request {request_id}; GET /v1/approvals lists the pending ones")
+        if row["status"] == "escalated" and role is not None and role not in (row.get("escalate_to"), "admin"):
+            raise ToolPermissionError(f"approval {request_id} was escalated to role {row.get('escalate_to')}; "
+                                      f"role {role} may no longer decide it")
+        status = "approved" if approved else "denied"
+        changed = self.records.change_approval(request_id, OPEN, {
+            "status": status, "decided_by": by, "decided_at": self.clock(), "reason": reason})
+        if not changed:
+            closed = self.records.get_approval(request_id) or row
+            raise NotFound(f"approval {request_id} is already {closed['status']} (by {closed.get('decided_by')})")
+        with self._lock:
+            local = self._local.get(request_id)
+        if local is not None:
+            future, loop = local
+
+            def settle() -> None:
+                if not future.done():
+                    future.set_result(None)
+
+            loop.call_soon_threadsafe(settle)
+        return self.get(request_id)
 
     def pending(self, task_id: str | None = None) -> list[ApprovalRequest]:
-        with self._lock:
-            requests = [w.request for w in self._waiting.values()]
-        return [r for r in requests if task_id is None or r.task_id == task_id]
+        rows = self.records.list_approvals(OPEN, task_id)
+        return [ApprovalRequest.model_validate(r) for r in sorted(rows, key=lambda r: r["created_at"])]
 
     def get(self, request_id: str) -> ApprovalRequest:
-        with self._lock:
-            waiting = self._waiting.get(request_id)
-            found = waiting.request if waiting is not None else self._decided.get(request_id)
-        if found is None:
+        row = self.records.get_approval(request_id)
+        if row is None:
             raise NotFound(f"no approval request {request_id}")
-        return found
+        return ApprovalRequest.model_validate(row)
 
 
 def _preview(args: dict[str, Any]) -> dict[str, Any]:
