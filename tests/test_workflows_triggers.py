@@ -226,3 +226,25 @@ def test_plain_text_trigger_secrets_are_refused(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path, triggers=[{"name": "t", "workflow": "w", "secret": "hunter2"}])
     with pytest.raises(ConfigError, match="never plain text"):
         check_triggers(settings)
+
+
+def test_a_sealed_trigger_secret_opens_with_the_store_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from openautoglm.cli import app as cli
+    from openautoglm.config import TriggerConfig
+    from openautoglm.server.triggers import trigger_secret, verify
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AUTOGLM_HOME", str(tmp_path / "home"))
+    result = CliRunner().invoke(cli, ["secrets", "seal"], input=SECRET + "\n")
+    assert result.exit_code == 0, result.output
+    sealed = result.stdout.strip()
+    assert SECRET not in sealed
+    glm = AutoGLM(settings=Settings(home=tmp_path / "home"))
+    trigger = TriggerConfig(name="t", workflow="w", secret=sealed)
+    opened = trigger_secret(trigger, glm)
+    assert opened == SECRET
+    body = b'{"a": 1}'
+    verify(opened, {k.lower(): v for k, v in signed(body).items()}, body, 300)
+    glm.store.close()
