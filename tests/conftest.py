@@ -26,6 +26,7 @@ import pytest
 _MODULE_TIERS = {
     "test_tools_sql_postgres": "postgres",
     "test_console": "chromium",
+    "test_support_console": "chromium",
     "test_cli": "process",
     "test_durable": "process",
     "test_gateway_tls": "process",
