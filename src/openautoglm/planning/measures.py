@@ -74,7 +74,9 @@ def years(text: str) -> float | None:
 
 _MONEY = (rf"[$¥￥€£]\s*({NUM})|({NUM})\s*(?:dollars?|bucks|yuan|rmb|euros?|元|块|美元|人民币)"
           rf"|(?:本金|principal\s+of|deposit(?:s|ed)?|invest(?:s|ed)?|put|borrow(?:s|ed)?|loan\s+of|存入?|借|贷款)\s*"
-          rf"(?:of\s+)?({NUM})")
+          rf"(?:of\s+)?({NUM})"
+          # The sum that grows: "how much will 1500 grow to", "what will 800 be worth", "1 万变成多少".
+          rf"|({NUM})\s*(?:grows?\b|becomes?\b|be\s+worth\b|turns?\s+into\b|(?:会)?(?:变成|涨到|增长到|增加到|滚到))")
 
 
 def money(text: str) -> float | None:

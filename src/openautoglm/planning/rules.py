@@ -36,7 +36,16 @@ from .intent import Intent, Part, parse_intent
 from .kinds import Kind, classify, unsupported_record
 from .mathwords import asks_result
 from .references import compares_ranks, rank_positions
-from .select import GENERATE, GENERIC_TOOLS, MIN_SCORE, Candidate, ToolIndex, fit_entities, words_besides_dates
+from .select import (
+    GENERATE,
+    GENERIC_TOOLS,
+    MIN_SCORE,
+    Candidate,
+    ToolIndex,
+    date_words,
+    fit_entities,
+    words_besides_dates,
+)
 from .slots import text_with_data
 
 if TYPE_CHECKING:
@@ -191,8 +200,8 @@ class RulePlanner(Planner):
             if part.connective:
                 note["connective"] = part.connective
             # Ranking embeds the text (CPU-bound): in a thread, so the gateway's event loop keeps answering.
-            ranked = fit_entities(await asyncio.to_thread(index.rank, words_besides_dates(part), exclude), part,
-                                  ctx.tools)
+            ranked = fit_entities(await asyncio.to_thread(index.rank, words_besides_dates(part), exclude,
+                                                          date_words(part)), part, ctx.tools)
             candidates = [c for c in ranked if c.score >= self.min_score]
             if part.ranks:
                 # A summary grouped by region is not a ranking: its first item is not the first rank.
@@ -408,7 +417,7 @@ class RulePlanner(Planner):
             return intent
 
         def fitting(part: Part) -> list[str]:
-            ranked = fit_entities(index.rank(part.text, exclude), part, ctx.tools)
+            ranked = fit_entities(index.rank(part.text, exclude, date_words(part)), part, ctx.tools)
             return [c.tool for c in ranked if c.score >= self.min_score]
 
         def fills(name: str, part: Part) -> bool:

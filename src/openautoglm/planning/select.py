@@ -150,8 +150,13 @@ class ToolIndex:
         others = [x for j, x in enumerate(sims) if j != i]
         return bool(others) and sims[i] >= CROSS_ALONE and sims[i] - max(others) >= CROSS_MARGIN
 
-    def rank(self, query: str, exclude: Sequence[str] = ()) -> list[Candidate]:
+    def rank(self, query: str, exclude: Sequence[str] = (), context: str = "") -> list[Candidate]:
+        """Tools for ``query``, best first. ``context`` holds words of the query that are entities (the dates it
+        names): they add to a tool that other words already match, but never match a tool alone. "今天心情不好怎么办"
+        shares only 今天 with time.resolve, whose description lists 今天 as an example of its input: the request is
+        not asking for a date."""
         qfeats = features(query)
+        entity_words = set(features(context).values()) if context else set()
         chinese = has_cjk(query)
         sims = self._semantic(query)
         # e5 cosines sit in a narrow band (unrelated texts ~0.75, related ~0.85+): only the part above
@@ -170,6 +175,8 @@ class ToolIndex:
                 gain = doc[feat] * self._idf.get(feat, 1.0) * self._feature_weight(feat)
                 if gain > best.get(qword, (0.0, ""))[0]:
                     best[qword] = (gain, qword if sources[feat] == qword else f"{qword}~{sources[feat]}")
+            if entity_words and set(best) <= entity_words:
+                best = {}
             lexical = sum(g for g, _ in best.values())
             matched = [m for _, m in sorted(best.values(), reverse=True)]
             semantic = sims[i] if sims else None
@@ -193,6 +200,11 @@ ENTITY_FIT = {"expression": ("arithmetic", 1.0), "date_text": ("dates", 0.3), "d
 UNIT_PAIR_FIT = 0.5
 
 _DATE_JOINERS = frozenset({"from", "between", "and", "to", "until", "through", "从", "到", "至"})
+
+
+def date_words(part: Part) -> str:
+    """The words of the dates a part names ("今天", "last week"): entities, for :meth:`ToolIndex.rank`'s context."""
+    return " ".join(d.text for d in part.dates)
 
 
 def words_besides_dates(part: Part) -> str:

@@ -27,6 +27,8 @@ class Lexicon:
     concepts: dict[str, frozenset[str]] = field(default_factory=dict)  # word -> concept names
     stopwords: frozenset[str] = frozenset()
     max_len: int = 1
+    # Entries of several English words ("how many weeks"): a word-by-word match never sees them.
+    phrases: re.Pattern[str] | None = None
 
     @classmethod
     def load(cls, path: Path | Traversable = LEXICON_FILE) -> Lexicon:
@@ -37,7 +39,9 @@ class Lexicon:
                 words.setdefault(str(word).lower(), set()).add(str(concept))
         stop = frozenset(str(w).lower() for w in data.get("stopwords") or [])
         longest = max((len(w) for w in words if _CJK.fullmatch(w)), default=1)
-        return cls({w: frozenset(c) for w, c in words.items()}, stop, longest)
+        multi = sorted((w for w in words if " " in w), key=len, reverse=True)
+        phrases = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in multi) + r")\b") if multi else None
+        return cls({w: frozenset(c) for w, c in words.items()}, stop, longest, phrases)
 
 
 @cache
@@ -126,6 +130,12 @@ def features(text: str, lex: Lexicon | None = None) -> dict[str, str]:
         out.setdefault(w, w)
         for c in concepts([w], lex):
             out.setdefault("@" + c, w)
+    if lex.phrases is not None:
+        for m in lex.phrases.finditer(" ".join(text.lower().split())):
+            phrase = m.group(0)
+            out.setdefault(phrase, phrase)
+            for c in lex.concepts.get(phrase, frozenset()):
+                out.setdefault("@" + c, phrase)
     return out
 
 

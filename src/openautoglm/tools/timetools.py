@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime, tzinfo
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..errors import ToolArgumentError
@@ -106,7 +106,8 @@ class _TimeTool(FunctionTool):
 
 def time_tools(default_timezone: str | None = None, clock: Clock = system_clock) -> list[Tool]:
     def now(timezone: str | None = None) -> dict[str, Any]:
-        """The current date and time, with the weekday in Chinese and English.
+        """The current date and time: what time it is now (现在几点, 几点钟, what time, o'clock), today's date and
+        the weekday in Chinese and English.
 
         Args:
             timezone: an IANA time zone such as Asia/Shanghai; default: the configured one, else the machine's.
@@ -142,13 +143,16 @@ def time_tools(default_timezone: str | None = None, clock: Clock = system_clock)
             out |= {"weekday": period.start.strftime("%A"), "weekday_zh": WEEKDAYS_ZH[period.start.weekday()]}
         return out
 
-    def between(expression: str, timezone: str | None = None) -> dict[str, Any]:
-        """Count the days between two dates, or from today until (or since) a date: how many days apart, how many
-        days left (相差天数, 相隔几天, 多少周, 倒计时).
+    def between(expression: str, unit: Literal["days", "weeks", "months"] = "days",
+                timezone: str | None = None) -> dict[str, Any]:
+        """Count the days, weeks or months between two dates, or from today until (or since) a date: how many days
+        apart, how many weeks or months, how many days left (相差天数, 相隔几天, 多少周, 几个月, 倒计时).
 
         Args:
             expression: the dates in words, in Chinese or English: two dates or a range ("2026-01-15 到 2026-07-04",
                 "between March 1 and June 30"), or one date counted from today.
+            unit: what the question counts in: "days" (几天, 多少天, how many days), "weeks" (几周, 多少周, 几个星期,
+                几个礼拜, how many weeks, in weeks) or "months" (几个月, 多少个月, how many months, in months).
             timezone: an IANA time zone that decides what "today" is; default: the configured one.
         """
         name = timezone or default_timezone
@@ -169,9 +173,12 @@ def time_tools(default_timezone: str | None = None, clock: Clock = system_clock)
         else:
             first, last = found[0].period.start, found[0].period.end
         days = found[0].period.days if length_of is not None else (last - first).days
+        early, late = sorted((first, last))
+        months = (late.year - early.year) * 12 + late.month - early.month - (late.day < early.day)
+        month_days = (late - _add_months(early, months)).days
         return {"expression": expression, "start": first.isoformat(), "end": last.isoformat(), "days": days,
-                "length_of": length_of,
-                "weeks": abs(days) // 7, "extra_days": abs(days) % 7, "from_today": from_today,
+                "length_of": length_of, "unit": unit, "weeks": abs(days) // 7, "extra_days": abs(days) % 7,
+                "months": months, "month_extra_days": month_days, "from_today": from_today,
                 "start_weekday": first.strftime("%A"), "end_weekday": last.strftime("%A"),
                 "start_weekday_zh": WEEKDAYS_ZH[first.weekday()], "end_weekday_zh": WEEKDAYS_ZH[last.weekday()],
                 "today": today.isoformat()}
@@ -179,9 +186,10 @@ def time_tools(default_timezone: str | None = None, clock: Clock = system_clock)
     between_tool = _BetweenTool(between, name="time.between", source="builtin", timeout_s=5.0)
     between_tool.returns = {"type": "object", "properties": {
         "start": {"type": "string", "format": "date"}, "end": {"type": "string", "format": "date"},
-        "days": {"type": "integer"}, "length_of": {"type": ["string", "null"]}, "weeks": {"type": "integer"},
-        "extra_days": {"type": "integer"}, "from_today": {"type": "boolean"}, "start_weekday": {"type": "string"},
-        "end_weekday": {"type": "string"},
+        "days": {"type": "integer"}, "length_of": {"type": ["string", "null"]}, "unit": {"type": "string"},
+        "weeks": {"type": "integer"}, "extra_days": {"type": "integer"}, "months": {"type": "integer"},
+        "month_extra_days": {"type": "integer"}, "from_today": {"type": "boolean"},
+        "start_weekday": {"type": "string"}, "end_weekday": {"type": "string"},
         "start_weekday_zh": {"type": "string"}, "end_weekday_zh": {"type": "string"}, "today": {"type": "string"}}}
     return [
         _TimeTool(now, name="time.now", source="builtin", timeout_s=5.0),
@@ -190,27 +198,61 @@ def time_tools(default_timezone: str | None = None, clock: Clock = system_clock)
     ]
 
 
+def _add_months(day: date, months: int) -> date:
+    """``day`` moved ``months`` calendar months on (the day clipped to the month's length)."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    last = [31, 29 if year % 4 == 0 and (year % 100 != 0 or year % 400 == 0) else 28, 31, 30, 31, 30, 31, 31, 30,
+            31, 30, 31][month - 1]
+    return day.replace(year=year, month=month, day=min(day.day, last))
+
+
+def _span(output: dict[str, Any], lang: str, weeks_aside: bool = True) -> str:
+    """The span in the unit the question counts in, the days after it: "14 weeks (98 days)", "13 周又 1 天"."""
+    n, unit = abs(output["days"]), output.get("unit", "days")
+    zh = lang == "zh"
+    if unit == "weeks":
+        whole, rest = output["weeks"], output["extra_days"]
+        if zh:
+            return f"{whole} 周" + (f"又 {rest} 天" if rest else "") + f"（共 {n} 天）"
+        return f"{whole} week{'s' * (whole != 1)}" + (f" and {rest} day{'s' * (rest != 1)}" if rest else "") + \
+            f" ({n} days)"
+    if unit == "months" and "months" in output:
+        whole, rest = output["months"], output["month_extra_days"]
+        if zh:
+            return f"{whole} 个月" + (f"又 {rest} 天" if rest else "") + f"（共 {n} 天）"
+        return f"{whole} month{'s' * (whole != 1)}" + (f" and {rest} day{'s' * (rest != 1)}" if rest else "") + \
+            f" ({n} days)"
+    aside = weeks_aside and output["weeks"]
+    if zh:
+        return f"{n} 天" + (f"（{output['weeks']} 周又 {output['extra_days']} 天）" if aside else "")
+    return f"{n} day{'s' * (n != 1)}" + (f" ({output['weeks']} weeks and {output['extra_days']} days)"
+                                         if aside else "")
+
+
 class _BetweenTool(_TimeTool):
     def answer(self, output: Any, lang: str) -> str | None:
         if not (isinstance(output, dict) and "extra_days" in output):
             return None
         days, start, end = output["days"], output["start"], output["end"]
-        n = abs(days)
-        weeks = output["weeks"]
+        span = _span(output, lang, weeks_aside=not output["from_today"])
         if output["from_today"]:
             if lang == "zh":
                 if days >= 0:
-                    return f"距离 {end}（{output['end_weekday_zh']}）还有 {n} 天。"
-                return f"{end}（{output['end_weekday_zh']}）已经过去 {n} 天。"
+                    return f"距离 {end}（{output['end_weekday_zh']}）还有 {span}。"
+                return f"{end}（{output['end_weekday_zh']}）已经过去 {span}。"
             if days >= 0:
-                return f"{end} ({output['end_weekday']}) is {n} day{'s' * (n != 1)} from today ({start})."
-            return f"{end} ({output['end_weekday']}) was {n} day{'s' * (n != 1)} ago."
+                return f"{end} ({output['end_weekday']}) is {span} from today ({start})."
+            return f"{end} ({output['end_weekday']}) was {span} ago."
         if output.get("length_of"):
+            n = abs(days)
             if lang == "zh":
                 return f"{output['length_of']}（{start} 至 {end}）共 {n} 天。"
             return f"{output['length_of']} ({start} to {end}) has {n} day{'s' * (n != 1)}."
         if lang == "zh":
-            split = f"（{weeks} 周又 {output['extra_days']} 天）" if weeks else ""
-            return f"{start} 到 {end} 相差 {n} 天{split}。"
-        split = f" ({weeks} weeks and {output['extra_days']} days)" if weeks else ""
-        return f"There are {n} day{'s' * (n != 1)} between {start} and {end}{split}."
+            return f"{start} 到 {end} 相差 {span}。"
+        if output.get("unit", "days") != "days":
+            return f"From {start} to {end} is {span}."
+        n, weeks = abs(days), output["weeks"]
+        aside = f" ({weeks} weeks and {output['extra_days']} days)" if weeks else ""
+        return f"There are {n} day{'s' * (n != 1)} between {start} and {end}{aside}."

@@ -1,0 +1,93 @@
+"""A tool is chosen only when the request asks what it answers (rules alone, no model, no embedder): the time of day
+goes to the clock, a count of weeks to the span between two dates, a sum that grows at a rate to the interest tool;
+a date word alone (今天, today) or the text a request wants translated never pulls it into a tool."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from openautoglm.config import Settings
+from openautoglm.models.scripted import ScriptedModel
+from openautoglm.plan import Plan, validate_plan
+from openautoglm.planning import PlanningContext, RulePlanner
+from openautoglm.tools import ToolContext
+from openautoglm.tools.base import ToolRegistry
+from openautoglm.tools.builtin import builtin_tools
+
+NOW = datetime(2026, 11, 18, 15, 0).astimezone()  # a Wednesday
+
+
+@pytest.fixture(scope="module")
+def tools(tmp_path_factory: pytest.TempPathFactory) -> ToolRegistry:
+    home: Path = tmp_path_factory.mktemp("home")
+    return ToolRegistry(builtin_tools(ScriptedModel(["unused"]), Settings(home=home)))
+
+
+async def plan_of(tools: ToolRegistry, request: str, model: Any = None) -> Plan:
+    ctx = PlanningContext(tools=tools, now=NOW, emit=lambda *a, **k: None, model=model)
+    plan = await RulePlanner(model_fill=False).plan(request, ctx)
+    validate_plan(plan, tools.schemas())
+    return plan
+
+
+@pytest.mark.parametrize("request_text", ["今天几点了", "现在几点了？", "请问现在几点钟", "what time is it now",
+                                          "Tell me the current time.", "What's the time right now?"])
+async def test_the_time_of_day_is_the_clock(tools: ToolRegistry, request_text: str) -> None:
+    # 今天 names a day, but 几点 asks the time of day: only the clock answers that (not time.resolve on 今天).
+    plan = await plan_of(tools, request_text)
+    assert [s.uses for s in plan.steps] == ["time.now"], request_text
+
+
+@pytest.mark.parametrize("request_text, expression, unit", [
+    ("how many weeks from 2026-01-05 to 2026-03-02", "from 2026-01-05 to 2026-03-02", "weeks"),
+    ("How many weeks from March 2, 2026 to April 20, 2026?", "from March 2, 2026 to April 20, 2026", "weeks"),
+    ("从2026年3月1日到2026年6月1日有几周？", "从2026年3月1日到2026年6月1日", "weeks"),
+    ("2026年1月10日到2026年9月10日相隔几个月", "2026年1月10日到2026年9月10日", "months"),
+    ("How many days from 2026-04-03 to 2026-06-20?", "from 2026-04-03 to 2026-06-20", "days"),
+])
+async def test_a_count_of_weeks_or_months_is_a_span_in_that_unit(tools: ToolRegistry, request_text: str,
+                                                                 expression: str, unit: str) -> None:
+    plan = await plan_of(tools, request_text)
+    assert [s.uses for s in plan.steps] == ["time.between"], request_text
+    assert plan.steps[0].with_["expression"] == expression
+    assert plan.steps[0].with_.get("unit", "days") == unit
+
+
+async def test_the_span_is_answered_in_the_unit_asked(tools: ToolRegistry) -> None:
+    tool = tools.get("time.between")
+    weeks = await tool(tool.validate({"expression": "from 2026-01-05 to 2026-03-02", "unit": "weeks"}), ToolContext())
+    assert tool.answer(weeks, "en") == "From 2026-01-05 to 2026-03-02 is 8 weeks (56 days)."
+    assert tool.answer(weeks, "zh") == "2026-01-05 到 2026-03-02 相差 8 周（共 56 天）。"
+    months = await tool(tool.validate({"expression": "2026-01-31 到 2026-03-02", "unit": "months"}), ToolContext())
+    assert (months["months"], months["month_extra_days"]) == (1, 2)  # Jan 31 -> Feb 28 is a month, then 2 days
+    assert tool.answer(months, "zh") == "2026-01-31 到 2026-03-02 相差 1 个月又 2 天（共 30 天）。"
+
+
+@pytest.mark.parametrize("request_text", ["今天心情不好怎么办", "I'm bored today, any ideas?",
+                                          "明天要面试，好紧张怎么办", "今天好累，怎么放松一下？",
+                                          "What should I cook for dinner tomorrow?"])
+async def test_a_date_word_alone_does_not_choose_a_tool(tools: ToolRegistry, request_text: str) -> None:
+    # The only word shared with the date tools is the date itself: nothing asks for a date, so no tool runs and the
+    # part is honestly unsupported on the embedded defaults.
+    plan = await plan_of(tools, request_text)
+    assert plan.steps == [] and plan.unsupported, request_text
+
+
+@pytest.mark.parametrize("request_text, principal, rate, years", [
+    ("How much will 1500 grow to in 3 years at 4% compounded annually", 1500, 4, 3),
+    ("If I invest 5000 at 6% per year for 8 years, compounded annually, what will it be worth?", 5000, 6, 8),
+    ("What will 800 be worth in 12 years at 7% compounded yearly?", 800, 7, 12),
+    ("借 10000 元，年利率 5%，按复利计算 2 年后要还多少？", 10000, 5, 2),
+    ("1万元按年化3%复利存5年能拿到多少？", 10000, 3, 5),
+    ("存款 20000 元，年利率 2.5%，3 年后本息合计多少？", 20000, 2.5, 3),
+])
+async def test_a_sum_growing_at_a_rate_is_interest(tools: ToolRegistry, request_text: str, principal: float,
+                                                   rate: float, years: float) -> None:
+    plan = await plan_of(tools, request_text)
+    assert [s.uses for s in plan.steps] == ["finance.interest"] and not plan.unsupported, request_text
+    args = plan.steps[0].with_
+    assert (args["principal"], args["rate"], args["years"]) == (principal, rate, years)
