@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
+from openautoglm import tool
 from openautoglm.config import Settings
 from openautoglm.models.scripted import ScriptedModel
 from openautoglm.plan import Plan, validate_plan
@@ -91,3 +92,35 @@ async def test_a_sum_growing_at_a_rate_is_interest(tools: ToolRegistry, request_
     assert [s.uses for s in plan.steps] == ["finance.interest"] and not plan.unsupported, request_text
     args = plan.steps[0].with_
     assert (args["principal"], args["rate"], args["years"]) == (principal, rate, years)
+
+
+@pytest.mark.parametrize("request_text", ["翻译成英文：我爱北京", "翻译成英文：今天天气很好",
+                                          '请把"现在开始上课"翻译成英文',
+                                          'Translate "see you tomorrow" into Chinese.',
+                                          "Translate to Chinese: what time is it now"])
+async def test_a_translation_is_honest_on_the_embedded_model_and_written_by_a_capable_one(
+        tools: ToolRegistry, request_text: str) -> None:
+    # The text to translate names weather, dates and clocks: none of it is asked for.
+    small = await plan_of(tools, request_text, model=ScriptedModel(["unused"]))
+    assert small.steps == [] and [u.reason for u in small.unsupported] == [
+        "the built-in small model cannot be trusted to translate"], request_text
+    assert "capable model" in small.unsupported[0].needs
+    capable = await plan_of(tools, request_text, model=ScriptedModel(["unused"], can_plan=True))
+    assert [s.uses for s in capable.steps] == ["llm.generate"] and not capable.unsupported, request_text
+
+
+async def test_a_tool_that_translates_is_chosen_for_a_translation(tools: ToolRegistry) -> None:
+
+    @tool(name="deepl.translate")
+    def translate(text: str, target_lang: Literal["EN", "ZH"]) -> str:
+        """Translate text into another language.
+
+        Args:
+            text: the text to translate
+            target_lang: "EN" (英文, English) or "ZH" (中文, Chinese)
+        """
+        return text
+
+    mine = ToolRegistry([*tools, translate])
+    plan = await plan_of(mine, "翻译成英文：今天天气很好", model=ScriptedModel(["unused"]))
+    assert [s.uses for s in plan.steps] == ["deepl.translate"] and plan.steps[0].with_["target_lang"] == "EN"

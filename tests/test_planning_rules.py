@@ -108,7 +108,7 @@ async def test_the_doable_part_runs_and_the_action_is_recorded() -> None:
     ("Email the report to Lisa", "action"),
     ("Could you cancel my subscription?", "action"), ("Remind me at 5 pm to call mom", "action"),
     ("I want to buy a new phone", "action"), ("给老王打个电话", "action"),
-    ("写一首关于秋天的短诗", "writing"), ("Draft a thank-you note", "writing"), ("帮我把这段话翻译成英文", "writing"),
+    ("写一首关于秋天的短诗", "writing"), ("Draft a thank-you note", "writing"), ("帮我把这段话翻译成英文", "translation"),
     ("提醒我明天带伞", "writing"), ("Summarize the results above", "writing"),
     ("怎么订机票？", "question"), ("订单什么时候发货？", "question"), ("Who won the 2018 World Cup?", "question"),
     ("What is a hash map?", "question"), ("你好", "conversation"), ("Thanks a lot!", "conversation"),

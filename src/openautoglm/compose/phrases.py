@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import re
 
-from ..planning.kinds import NEEDS_TOOL, NEEDS_TOOL_OR_MODEL, REASON_ACTION, REASON_FACT
+from ..planning.kinds import (
+    NEEDS_CAPABLE_MODEL,
+    NEEDS_TOOL,
+    NEEDS_TOOL_OR_MODEL,
+    REASON_ACTION,
+    REASON_FACT,
+    REASON_TRANSLATION,
+)
 from .language import Lang
 
 _ZH_WORDING = {
@@ -13,6 +20,8 @@ _ZH_WORDING = {
     REASON_FACT: "没有工具能提供回答所需的信息，内置的小模型也不能可靠地回答",
     NEEDS_TOOL: "接入一个能完成它的工具",
     NEEDS_TOOL_OR_MODEL: "接入能提供这些信息的工具，或配置一个能力更强的模型",
+    REASON_TRANSLATION: "内置的小模型翻译得不可靠",
+    NEEDS_CAPABLE_MODEL: "配置一个能力更强的模型（或接入翻译工具）",
 }
 _END = re.compile(r"[。！？!?.…]$")
 

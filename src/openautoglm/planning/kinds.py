@@ -1,10 +1,13 @@
 """What kind of thing a part of a request asks for, read off its verbs in Chinese or English: an ACTION on the world
-(book, send, submit, create, order, remind me at a time...), WRITING (a reminder text, a poem, a summary, a
-translation), CONVERSATION
-(a greeting, thanks) or else a QUESTION (a fact someone must know).
+(book, send, submit, create, order, remind me at a time...), a TRANSLATION, WRITING (a reminder text, a poem, a
+summary), CONVERSATION (a greeting, thanks) or else a QUESTION (a fact someone must know).
 
 The rule planner asks this only of parts no tool matched: an action nobody can carry out and a fact nothing can
 supply become *unsupported parts* of the plan instead of model text; writing and conversation are the model's job.
+A translation is writing whose every word a reader relies on and no check can verify: only a capable model does it
+(the embedded 135M model's translations were loops and wrong words); without one it is an unsupported part that
+says what would make it possible. Its tool is matched on the ask alone (:func:`ask_words`: "翻译成英文"), never on
+the text to translate ("翻译成英文：今天天气很好" asks for no weather).
 It also keeps an action from being "done" by a tool that only reads (a weather forecast for "book a flight to
 Shanghai tomorrow").
 """
@@ -17,6 +20,7 @@ from enum import StrEnum
 
 class Kind(StrEnum):
     ACTION = "action"
+    TRANSLATION = "translation"
     WRITING = "writing"
     CONVERSATION = "conversation"
     QUESTION = "question"
@@ -51,6 +55,10 @@ _ZH_WRITING = re.compile(r"写|撰写|起草|拟(?=[一个份封定])|生成|总
 _EN_WRITING = re.compile(r"\b(?:write|draft|compose|generate|summari[sz]e|translate|rewrite|paraphrase|proofread|"
                          r"polish|outline|brainstorm|poem|story|haiku|slogan|tagline|essay|caption|limerick|joke|"
                          r"lyrics|toast|blurb)\b", re.I)
+_TRANSLATE = re.compile(r"翻译|译成|译为|\btranslat(?:e|ed|ion|ing)\b", re.I)
+_LANGUAGES = re.compile(r"(?:英|中|汉|日|法|德|韩|俄|西班牙|葡萄牙|意大利|阿拉伯)(?:文|语)|粤语|普通话|"
+                        r"\b(?:english|chinese|mandarin|cantonese|japanese|french|german|korean|russian|spanish|"
+                        r"portuguese|italian|arabic)\b", re.I)
 # "提醒我明天带伞" is a reminder to write now; "remind me at 5 pm" needs something that acts at 5 pm.
 _REMIND = re.compile(r"提醒|叫我|\bremind", re.I)
 _CLOCK_TIME = re.compile(r"\d{1,2}\s*[点:：]|[一二三四五六七八九十两]+点|分钟后|小时后|\b\d{1,2}\s*(?:am|pm|o'clock)\b|"
@@ -71,14 +79,25 @@ def classify(text: str) -> Kind:
         return Kind.ACTION
     if (_ZH_ACTION.search(t) or _ZH_BA_ACTION.search(t)) and not _ZH_HOW.search(t):
         return Kind.ACTION
+    if _TRANSLATE.search(t):
+        return Kind.TRANSLATION
     if _ZH_WRITING.search(t) or _EN_WRITING.search(t):
         return Kind.WRITING
     return Kind.QUESTION
 
 
+def ask_words(text: str) -> tuple[str, str]:
+    """What a translation asks, for matching it to tools: its verb, and the languages it names (its arguments).
+    The rest is the material to translate, whatever tool its words would match."""
+    verbs = " ".join(m.group(0) for m in _TRANSLATE.finditer(text))
+    return verbs, " ".join(m.group(0) for m in _LANGUAGES.finditer(text))
+
+
 # What an unsupported part's record says, in the plan (English; the composer words it in the reply's language).
 REASON_ACTION = "no available tool can carry out this action"
 REASON_FACT = "answering needs facts that no available tool provides"
+REASON_TRANSLATION = "the built-in small model cannot be trusted to translate"
+NEEDS_CAPABLE_MODEL = "a configured capable model (or a translation tool)"
 NEEDS_TOOL = "a tool that does it"
 NEEDS_TOOL_OR_MODEL = "a tool that provides it, or a configured capable model"
 
@@ -87,4 +106,6 @@ def unsupported_record(text: str, kind: Kind) -> dict[str, str]:
     """The plan's record of a part nothing available can do."""
     if kind == Kind.ACTION:
         return {"text": text, "reason": REASON_ACTION, "needs": NEEDS_TOOL}
+    if kind == Kind.TRANSLATION:
+        return {"text": text, "reason": REASON_TRANSLATION, "needs": NEEDS_CAPABLE_MODEL}
     return {"text": text, "reason": REASON_FACT, "needs": NEEDS_TOOL_OR_MODEL}

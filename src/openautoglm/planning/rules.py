@@ -33,7 +33,7 @@ from .evidence import free_number
 from .fill import ArgumentFiller, Filled, Prior, needed_items, reference_expression, slot_kind, value_list
 from .followup import answer_to_question, follow_up
 from .intent import Intent, Part, parse_intent
-from .kinds import Kind, classify, unsupported_record
+from .kinds import Kind, ask_words, classify, unsupported_record
 from .mathwords import asks_result
 from .references import compares_ranks, rank_positions
 from .select import (
@@ -199,14 +199,25 @@ class RulePlanner(Planner):
             note: dict[str, Any] = {"part": part.text}
             if part.connective:
                 note["connective"] = part.connective
+            kind = classify(part.text)
+            # What the part asks is matched, not the material it hands over: a translation's text is no request.
+            matched_part, context = part, date_words(part)
+            if kind == Kind.TRANSLATION:
+                # The languages are the translation's arguments: with the verb they fit a translating tool, alone
+                # they fit any tool that answers "in Chinese and English".
+                verb, context = ask_words(part.text)
+                matched_part = replace(part, text=f"{verb} {context}", dates=[], numbers=[], places=[], quoted=[],
+                                       urls=[], files=[], arithmetic=None)
             # Ranking embeds the text (CPU-bound): in a thread, so the gateway's event loop keeps answering.
-            ranked = fit_entities(await asyncio.to_thread(index.rank, words_besides_dates(part), exclude,
-                                                          date_words(part)), part, ctx.tools)
+            ranked = fit_entities(await asyncio.to_thread(index.rank, words_besides_dates(matched_part), exclude,
+                                                          context), matched_part, ctx.tools)
             candidates = [c for c in ranked if c.score >= self.min_score]
+            if kind == Kind.TRANSLATION:
+                # Only a tool that says it translates does it; "translate" is also a weak writing word many share.
+                candidates = [c for c in candidates if index.offers(c.tool, "translate")]
             if part.ranks:
                 # A summary grouped by region is not a ranking: its first item is not the first rank.
                 candidates = [c for c in candidates if _takes_count(ctx.tools.get(c.tool))] or candidates
-            kind = classify(part.text)
             last_clause = re.split(r"[，,。.]", part.text.strip(" ?？"))[-1]
             if kind == Kind.ACTION and part.arithmetic and asks_result(last_clause):
                 # "我有 500 元，买了一件 180 元的衣服，还剩多少钱？" tells of a purchase to ask a sum: a question.
@@ -309,7 +320,7 @@ class RulePlanner(Planner):
                             slots=filled.slots, fillers=filled.fillers, args=filled.args)
                 if filled.missing:
                     note["missing"] = filled.missing
-                if part.writes and has_generate and not tool.writes:
+                if part.writes and has_generate and not tool.writes and kind != Kind.TRANSLATION:
                     # "提醒我明天带伞": fetch the data, then write with it.
                     data = "\n".join(f"${{{d.step.id}.output}}" for d in steps_here)
                     write = Step(id=_step_id(GENERATE, taken), uses=GENERATE,
@@ -361,7 +372,8 @@ class RulePlanner(Planner):
         if kind == Kind.QUESTION and (known := await self._from_knowledge(part, ctx, taken)):
             return known, None
         capable = bool(getattr(ctx.model, "can_plan", False))
-        writes = kind in (Kind.WRITING, Kind.CONVERSATION) or (kind == Kind.QUESTION and capable)
+        # The embedded model may write and chat; answering a question or translating needs a capable one.
+        writes = kind in (Kind.WRITING, Kind.CONVERSATION) or (kind in (Kind.QUESTION, Kind.TRANSLATION) and capable)
         if not writes or GENERATE not in ctx.tools:
             return [], unsupported_record(part.text, kind)
         uses_priors = list(priors) if (part.refers_back or part.writes or part.sequential) else []

@@ -136,6 +136,11 @@ class ToolIndex:
             return None
         return [sum(a * b for a, b in zip(q, v, strict=False)) for v in vectors]
 
+    def offers(self, tool: str, concept: str) -> bool:
+        """Whether a tool's name, description or parameters name the ``concept`` (a lexicon group: "translate")."""
+        names = [t.name for t in self.tools]
+        return tool in names and f"@{concept}" in self._docs[names.index(tool)]
+
     def kinship(self, a: str, b: str) -> float | None:
         """How alike two tools' jobs are: the cosine of their descriptions' embeddings (None without them)."""
         vectors = self._tool_vectors()
