@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from .memory.kb.sources import SyncSchedule
     from .models.pool import Router
     from .policies.book import PolicyBook
+    from .reports.schedules import ReportScheduler
+    from .store.report_schedules import ScheduleRecord
 
 __all__ = ["AutoGLM", "RunResult", "new_task_id"]
 
@@ -96,6 +98,33 @@ class AutoGLM:
     def reports(self) -> Reports:
         """Report definitions (``reports/NAME.yaml``) and their runner: ``await app.reports.run("sales-monthly")``."""
         return self.services.reports
+
+    def schedule_report(self, name: str, cron: str, emails: list[str], webhook: str | None = None,
+                        period: str | None = None, owner: str | None = None) -> ScheduleRecord:
+        """Store a schedule: run report ``name`` at every ``cron`` slot and deliver it (checked first: the report
+        exists, the cron expression parses, the addresses look like addresses)."""
+        from .errors import ConfigError
+        from .reports.schedules import check_cron
+
+        self.reports.library.get(name)
+        check_cron(cron)
+        bad = [e for e in emails if "@" not in e or " " in e.strip() or e.startswith("@") or e.endswith("@")]
+        if bad or not (emails or webhook):
+            raise ConfigError(f"not an email address: {bad[0]}" if bad else "give --email or --webhook: a schedule "
+                              "delivers its report somewhere")
+        return self.store.add_schedule(name, cron, [e.strip() for e in emails], webhook, period, owner)
+
+    def report_scheduler(self) -> ReportScheduler | None:
+        """What runs due report schedules (for the gateway to start); None without the ``reports`` extra."""
+        from .errors import MissingExtraError
+
+        try:
+            from .reports.schedules import ReportScheduler, check_cron
+
+            check_cron("* * * * *")
+        except MissingExtraError:
+            return None
+        return ReportScheduler(self.settings, self.store, self.reports)
 
     @property
     def planner(self) -> Planner:

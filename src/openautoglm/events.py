@@ -63,6 +63,10 @@ class EventKind(StrEnum):
     POLICY_CANARY = "policy.canary"
     POLICY_PROMOTED = "policy.promoted"
     POLICY_ROLLED_BACK = "policy.rolled_back"
+    REPORT_STARTED = "report.started"  # a scheduled report run (reports/schedules.py)
+    REPORT_FINISHED = "report.finished"
+    REPORT_FAILED = "report.failed"
+    REPORT_DELIVERED = "report.delivered"  # one delivery: a mail (the report, or the alert of a failure) or webhook
 
 
 class EventSchemaError(TypeError):
@@ -543,7 +547,45 @@ class PolicyRolledBack(Payload):
     canary: bool = False
 
 
+@payload(EventKind.REPORT_STARTED)
+@dataclass(frozen=True, slots=True)
+class ReportStarted(Payload):
+    report: str
+    schedule_id: str
+    slot: float
+    holder: str
+
+
+@payload(EventKind.REPORT_FINISHED)
+@dataclass(frozen=True, slots=True)
+class ReportFinished(Payload):
+    report: str
+    html: str
+    pdf: str
+    key_figures: list[dict[str, Any]]
+    seconds: float
+
+
+@payload(EventKind.REPORT_FAILED)
+@dataclass(frozen=True, slots=True)
+class ReportFailed(Payload):
+    report: str
+    error: str
+    error_type: str
+
+
+@payload(EventKind.REPORT_DELIVERED)
+@dataclass(frozen=True, slots=True)
+class ReportDelivered(Payload):
+    channel: str  # email | webhook
+    purpose: str  # report | alert
+    to: list[str]
+    ok: bool
+    error: str | None = None
+
+
 # -- events -------------------------------------------------------------------------------------------------------
+
 
 
 @dataclass(frozen=True, slots=True)

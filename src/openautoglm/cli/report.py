@@ -50,3 +50,76 @@ def run(
     for note in output.notes:
         typer.echo(f"autoglm: warning: {note}", err=True)
     typer.echo(f"({output.charts} charts in {output.seconds:.1f}s)", err=True)
+
+
+@report_app.command("schedule")
+def schedule(
+    name: Annotated[str, typer.Argument(help="a name `autoglm report list` shows")],
+    cron: Annotated[str, typer.Option("--cron", help="when, as cron: '0 1 * * *' is every day at 01:00")],
+    email: Annotated[list[str] | None, typer.Option("--email", help="mail the report here (repeatable)")] = None,
+    webhook: Annotated[str | None, typer.Option("--webhook", help="POST the result (JSON) here")] = None,
+    period: Annotated[str | None, typer.Option("--period", help="default: the report's own")] = None,
+    json_out: JsonFlag = False,
+    config: ConfigOption = None,
+) -> None:
+    """Run a report on a schedule (the gateway runs it; each slot once across replicas) and deliver it."""
+    glm = make_app(config)
+    try:
+        record = glm.schedule_report(name, cron, list(email or []), webhook, period)
+    finally:
+        glm.store.close()
+    if json_out:
+        typer.echo(json.dumps(record.public(), ensure_ascii=False))
+        return
+    to = ", ".join(record.emails + ([webhook] if webhook else []))
+    typer.echo(f"scheduled {record.id}: {name} at '{cron}' to {to}")
+
+
+@report_app.command("schedules")
+def schedules(json_out: JsonFlag = False, config: ConfigOption = None) -> None:
+    """List report schedules."""
+    glm = make_app(config)
+    try:
+        rows = [s.public() for s in glm.store.schedules()]
+    finally:
+        glm.store.close()
+    if json_out:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        typer.echo("no report schedules (add one with `autoglm report schedule NAME --cron ... --email ...`)", err=True)
+    for row in rows:
+        to = ", ".join(row["emails"] + ([row["webhook"]] if row["webhook"] else []))
+        typer.echo(f"{row['id']}  {row['report']}  '{row['cron']}'  → {to}")
+
+
+@report_app.command("unschedule")
+def unschedule(schedule_id: Annotated[str, typer.Argument(help="an id `autoglm report schedules` shows")],
+               config: ConfigOption = None) -> None:
+    """Remove a report schedule."""
+    glm = make_app(config)
+    try:
+        glm.store.remove_schedule(schedule_id)
+    finally:
+        glm.store.close()
+    typer.echo(f"removed {schedule_id}")
+
+
+@report_app.command("runs")
+def runs(limit: Annotated[int, typer.Option("--limit", min=1, max=1000)] = 20, json_out: JsonFlag = False,
+         config: ConfigOption = None) -> None:
+    """The latest scheduled runs: slot, status, files or error."""
+    glm = make_app(config)
+    try:
+        rows = [r.public() for r in glm.store.report_runs(limit)]
+    finally:
+        glm.store.close()
+    if json_out:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2, default=str))
+        return
+    import time
+
+    for row in rows:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(row["slot"]))
+        what = (row["result"] or {}).get("pdf") or row["error"] or ""
+        typer.echo(f"{when}  {row['schedule_id']}  {row['status']:<9}  task {row['task_id']}  {what}")

@@ -46,7 +46,8 @@ def new_key_command(count: Annotated[int, typer.Option("--count", min=1, max=10)
 
 @secrets_app.command("seal")
 def seal(config: ConfigOption = None) -> None:
-    """Seal a secret read from stdin (a trigger's `secret:`) with the store's key; print the sealed value."""
+    """Seal a secret read from stdin (a trigger's `secret:`, `reports.smtp.password`) with the store's key; print
+    the sealed value."""
     import sys
 
     from ..config import load_settings

@@ -27,6 +27,15 @@ def _dejavu() -> tuple[str, str]:
     return str(folder / "DejaVuSans.ttf"), str(folder / "DejaVuSans-Bold.ttf")
 
 
+def _needs_cjk(context: dict[str, Any]) -> bool:
+    """Whether any text printed is beyond Latin: loading a CJK font costs seconds, so English reports skip it."""
+    texts = [context["report"]["title"], context["narrative"], *context["labels"].values(),
+             *(f"{k['label']} {k['text']}" for k in context["key_figures"]),
+             *(str(cell) for block in context["lists"] for row in [block["columns"], *block["rows"]] for cell in row),
+             *(b["title"] for b in context["lists"])]
+    return any(ord(ch) > 0x2E7F for text in texts for ch in str(text))
+
+
 def render_pdf(context: dict[str, Any], font: CJKFont | None) -> bytes:
     from fpdf import FPDF
     from fpdf.fonts import FontFace
@@ -35,7 +44,7 @@ def render_pdf(context: dict[str, Any], font: CJKFont | None) -> bytes:
     regular, bold = _dejavu()
     pdf.add_font("body", "", regular)
     pdf.add_font("body", "B", bold)
-    if font is not None:
+    if font is not None and _needs_cjk(context):
         # One face for regular and bold Chinese: each face of a CJK collection takes seconds to parse and subset.
         pdf.add_font("cjk", "", str(font.path), collection_font_number=font.index)
         pdf.set_fallback_fonts(["cjk"], exact_match=False)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Settings
-from ..errors import ConfigError, ToolError
+from ..errors import ConfigError
 from .definition import ReportDefinition, ReportLibrary
 from .fonts import CJKFont, find_cjk_font
 from .formatting import figure, share
@@ -114,10 +114,8 @@ class ReportRunner:
             return "?" if dialect == "sqlite" else "%s"
 
         sql = _PARAM.sub(placeholder, query.sql)
-        try:
-            result = reader.query(sql, MAX_ROWS, [values[n] for n in order], tool_name=f"report query '{name}'")
-        except ToolError as exc:
-            raise type(exc)(f"report '{definition.name}', query '{name}': {exc}") from None
+        result = reader.query(sql, MAX_ROWS, [values[n] for n in order],
+                              tool_name=f"report '{definition.name}', query '{name}'")
         return list(result["rows"])
 
     # -- the run ------------------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -68,7 +70,13 @@ def create_app(
             schedule.start()
         app.state.kb_sync = schedule
         glm.policies.start()  # applies the store's active routing policy, now and whenever it changes
+        reports = glm.report_scheduler()  # due report schedules, each slot run by one replica (reports/schedules.py)
+        report_loop = asyncio.create_task(reports.run_forever()) if reports is not None else None
         yield
+        if report_loop is not None:
+            report_loop.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await report_loop
         if schedule is not None:
             await schedule.aclose()
         # Drain: running tasks stop at a step boundary, left interrupted for the next process to resume.

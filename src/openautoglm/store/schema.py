@@ -252,3 +252,36 @@ support_decisions = Table(
     Column("decided_at", Float, nullable=False),
     Index("ix_support_decisions_ticket", "ticket_id"),
 )
+
+# -- reports (reports/schedules.py): schedules, and one row per schedule and cron slot --------------------------------
+
+report_schedules = Table(
+    "report_schedules",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("report", String(128), nullable=False),
+    Column("cron", String(128), nullable=False),
+    Column("period", String(100), nullable=True),  # None: the report's own
+    Column("emails", JSON, nullable=False),
+    Column("webhook", String(2048), nullable=True),
+    Column("owner", String(128), nullable=True),
+    Column("created_at", Float, nullable=False),
+)
+
+# The claim of one slot of one schedule: its primary key lets exactly one replica insert it; a replica that died
+# holding it (lease expired while running) is taken over. The row is also the run's record.
+report_slots = Table(
+    "report_slots",
+    metadata,
+    Column("schedule_id", String(32), primary_key=True),
+    Column("slot", Float, primary_key=True),  # the cron time, epoch seconds
+    Column("holder", String(128), nullable=False),
+    Column("lease_expires_at", Float, nullable=False),
+    Column("status", String(16), nullable=False),  # running | succeeded | failed
+    Column("task_id", String(64), nullable=True),
+    Column("result", JSON, nullable=True),  # paths, key figures, deliveries
+    Column("error", Text, nullable=True),
+    Column("started_at", Float, nullable=False),
+    Column("finished_at", Float, nullable=True),
+    Index("ix_report_slots_started", "started_at"),
+)

@@ -30,6 +30,7 @@ from . import schema
 from .approval_records import ApprovalRecordsMixin
 from .ledger import IdempotencyLedgerMixin
 from .policies import PolicyTables
+from .report_schedules import ReportScheduleMixin
 from .sealing import Sealer, UnknownKey, is_sealed, load_sealer
 from .tickets import SupportTicketsMixin
 
@@ -145,7 +146,7 @@ def sqlite_url(path: Path) -> str:
 SealerSource = Sealer | Callable[[], Sealer]
 
 
-class Store(IdempotencyLedgerMixin, ApprovalRecordsMixin, PolicyTables, SupportTicketsMixin):
+class Store(IdempotencyLedgerMixin, ApprovalRecordsMixin, PolicyTables, SupportTicketsMixin, ReportScheduleMixin):
     def __init__(self, url: str, create: bool = True, engine: Engine | None = None, *,
                  sealer: SealerSource | None = None, encrypt_content: bool = False) -> None:
         """``sealer`` seals secrets (a callable is asked on first use, so no key file appears until a secret is
