@@ -13,7 +13,9 @@ from openautoglm.apps.support import SupportDesk
 from openautoglm.apps.support.confidence import Calibration, assess
 from openautoglm.apps.support.drafts import Draft
 from openautoglm.apps.support.message import read_message
+from openautoglm.compose.grounding import Known, ungrounded
 from openautoglm.config import load_settings
+from openautoglm.models.base import ChatModel, ChatRequest, ChatResponse
 from openautoglm.models.scripted import ScriptedModel
 from openautoglm.testing.fake_orders import FakeOrderAPI
 from support_shop import order_api, shop_kb, shop_settings
@@ -138,3 +140,29 @@ def test_the_gateway_answers_support_messages_with_roles_and_json_errors(
         theirs = client.post("/v1/support/messages", headers=bearer(bob),
                              json={"conversation_id": "shop-1", "text": "那运费呢？"})
         assert theirs.status_code == 404 and theirs.json()["error"]["type"]
+
+
+class CountingModel(ChatModel):
+    """The real model, counting the calls the support desk makes to it."""
+
+    def __init__(self, inner: ChatModel) -> None:
+        self.inner, self.name, self.calls = inner, inner.name, 0
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        self.calls += 1
+        return await self.inner.complete(request)
+
+
+async def test_the_embedded_model_may_only_reword_a_draft(
+        tmp_path: Path, shop_kb: Path, order_api: FakeOrderAPI, embedded_model: ChatModel) -> None:
+    model = CountingModel(embedded_model)
+    glm = AutoGLM(settings=shop_settings(shop_kb, order_api, f"sqlite:///{tmp_path / 'app.db'}",
+                                         phrase_with_model=True), model=model)
+    reply = await SupportDesk(glm).ask("Where is my order ORD-10027?")
+    store_order = order_api.orders["ORD-10027"]
+    await glm.aclose()
+    assert model.calls == 1
+    # Whatever the 135M model wrote, what the customer reads states nothing the order API did not return: its wording
+    # was kept only if grounded, else the template's sentence went out.
+    assert reply.draft is not None and ungrounded(reply.draft, Known.of([store_order, "ORD-10027"])) == []
+    assert reply.sources == [{"type": "tool", "name": "orders.get_order", "ref": "ORD-10027"}]
