@@ -16,7 +16,8 @@ partly answerable, or a wrong draft).
 ``--fit`` fits the confidence's logistic weights on the dev split only (apps/support/calibration.yaml), then
 measures. The held-out split is never fitted or tuned on. Prints per split: per route how many and how many
 correct, the precision of automatic replies, the share of out-of-scope messages handed off and of answerable ones
-answered automatically, and a reliability table (confidence bins against the share safe to send).
+answered automatically, and a reliability table (confidence bins against the share safe to send); then, side by
+side, the same drafts routed by the composer's general confidence formula instead of the calibrated one.
 """
 
 from __future__ import annotations
@@ -121,6 +122,34 @@ def report(name: str, rows: list[Row]) -> None:
         print(f"| {low:.1f}–{min(high, 1.0):.1f} | {len(chosen)} | {share:.0%} | {mean:.2f} |")
 
 
+def baseline_route(row: Row) -> str:
+    """The route the composer's own confidence would give the same draft (compose/confidence.py: 0.95 for a
+    tool's result, 0.50 + 0.45 * relevance for a knowledge-base answer), by the same thresholds."""
+    reply = row.reply
+    if "clarification" in reply.features:
+        return reply.route
+    if not reply.draft:
+        return "handoff"
+    confidence = 0.95 if reply.features.get("order") else 0.50 + 0.45 * reply.features.get("relevance", 0.0)
+    return "auto_reply" if confidence >= 0.9 else "suggest" if confidence >= 0.7 else "handoff"
+
+
+def side_by_side(rows: list[Row]) -> None:
+    print("\n## calibrated confidence against the composer's confidence formula (same drafts, same thresholds)\n")
+    print("| split | confidence | auto replies | auto precision | out of scope handed off | answerable auto |")
+    print("|---|---|---:|---:|---:|---:|")
+    for split in ("dev", "heldout"):
+        chosen = [r for r in rows if r.label["split"] == split]
+        for name, route in (("calibrated", lambda r: r.reply.route), ("composer formula", baseline_route)):
+            auto = [r for r in chosen if route(r) == "auto_reply"]
+            safe = sum(r.safe for r in auto)
+            outside = [r for r in chosen if r.label["kind"] == "out_of_scope"]
+            answerable = [r for r in chosen if r.label["kind"] == "answerable"]
+            print(f"| {split} | {name} | {len(auto)} | {safe / len(auto) if auto else float('nan'):.1%} | "
+                  f"{sum(route(r) == 'handoff' for r in outside)}/{len(outside)} | "
+                  f"{sum(route(r) == 'auto_reply' for r in answerable)}/{len(answerable)} |")
+
+
 def wrong(rows: list[Row]) -> None:
     for r in rows:
         if not r.routed_right:
@@ -165,6 +194,7 @@ async def main() -> None:
           "through the loopback API included)")
     for split in ("dev", "heldout"):
         report(split, [r for r in rows if r.label["split"] == split])
+    side_by_side(rows)
     if args.show_wrong:
         wrong(rows)
 
