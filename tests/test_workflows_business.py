@@ -16,6 +16,7 @@ from openautoglm.conditions import ConditionError, parse_condition
 from openautoglm.config import Settings
 from openautoglm.errors import PlanValidationError
 from openautoglm.events import Event, EventKind
+from openautoglm.models.scripted import ScriptedModel
 from openautoglm.plan import parse_plan, plan_problems
 from openautoglm.testing.business import BusinessFakes
 from openautoglm.tools.workflow_check import workflow_file_problems
@@ -266,3 +267,53 @@ def test_an_invalid_condition_never_runs(glm: AutoGLM) -> None:
                        "when": "os.system('x')"}]}
     with pytest.raises(PlanValidationError, match="when"):
         asyncio.run(glm.execute(plan))
+
+
+# -- a request in words runs the workflow it names ---------------------------------------------------------------
+
+
+@pytest.fixture
+def worded(fakes: BusinessFakes, tmp_path: Path) -> Iterator[AutoGLM]:
+    flows = tmp_path / "workflows"
+    flows.mkdir()
+    (flows / ORDER_FLOW.name).write_text(ORDER_FLOW.read_text(encoding="utf-8"), encoding="utf-8")
+    settings = Settings(home=tmp_path / "home", openapi=fakes.openapi_config(tmp_path / "specs"), retries=0,
+                        workflows_dir=flows, planner="rules")
+    # A scripted model: the reply is composed without loading the embedded one (nothing here asks a model).
+    yield AutoGLM(settings=settings, approver=allow_all, model=ScriptedModel(["(unused)"]))
+
+
+async def test_a_request_naming_the_workflow_runs_it_with_inputs_from_the_request(
+        worded: AutoGLM, fakes: BusinessFakes) -> None:
+    result = await worded.run("Ship 3 units of SKU-KETTLE to customer C-100 for order event EV-42")
+    assert result.status == "succeeded", result.answer
+    assert result.plan is not None and [s.uses for s in result.plan.steps] == ["workflow.order_to_shipment"]
+    assert result.plan.steps[0].with_ == {"event_id": "EV-42", "customer_id": "C-100", "sku": "SKU-KETTLE",
+                                          "quantity": 3}
+    assert [(o["sku"], o["quantity"]) for o in fakes.orders.values()] == [("SKU-KETTLE", 3)]
+    assert len(fakes.shipments) == 1
+    await worded.aclose()
+
+
+@pytest.mark.parametrize(("request_text", "missing"), [
+    ("Ship 2 units of SKU-TEA to customer C-100", "event_id"),  # never the 2 of "2 units"
+    ("Ship 2 units of SKU-TEA and SKU-KETTLE to customer C-100, event E-8", "sku"),  # two products: which?
+])
+async def test_missing_or_ambiguous_inputs_are_asked_for(worded: AutoGLM, fakes: BusinessFakes,
+                                                         request_text: str, missing: str) -> None:
+    result = await worded.run(request_text)
+    assert result.status == "needs_input", result.answer
+    assert missing in (result.question or "") and "workflow.order_to_shipment" in (result.question or "")
+    assert fakes.server.requests == []
+    await worded.aclose()
+
+
+def test_a_request_that_only_brushes_a_workflow_is_not_taken_for_it(worded: AutoGLM) -> None:
+    import asyncio
+
+    from openautoglm.planning.workflow_match import match_workflow
+
+    tools = asyncio.run(worded.load_tools())
+    assert match_workflow("What is the weather in Paris tomorrow?", tools) is None
+    assert match_workflow("How many customers placed an order last month?", tools) is None
+    assert match_workflow("ship the order for customer C-100", tools) is not None

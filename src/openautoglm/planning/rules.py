@@ -47,6 +47,7 @@ from .select import (
     words_besides_dates,
 )
 from .slots import text_with_data
+from .workflow_match import match_workflow, workflow_plan
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -165,6 +166,12 @@ class RulePlanner(Planner):
                 ctx.explanation[:] = [{"follow_up": note}]
                 return plan
             ctx.emit(EventKind.PLAN_INVALID, planner=self.name, problems=problems, follow_up=True)
+        if (match := match_workflow(request, ctx.tools)) is not None:
+            # The request names what a registered workflow does: run it, its inputs from the request or asked.
+            plan, note = workflow_plan(request, match, ctx.now, ctx.default_city)
+            ctx.emit(EventKind.INTENT, request=request, parts=[note])
+            ctx.explanation[:] = [note]
+            return plan
         outcome = await self.build(request, ctx)
         return outcome.plan
 
