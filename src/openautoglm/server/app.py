@@ -21,7 +21,7 @@ from .guard import Guard
 from .keys import KeyRing
 from .metrics import Metrics
 from .ratelimit import LocalBuckets, RateLimiter, RedisBuckets
-from .routes import admin, chat, oauth, ops, policies, support, tasks
+from .routes import admin, chat, oauth, ops, policies, reports, support, tasks
 from .runner import TaskRunner
 from .telemetry import make_tracer_provider
 from .textguard import TextGuard
@@ -102,6 +102,7 @@ def create_app(
     app.include_router(oauth.router)
     app.include_router(ops.router)
     app.include_router(support.router)
+    app.include_router(reports.router)
     app.include_router(policies.router)
     app.include_router(console.router)  # GET /console: the web console (static files, no data)
     app.include_router(triggers.router)  # POST /v1/events/{name}: the HMAC signature is the credential
