@@ -76,6 +76,10 @@ class AutoGLM:
     def store(self) -> Store:
         return self.services.store
 
+    def start_policy_loop(self) -> None:
+        """Propose, try and keep or roll back routing policies in this process, if ``policy.loop`` is on."""
+        self.services.start_policy_loop()
+
     @property
     def policies(self) -> PolicyBook:
         """The routing policies: versions in the store, the active one applied to the pool (policies/book.py)."""

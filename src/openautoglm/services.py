@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from .models.pool import Router
     from .planning import PlannerChoice
     from .policies.book import PolicyBook
+    from .policies.loop import PolicyLoop
 
 
 class LazyModel(ChatModel):
@@ -88,6 +89,7 @@ class Services:
         self._workflows: WorkflowRegistry | None = None
         self._mcp: MCPToolset | None = None
         self._policies: PolicyBook | None = None
+        self._policy_loop: PolicyLoop | None = None
         self._sessions: Sessions | None = None
         self._knowledge = LazyKnowledgeBase(lambda: KnowledgeBase.from_settings(self.settings))
         self._reports: Reports | None = None
@@ -136,6 +138,14 @@ class Services:
 
             self._policies = PolicyBook(self.store, lambda: self.loaded_router, self.settings.policy.poll_s)
         return self._policies
+
+    def start_policy_loop(self) -> None:
+        """Run the policy loop (policies/loop.py) in this process when ``policy.loop`` is on; builds the pool."""
+        if self.settings.policy.loop and self._policy_loop is None:
+            from .policies.loop import PolicyLoop
+
+            self._policy_loop = PolicyLoop(self.policies, self.router, self.settings.policy)
+            self._policy_loop.start()
 
     def describe_models(self) -> list[dict[str, Any]]:
         describe = getattr(self.model, "describe", None)
@@ -278,6 +288,9 @@ class Services:
         if self._mcp is not None:
             await self._mcp.aclose()
             self._mcp = None
+        if self._policy_loop is not None:
+            await self._policy_loop.aclose()
+            self._policy_loop = None
         if self._policies is not None:
             await self._policies.aclose()
         if self._model is not None:

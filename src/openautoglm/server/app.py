@@ -72,6 +72,7 @@ def create_app(
         glm.policies.start()  # applies the store's active routing policy, now and whenever it changes
         reports = glm.report_scheduler()  # due report schedules, each slot run by one replica (reports/schedules.py)
         report_loop = asyncio.create_task(reports.run_forever()) if reports is not None else None
+        glm.start_policy_loop()  # with policy.loop on: proposes, tries and keeps or rolls back policies
         yield
         if report_loop is not None:
             report_loop.cancel()

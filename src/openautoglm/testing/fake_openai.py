@@ -8,6 +8,7 @@ Each instance has one behaviour, changeable while it runs::
         model = OpenAICompatibleModel(fake.base_url, "fake")
     FakeOpenAI("text", text="hello")                  # a fixed answer; "json" answers json.dumps(json_value)
     FakeOpenAI("error", status=500)                   # every chat completion fails with that status
+    FakeOpenAI("echo", error_rate=0.3, seed=1)        # 30 % of them fail with ``status`` (a seeded draw)
     FakeOpenAI("error", status=400, error_message="the request exceeds the available context size")
     FakeOpenAI("malformed")                           # 200 with a body that is not JSON
     FakeOpenAI("stall")                               # reads the request, never answers
@@ -25,6 +26,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import random
 import socket
 import threading
 import time
@@ -54,6 +56,8 @@ class FakeOpenAI:
         model: str = "fake-model",
         port: int = 0,
         host: str = "127.0.0.1",
+        error_rate: float = 0.0,
+        seed: int | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; one of {', '.join(MODES)}")
@@ -68,6 +72,8 @@ class FakeOpenAI:
         self.model = model
         self.host = host
         self.port = port
+        self.error_rate = error_rate
+        self._random = random.Random(seed)
         self.requests = 0  # chat completion requests received (whatever the answer)
         self.other_requests = 0  # /v1/models, health checks
         self.last_request: dict[str, Any] | None = None
@@ -270,7 +276,7 @@ class _Connection(asyncio.Protocol):
         if self.closed:
             return
         fake = self.fake
-        if fake.mode == "error":
+        if fake.mode == "error" or (fake.error_rate and fake._random.random() < fake.error_rate):
             message = fake.error_message or f"fake failure {fake.status}"
             self._send(fake.status, {"error": {"message": message, "type": "server_error"}}, keep_alive)
             return

@@ -41,15 +41,19 @@ class NodeSignals:
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=NODE_SAMPLES))
     outcomes: deque[bool] = field(default_factory=lambda: deque(maxlen=NODE_SAMPLES))
     ratings: deque[int] = field(default_factory=lambda: deque(maxlen=FEEDBACK_KEPT))  # +1 / -1
+    last_seq: int = 0  # the call count when this node last answered or failed (staleness)
 
-    def error_rate(self) -> float:
-        return 0.0 if not self.outcomes else 1.0 - sum(self.outcomes) / len(self.outcomes)
+    def error_rate(self, last: int = NODE_SAMPLES) -> float:
+        recent = list(self.outcomes)[-last:]
+        return 0.0 if not recent else 1.0 - sum(recent) / len(recent)
 
-    def bad_rating_rate(self) -> float:
-        return 0.0 if not self.ratings else sum(1 for r in self.ratings if r < 0) / len(self.ratings)
+    def bad_rating_rate(self, last: int = FEEDBACK_KEPT) -> float:
+        recent = list(self.ratings)[-last:]
+        return 0.0 if not recent else sum(1 for r in recent if r < 0) / len(recent)
 
-    def median_latency_s(self) -> float | None:
-        return statistics.median(self.latencies) if self.latencies else None
+    def median_latency_s(self, last: int = NODE_SAMPLES) -> float | None:
+        recent = list(self.latencies)[-last:]
+        return statistics.median(recent) if recent else None
 
     def describe(self) -> dict[str, Any]:
         median = self.median_latency_s()
@@ -67,6 +71,8 @@ class Signals:
         self.seq = 0
         self.nodes: dict[tuple[str, str], NodeSignals] = {}  # (capability, node) -> figures
         self.version_ratings: dict[int | None, deque[int]] = {}
+        self.rated: dict[int | None, int] = {}  # ratings per policy version, ever (a trial subtracts its start)
+        self.bad: dict[int | None, int] = {}
         self.started = time.time()
 
     def node(self, capability: str, node: str) -> NodeSignals:
@@ -83,6 +89,7 @@ class Signals:
         entry.tokens += tokens
         entry.cost += cost * tokens / 1000.0  # a node's cost is per thousand tokens
         entry.outcomes.append(ok)
+        entry.last_seq = self.seq
         if ok:
             entry.latencies.append(latency_s)
 
@@ -100,6 +107,8 @@ class Signals:
                     entry.ratings.append(sign)
         for version in versions:
             self.version_ratings.setdefault(version, deque(maxlen=FEEDBACK_KEPT)).append(sign)
+            self.rated[version] = self.rated.get(version, 0) + 1
+            self.bad[version] = self.bad.get(version, 0) + (sign < 0)
 
     def since(self, seq: int, version: int | None, capability: str | None = None) -> list[CallOutcome]:
         """The calls after ``seq`` routed by ``version`` (of ``capability`` when given)."""
