@@ -29,7 +29,7 @@ from ..events import EventKind
 from ..models.pool import Router
 from ..models.pool.signals import CallOutcome, Signals
 from .book import PolicyBook
-from .document import Policy, RoutePolicy, diff_policies
+from .document import MAX_WEIGHT, Policy, RoutePolicy, diff_policies
 from .stats import mann_whitney_greater, two_proportions_greater
 
 log = structlog.get_logger("openautoglm.policies.loop")
@@ -39,7 +39,8 @@ SLOWER = 1.1  # a latency difference smaller than this ratio of medians is not c
 RECENT = 40  # calls of a node (and ratings of it) a proposal reads
 STALE_CALLS = 200  # a node unseen for this many calls is probed again with a modest weight
 PROBE_WEIGHT = 0.3
-MIN_WEIGHT = 0.02  # the loop's floor: a node keeps a trickle of calls, so its recovery is seen
+MIN_WEIGHT = 0.02  # the loop's floor of a node's share relative to the best: a trickle, so its recovery is seen
+MIN_POLICY_WEIGHT = 0.001  # never 0: the loop cannot take a node (or every node) out of a capability
 CHANGE = 0.25  # a proposal must move some weight by more than this (relative) to be worth a canary
 ERROR_LIMIT_AT = 0.2  # a node failing more often than this gets its concurrency capped
 CAPPED_LIMIT = 4
@@ -212,8 +213,17 @@ class PolicyLoop:
                 continue
             scores[name] = (1 - errors) ** 2 * (1 - bad) ** 2 / max(median, 1e-4)
         best = max(scores.values(), default=0.0)
-        weights = {name: PROBE_WEIGHT if name in stale or best <= 0 else
-                   round(max(MIN_WEIGHT, scores[name] / best), 3) for name in names}
+        fastest = min((self.signals.node(capability, n).median_latency_s(RECENT) or 1.0 for n in scores), default=1.0)
+        weights: dict[str, float] = {}
+        for name in names:
+            if name in stale or best <= 0:
+                weights[name] = PROBE_WEIGHT
+                continue
+            # The share wanted relative to the best node, divided by the preference the router's EWMA already
+            # gives for speed (its weight goes as 1 / latency), so a fast node with bad answers stays a trickle.
+            share = max(MIN_WEIGHT, scores[name] / best)
+            speed = (self.signals.node(capability, name).median_latency_s(RECENT) or fastest) / max(fastest, 1e-4)
+            weights[name] = round(min(MAX_WEIGHT, max(MIN_POLICY_WEIGHT, share * speed)), 4)
         limits = {name: CAPPED_LIMIT for name in names
                   if name not in stale and self.signals.node(capability, name).error_rate(RECENT) > ERROR_LIMIT_AT}
         return weights, limits, seen
