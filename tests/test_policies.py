@@ -167,6 +167,8 @@ async def test_a_drained_node_gets_no_calls_while_another_is_usable(fakes: Calla
 def test_cli_lists_diffs_rolls_back_and_refuses_bad_input_in_one_line(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("AUTOGLM_DATA_DIR", str(tmp_path))
+    # main() points logging at this test's captured stdout, which is closed after it: later tests' logs would fail.
+    monkeypatch.setattr("openautoglm.logs.configure_logging", lambda level: None)
 
     def _cli(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
         """``autoglm policy ARGS`` in this process (main() as the console script runs it)."""
