@@ -317,3 +317,37 @@ def test_a_request_that_only_brushes_a_workflow_is_not_taken_for_it(worded: Auto
     assert match_workflow("What is the weather in Paris tomorrow?", tools) is None
     assert match_workflow("How many customers placed an order last month?", tools) is None
     assert match_workflow("ship the order for customer C-100", tools) is not None
+
+
+async def test_a_tool_that_can_reconcile_settles_an_unknown_outcome(tmp_path: Path) -> None:
+    from openautoglm.tools.base import FunctionTool
+
+    booked: dict[str, str] = {"K-1": "BK-1"}  # the target system: K-1 was booked before the crash, K-2 was not
+    calls: list[str] = []
+
+    def book(ref: str) -> str:
+        """Book something (a side effect)."""
+        calls.append(ref)
+        booked[ref] = f"BK-{len(booked) + 1}"
+        return booked[ref]
+
+    class Booking(FunctionTool):
+        async def reconcile(self, args: dict[str, Any], key: str, ctx: Any) -> tuple[bool, Any] | None:
+            ref = args["ref"]
+            return (True, booked[ref]) if ref in booked else (False, None)
+
+    tool = Booking(book, name="demo.book", side_effects=True)
+    glm = AutoGLM(settings=Settings(home=tmp_path), tools=[tool], approver=allow_all)
+    for ref in ("K-1", "K-2"):  # both keys were claimed by a process that died mid-call
+        glm.store.claim_key(f"book-{ref}", "demo.book", "t-dead", "book")
+    results = {}
+    for ref in ("K-1", "K-2"):
+        plan = {"steps": [{"id": "book", "uses": "demo.book", "with": {"ref": ref}, "idempotency_key": f"book-{ref}"}]}
+        results[ref] = await glm.execute(plan)
+    assert calls == ["K-2"]  # K-1 was done already: not booked twice
+    assert results["K-1"].steps[0].output == "BK-1" and results["K-2"].status == "succeeded"
+    statuses = {ref: [e.data["status"] for e in kinds(glm.trace(r.task_id), EventKind.IDEMPOTENCY)]
+                for ref, r in results.items()}
+    assert statuses == {"K-1": ["reconciled_done"], "K-2": ["reconciled_not_done", "recorded"]}
+    assert glm.store.recorded_key("book-K-1").status == "done"  # type: ignore[union-attr]
+    await glm.aclose()

@@ -245,20 +245,45 @@ class _Run:
             # Done before: reuse it, nothing to approve. Else approve first and claim after, so a key is held only
             # while the tool may really be running (a wait for a person that dies leaves no unknown outcome).
             if (held := self.x.ledger.recorded_key(key)) is not None:
+                if held.status != "done" and (verdict := await tool.reconcile(args, key, ctx)) is not None:
+                    return await self.reconciled(step.id, tool, key, verdict, held, args, ctx, policy, timeout,
+                                                 result)
                 return self.reuse(step.id, tool, key, held)
-            await self.authorize(tool, args, ctx)
-            if (held := self.x.ledger.claim_key(key, tool.name, self.emitter.task_id, step.id)) is not None:
-                return self.reuse(step.id, tool, key, held)
-            try:
-                output = await self.call(step.id, tool, args, ctx, policy, timeout, result, approved=True)
-            except BaseException:
-                self.x.ledger.release_key(key)
-                raise
-            self.x.ledger.complete_key(key, _storable(output.value if isinstance(output, ToolOutput) else output))
-            self.keys[step.id] = key
-            self.emitter.emit(EventKind.IDEMPOTENCY, step.id, key=key, uses=tool.name, status="recorded")
-            return output
+            return await self.keyed_call(step.id, tool, key, args, ctx, policy, timeout, result)
         return await self.call(step.id, tool, args, ctx, policy, timeout, result)
+
+    async def keyed_call(self, sid: str, tool: Tool, key: str, args: dict[str, Any], ctx: ToolContext,
+                         policy: RetryPolicy, timeout: float, result: StepResult) -> Any:
+        """Approve, claim ``key``, call, record the output under it (or give the key back if the call failed)."""
+        assert self.x.ledger is not None
+        await self.authorize(tool, args, ctx)
+        if (held := self.x.ledger.claim_key(key, tool.name, self.emitter.task_id, sid)) is not None:
+            return self.reuse(sid, tool, key, held)
+        try:
+            output = await self.call(sid, tool, args, ctx, policy, timeout, result, approved=True)
+        except BaseException:
+            self.x.ledger.release_key(key)
+            raise
+        self.x.ledger.complete_key(key, _storable(output.value if isinstance(output, ToolOutput) else output))
+        self.keys[sid] = key
+        self.emitter.emit(EventKind.IDEMPOTENCY, sid, key=key, uses=tool.name, status="recorded")
+        return output
+
+    async def reconciled(self, sid: str, tool: Tool, key: str, verdict: tuple[bool, Any], held: RecordedKey,
+                         args: dict[str, Any], ctx: ToolContext, policy: RetryPolicy, timeout: float,
+                         result: StepResult) -> Any:
+        """The tool asked the target about a call whose outcome was unknown: record what it did, or run it now."""
+        assert self.x.ledger is not None
+        done, output = verdict
+        self.emitter.emit(EventKind.IDEMPOTENCY, sid, key=key, uses=tool.name,
+                          status="reconciled_done" if done else "reconciled_not_done", first_task=held.task_id,
+                          output=_storable(output) if done else None)
+        if done:
+            self.x.ledger.complete_key(key, _storable(output))
+            self.reused.add(sid)
+            return output
+        self.x.ledger.release_key(key)  # not done: this step takes the key over and does the work
+        return await self.keyed_call(sid, tool, key, args, ctx, policy, timeout, result)
 
     def simulated(self, sid: str, tool: Tool, args: dict[str, Any], key: str | None) -> Any:
         held = self.x.ledger.recorded_key(key) if key is not None and self.x.ledger is not None else None

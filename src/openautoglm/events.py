@@ -301,7 +301,7 @@ class StepSimulated(Payload):
 class Idempotency(Payload):
     key: str
     uses: str
-    status: str  # recorded | reused | in_progress | released
+    status: str  # recorded | reused | in_progress | released | reconciled_done | reconciled_not_done
     first_task: str | None = None  # the task that did the work, when reused
     output: Any = None
 

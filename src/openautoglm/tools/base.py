@@ -126,6 +126,13 @@ class Tool:
                 known = {**value, **known}
         return sample(self.returns or {}, known)
 
+    async def reconcile(self, args: dict[str, Any], key: str, ctx: ToolContext) -> tuple[bool, Any] | None:
+        """A call under idempotency ``key`` was started and its outcome never recorded (its process died): ask the
+        target system. ``(True, output)``: it was done (the output is recorded and reused); ``(False, None)``: it
+        was not (the call runs now); ``None`` (the default): this tool cannot tell, so the step is not repeated
+        blindly but fails saying so."""
+        return None
+
     def spec(self) -> ToolSpec:
         return ToolSpec(
             name=self.name,
