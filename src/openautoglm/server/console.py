@@ -39,6 +39,7 @@ FILES = {
     "console.js": "text/javascript; charset=utf-8",
     "support-inbox.js": "text/javascript; charset=utf-8",
     "reports.js": "text/javascript; charset=utf-8",
+    "policies.js": "text/javascript; charset=utf-8",
     "console.css": "text/css; charset=utf-8",
     "plan-view.js": "text/javascript; charset=utf-8",
     "plan-view.css": "text/css; charset=utf-8",
