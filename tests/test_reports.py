@@ -188,3 +188,49 @@ async def test_a_request_for_last_months_sales_report_runs_the_report_tool() -> 
     revenue = output["key_figures"][0]
     assert revenue["id"] == "revenue" and revenue["text"] in result.answer
     assert output["pdf"] in result.answer and "月度销售分析报告" in result.answer
+
+
+def _tiny(tmp_path: Path, model: Any) -> Reports:
+    shop = tmp_path / "shop.db"
+    with sqlite3.connect(shop) as conn:
+        conn.execute("CREATE TABLE orders (day TEXT, amount REAL)")
+        conn.executemany("INSERT INTO orders VALUES (?, ?)", [("2026-10-02", 1200.5), ("2026-09-20", 1000.0)])
+    conn.close()
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    (folder / "tiny.yaml").write_text("""
+name: tiny
+title: Orders
+language: en
+database: shop
+queries:
+  now: {sql: "SELECT SUM(amount) AS amount FROM orders WHERE day BETWEEN :start AND :end"}
+  before: {sql: "SELECT SUM(amount) AS amount FROM orders WHERE day BETWEEN :previous_start AND :previous_end"}
+indicators:
+  - {id: amount, kind: total, query: now, column: amount, label: Orders, format: money, key: true}
+  - {id: previous, kind: total, query: before, column: amount, label: Orders before, format: money}
+  - {id: growth, kind: growth, current: amount, previous: previous, label: Growth, format: percent, key: true}
+""", encoding="utf-8")
+    settings = Settings(home=tmp_path, sql_databases=[{"name": "shop", "url": f"sqlite:///{shop}"}],
+                        reports={"dir": folder})
+    return Reports(settings, today=lambda: TODAY, model=lambda: model)
+
+
+async def test_a_capable_models_narrative_is_kept_only_when_its_figures_are_the_indicators(tmp_path: Path) -> None:
+    grounded = "Orders reached ¥1,200.50 in October, up 20.05% on September's ¥1,000.00."
+    invented = "Orders reached ¥1,900.00, the best month of the year."
+    model = ScriptedModel([grounded, invented], can_plan=True)
+    reports = _tiny(tmp_path, model)
+    kept = await reports.run("tiny", "last_month", tmp_path / "a")
+    assert kept.narrative == grounded and not kept.notes
+    assert "<data>" in model.requests[0].messages[1].content  # the indicators reach the model fenced as data
+    refused = await reports.run("tiny", "last_month", tmp_path / "b")
+    assert refused.narrative == "Orders: ¥1,200.50. Growth rose 20.05%."
+    assert "1900" in refused.notes[0] or "1,900" in refused.notes[0]
+    text = "".join(page.extract_text() for page in pypdf.PdfReader(refused.pdf_path).pages)
+    assert "1,900" not in text and "¥1,200.50" in text
+    # A model that cannot plan (the embedded one) is never asked.
+    small = ScriptedModel(["Orders were ¥5."], can_plan=False)
+    (tmp_path / "c").mkdir()
+    plain = await _tiny(tmp_path / "c", small).run("tiny", "last_month", tmp_path / "c" / "out")
+    assert plain.narrative == "Orders: ¥1,200.50. Growth rose 20.05%." and small.requests == []

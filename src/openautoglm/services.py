@@ -212,7 +212,10 @@ class Services:
     def reports(self) -> Reports:
         """Report definitions and their runner (reports/); charts and PDFs load their libraries on first run."""
         if self._reports is None:
-            self._reports = Reports(self.settings)
+            # Only a model that needs no weights loaded is asked (a node, an OpenAI-compatible provider, or one
+            # given in code): the embedded model never words facts, and a report must not load it.
+            remote = bool(self.settings.nodes) or self.settings.model_provider != "local" or self._model is not None
+            self._reports = Reports(self.settings, model=(lambda: self.model) if remote else None)
         return self._reports
 
     # -- planning ---------------------------------------------------------------------------------------------

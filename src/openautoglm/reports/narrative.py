@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..compose.grounding import Known, ungrounded
+from ..models.base import ChatModel
 from .formatting import figure, share
 from .indicators import IndicatorValue
 
@@ -56,3 +57,34 @@ def unchecked_figures(text: str, indicators: Mapping[str, IndicatorValue], extra
                       ) -> list[str]:
     """The numbers, dates and names in ``text`` that the indicators (and ``extra``, e.g. the period) do not hold."""
     return ungrounded(text, known_figures(indicators, extra))
+
+
+def _system(lang: str) -> str:
+    from importlib import resources
+
+    return resources.files(__package__).joinpath("prompts", f"narrative_{lang}.txt").read_text(encoding="utf-8")
+
+
+async def model_narrative(model: ChatModel, indicators: Mapping[str, IndicatorValue], lang: str,
+                          period: list[str]) -> tuple[str | None, str | None]:
+    """The model's wording of the indicators, or None and why it was not kept (a figure not among them, or a
+    failed call). The indicators reach the model fenced as data."""
+    import json
+
+    from ..models.base import ChatRequest, Message
+    from ..tools.llm import fence_data
+
+    data = [{"label": i.spec.label, "value": i.value, "rows": i.rows[:5], **i.detail} for i in indicators.values()]
+    request = ChatRequest(messages=[Message(role="system", content=_system(lang)),
+                                    Message(role="user", content=fence_data(json.dumps(data, ensure_ascii=False)))],
+                          max_tokens=400)
+    try:
+        text = (await model.complete(request)).text.strip()
+    except Exception as exc:  # any failure of the model leaves the deterministic narrative
+        return None, f"model narrative failed: {type(exc).__name__}: {exc}"
+    if not text:
+        return None, "model narrative was empty"
+    loose = unchecked_figures(text, indicators, period)
+    if loose:
+        return None, f"model narrative rejected: {'; '.join(loose[:3])}"
+    return text, None

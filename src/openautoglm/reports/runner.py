@@ -66,6 +66,19 @@ def _key_text(ind: IndicatorValue) -> str:
     return said + (f" ({share(top['share'])})" if top.get("share") is not None else "")
 
 
+@dataclass
+class Prepared:
+    """A report computed and drawn, not yet written: a capable model may still word its narrative."""
+
+    definition: ReportDefinition
+    span: ReportPeriod
+    indicators: dict[str, IndicatorValue]
+    font: CJKFont | None
+    context: dict[str, Any]
+    notes: list[str]
+    started: float
+
+
 class ReportRunner:
     def __init__(self, settings: Settings, library: ReportLibrary, today: Today) -> None:
         self.settings = settings
@@ -121,6 +134,10 @@ class ReportRunner:
     # -- the run ------------------------------------------------------------------------------------------------
 
     def run(self, name: str | ReportDefinition, period: str | None, out_dir: Path) -> ReportOutput:
+        return self.write(self.prepare(name, period), out_dir)
+
+    def prepare(self, name: str | ReportDefinition, period: str | None) -> Prepared:
+        """Queries, indicators, charts and the deterministic narrative: everything but the files."""
         started = time.perf_counter()
         definition = name if isinstance(name, ReportDefinition) else self.library.get(name)
         span = resolve(period or definition.period, self.today())
@@ -131,17 +148,21 @@ class ReportRunner:
             "no CJK font found: Chinese text in charts and the PDF prints as boxes; install fonts-noto-cjk or set "
             "reports.font in autoglm.yaml"]
         context = self._context(definition, span, tables, indicators, font, notes)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        html_path, pdf_path = out_dir / "report.html", out_dir / "report.pdf"
+        return Prepared(definition, span, indicators, font, context, notes, started)
+
+    def write(self, prepared: Prepared, out_dir: Path) -> ReportOutput:
         from .html import render_html
         from .pdf import render_pdf
 
+        definition, context = prepared.definition, prepared.context
+        out_dir.mkdir(parents=True, exist_ok=True)
+        html_path, pdf_path = out_dir / "report.html", out_dir / "report.pdf"
         html_path.write_text(render_html(self.library.template_text(definition, definition.template), context),
                              encoding="utf-8")
-        pdf_path.write_bytes(render_pdf(context, font))
-        return ReportOutput(definition.name, definition.title, span, out_dir, html_path, pdf_path,
+        pdf_path.write_bytes(render_pdf(context, prepared.font))
+        return ReportOutput(definition.name, definition.title, prepared.span, out_dir, html_path, pdf_path,
                             context["key_figures"], context["narrative"], len(context["charts"]),
-                            time.perf_counter() - started, notes)
+                            time.perf_counter() - prepared.started, prepared.notes)
 
     def _context(self, definition: ReportDefinition, span: ReportPeriod, tables: dict[str, Rows],
                  indicators: dict[str, IndicatorValue], font: CJKFont | None, notes: list[str]) -> dict[str, Any]:

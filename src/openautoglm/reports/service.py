@@ -10,6 +10,7 @@ from datetime import date
 from pathlib import Path
 
 from ..config import Settings
+from ..models.base import ChatModel
 from .definition import ReportLibrary
 from .runner import ReportOutput, ReportRunner
 
@@ -21,7 +22,8 @@ def definition_dirs(settings: Settings) -> list[Path]:
 
 
 class Reports:
-    def __init__(self, settings: Settings, today: Callable[[], date] | None = None) -> None:
+    def __init__(self, settings: Settings, today: Callable[[], date] | None = None,
+                 model: Callable[[], ChatModel | None] | None = None) -> None:
         from ..tools.timetools import system_clock, zone
 
         self.settings = settings
@@ -29,6 +31,8 @@ class Reports:
         self.today = today or (lambda: system_clock(zone(tz)).date())
         self.library = ReportLibrary(definition_dirs(settings))
         self.runner = ReportRunner(settings, self.library, self.today)
+        # A model that can plan may word the narrative (checked); None: the deterministic sentences stand.
+        self.model = model or (lambda: None)
 
     def out_root(self) -> Path:
         return Path(self.settings.reports.out_dir or self.settings.data_dir / "report-runs").expanduser()
@@ -42,5 +46,18 @@ class Reports:
         return self.runner.run(name, period, out_dir or self.new_out_dir(name))
 
     async def run(self, name: str, period: str | None = None, out_dir: Path | None = None) -> ReportOutput:
-        """Run off the event loop: queries, charts and the PDF are blocking work."""
-        return await asyncio.to_thread(self.run_sync, name, period, out_dir)
+        """Run off the event loop (queries, charts and the PDF are blocking work); with a capable model, the
+        narrative is the model's when every figure in it is an indicator's."""
+        prepared = await asyncio.to_thread(self.runner.prepare, name, period)
+        model = self.model()
+        if model is not None and model.can_plan and prepared.definition.narrative:
+            from .narrative import model_narrative
+
+            span = prepared.span
+            text, why = await model_narrative(model, prepared.indicators, prepared.definition.language,
+                                              [span.start.isoformat(), span.end.isoformat()])
+            if text is not None:
+                prepared.context["narrative"] = text
+            else:
+                prepared.notes.append(f"{why}; the narrative is written from the indicators instead")
+        return await asyncio.to_thread(self.runner.write, prepared, out_dir or self.new_out_dir(name))
