@@ -11,6 +11,8 @@ import tomllib
 from importlib import metadata
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 def _core_closure() -> set[str]:
@@ -97,3 +99,14 @@ def test_the_wheel_declares_every_data_file_the_code_reads() -> None:
                   if not any(p.relative_to(package).match(pattern) or
                              (pattern.startswith("**/") and p.match(pattern[3:])) for pattern in patterns)]
     assert not undeclared, f"add to [tool.setuptools.package-data]: {undeclared}"
+
+
+def test_chinese_word_splitting_without_the_kb_extra_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The support desk and the planner reach the segmenter too: without jieba they say which extra to install."""
+    from openautoglm.errors import MissingExtraError
+    from openautoglm.memory.kb import text
+
+    monkeypatch.setitem(sys.modules, "jieba", None)  # an import of it fails, as on a core-only install
+    monkeypatch.setattr(text, "_jieba", None)
+    with pytest.raises(MissingExtraError, match=r"openautoglm\[kb\]"):
+        text.tokenize("我买的耳机坏了")

@@ -8,6 +8,8 @@ import threading
 from importlib.resources import files
 from typing import Any
 
+from ...extras import require_extra
+
 STOPWORDS = frozenset(
     word
     for line in (files("openautoglm.memory.kb") / "stopwords.txt").read_text(encoding="utf-8").splitlines()
@@ -23,6 +25,8 @@ def _segmenter() -> Any:
     global _jieba
     with _lock:
         if _jieba is None:
+            # Reached from the support desk and the planner too, not only the knowledge base: name the extra.
+            require_extra("kb", "splitting Chinese text into words", "jieba")
             import jieba
 
             jieba.setLogLevel(logging.WARNING)  # its dictionary-loading chatter is not ours to print
