@@ -292,12 +292,19 @@ async def test_a_request_naming_the_workflow_runs_it_with_inputs_from_the_reques
                                           "quantity": 3}
     assert [(o["sku"], o["quantity"]) for o in fakes.orders.values()] == [("SKU-KETTLE", 3)]
     assert len(fakes.shipments) == 1
+
+    chinese = await worded.run("请为客户 C-100 发货 2 件 SKU-TEA，事件 E-9")  # its description has Chinese words
+    assert chinese.status == "succeeded", chinese.answer
+    assert chinese.plan is not None and chinese.plan.steps[0].with_ == {
+        "event_id": "E-9", "customer_id": "C-100", "sku": "SKU-TEA", "quantity": 2}
+    assert len(fakes.shipments) == 2
     await worded.aclose()
 
 
 @pytest.mark.parametrize(("request_text", "missing"), [
     ("Ship 2 units of SKU-TEA to customer C-100", "event_id"),  # never the 2 of "2 units"
     ("Ship 2 units of SKU-TEA and SKU-KETTLE to customer C-100, event E-8", "sku"),  # two products: which?
+    ("请为客户 C-100 发货 2 件 SKU-TEA", "event_id"),
 ])
 async def test_missing_or_ambiguous_inputs_are_asked_for(worded: AutoGLM, fakes: BusinessFakes,
                                                          request_text: str, missing: str) -> None:
@@ -316,6 +323,7 @@ def test_a_request_that_only_brushes_a_workflow_is_not_taken_for_it(worded: Auto
     tools = asyncio.run(worded.load_tools())
     assert match_workflow("What is the weather in Paris tomorrow?", tools) is None
     assert match_workflow("How many customers placed an order last month?", tools) is None
+    assert match_workflow("客户 C-100 上个月下了几个订单？", tools) is None
     assert match_workflow("ship the order for customer C-100", tools) is not None
 
 

@@ -23,7 +23,6 @@ from ..plan import Plan, Step
 from ..tools.base import Tool, ToolRegistry
 from .fill import ArgumentFiller
 from .intent import parse_part
-from .kinds import Kind, classify
 
 WORKFLOW_SOURCE = "workflow"
 MIN_SHARED = 2  # content words a request must share with a workflow's name and description, one of its name
@@ -36,6 +35,9 @@ STOPWORDS = frozenset((
 _SUFFIXES = ("ment", "ing", "ed", "s")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'\-]+")
 _CJK = re.compile(r"[\u4e00-\u9fff]+")
+# A question about the things a workflow acts on ("How many orders...?", "几个订单") is not a request to act.
+_QUESTION = re.compile(
+    r"[?？]$|^(how|what|which|when|where|who|why|is|are|was|were|does|did)\b|几|多少|吗|什么|哪|是否", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ def _stem(word: str) -> str:
 def match_workflow(request: str, tools: ToolRegistry) -> WorkflowMatch | None:
     """The workflow the request clearly names; :class:`ClarificationNeeded` when two fit equally well. Only a
     request to do something: a question about orders is not an order to ship."""
-    if classify(request) != Kind.ACTION:
+    if _QUESTION.search(request.strip()):
         return None
     asked = words(request)
     scored: list[tuple[int, str, WorkflowMatch]] = []
@@ -79,16 +81,18 @@ def match_workflow(request: str, tools: ToolRegistry) -> WorkflowMatch | None:
             continue
         name = tool.name.split(".", 1)[-1].replace("_", " ").replace("-", " ")
         shared = asked & words(f"{name} {tool.description}")
-        if len(shared) >= MIN_SHARED and shared & words(name):
+        chinese = {w for w in shared if _CJK.match(w)}
+        # A name is ASCII: a Chinese request meets the workflow in its description, on two character pairs or more.
+        if len(shared) >= MIN_SHARED and (shared & words(name) or len(chinese) >= MIN_SHARED):
             scored.append((len(shared), tool.name, WorkflowMatch(tool, tuple(sorted(shared)))))
     if not scored:
         return None
     scored.sort(key=lambda s: (-s[0], s[1]))
     if len(scored) > 1 and scored[1][0] == scored[0][0]:
         names = [s[1] for s in scored if s[0] == scored[0][0]]
-        chinese = bool(_CJK.search(request))
-        question = (f"请问要运行哪个流程：{'、'.join(names)}？" if chinese
-                    else f"Which workflow do you mean: {', '.join(names)}?")
+        in_chinese = bool(_CJK.search(request))
+        question = (f"请问要运行哪个流程：{'、'.join(names)}？"
+                    if in_chinese else f"Which workflow do you mean: {', '.join(names)}?")
         raise ClarificationNeeded(question, missing=["workflow"])
     return scored[0][2]
 
@@ -103,9 +107,12 @@ def workflow_plan(request: str, match: WorkflowMatch, now: Any, default_city: st
     filled = ArgumentFiller(default_city).fill(tool, part, Intent(request=request, parts=[part], now=now), [])
     props = (tool.parameters or {}).get("properties") or {}
     for name in list(filled.args):
-        # Two products written where one is wanted: whichever a rule took, it was a guess. Ask instead.
+        # An input whose description shows an example: two tokens of that shape (two products where one is
+        # wanted) leave the rules' pick a guess, so ask; a value not of that shape is not the input's, so the
+        # token that is takes its place (or the user is asked).
         others = {v for k, v in filled.args.items() if k != name and isinstance(v, str)}
-        if len(_shaped(str((props.get(name) or {}).get("description") or ""), request) - others) > 1:
+        shaped = _shaped(str((props.get(name) or {}).get("description") or ""), request) - others
+        if len(shaped) > 1 or (shaped and filled.args[name] not in shaped):
             del filled.args[name]
             filled.slots.pop(name, None)
             filled.missing.append(name)
@@ -114,8 +121,8 @@ def workflow_plan(request: str, match: WorkflowMatch, now: Any, default_city: st
         spec = props.get(name) or {}
         if spec.get("type") not in ("string", None):
             continue  # numbers come only from the slot fillers' evidence (a unit, the input's name beside it)
-        found = _after_name(name, request, taken) or _shaped_like_example(spec.get("description") or "", request,
-                                                                         taken)
+        described = str(spec.get("description") or "")
+        found = _after_name(name, described, request, taken) or _shaped_like_example(described, request, taken)
         if found is not None:
             value, why = found
             filled.args[name] = value
@@ -124,11 +131,11 @@ def workflow_plan(request: str, match: WorkflowMatch, now: Any, default_city: st
             taken.add(value)
     note: dict[str, Any] = {"workflow": tool.name, "shared_words": list(match.shared), "inputs": filled.slots}
     if filled.missing:
-        described = [f"{n} ({props.get(n, {}).get('description')})" if props.get(n, {}).get("description") else n
-                     for n in filled.missing]
-        chinese = bool(_CJK.search(request))
-        question = ((f"要运行 {tool.name}，请提供：" + "；".join(described)) if chinese
-                    else f"To run {tool.name}, please tell me: " + "; ".join(described) + ".")
+        asked = [f"{n} ({props.get(n, {}).get('description')})" if props.get(n, {}).get("description") else n
+                 for n in filled.missing]
+        in_chinese = bool(_CJK.search(request))
+        question = ((f"要运行 {tool.name}，请提供：" + "；".join(asked)) if in_chinese
+                    else f"To run {tool.name}, please tell me: " + "; ".join(asked) + ".")
         raise ClarificationNeeded(question, missing=list(filled.missing))
     step = Step.model_validate({"id": STEP_ID, "uses": tool.name, "with": filled.args})
     return Plan(steps=[step], description=tool.description), note
@@ -138,9 +145,11 @@ _TOKEN = r"[A-Za-z0-9][A-Za-z0-9_\-]*"
 _EXAMPLE = re.compile(r"\be\.g\.,?\s*([A-Za-z0-9][A-Za-z0-9_\-]*)")
 
 
-def _after_name(name: str, request: str, taken: set[str]) -> tuple[str, str] | None:
-    """An identifier (it has a digit) written right after a word of the input's name: "event E-7" -> event_id."""
+def _after_name(name: str, description: str, request: str, taken: set[str]) -> tuple[str, str] | None:
+    """An identifier (it has a digit) written right after a word of the input's name ("event E-7" -> event_id),
+    or after a Chinese word of its description ("事件 E-7" when it says 事件编号)."""
     nouns = [w for w in re.split(r"[_\-]", name) if len(w) >= 3 and w not in ("ids", "code", "number")]
+    nouns += sorted({run[i:i + 2] for run in _CJK.findall(description) for i in range(len(run) - 1)})
     found = set()
     for noun in nouns:
         for m in re.finditer(rf"\b{re.escape(noun)}s?\b\s*(?:#|:|=|no\.?)?\s*({_TOKEN})", request, re.IGNORECASE):
