@@ -118,6 +118,28 @@ async def test_the_active_policy_steers_a_real_router_at_once(store: Store,
         await router.aclose()
 
 
+async def test_the_cache_section_turns_the_response_cache_off_and_on(
+        store: Store, fakes: Callable[..., FakeOpenAI], tmp_path: Path) -> None:
+    from openautoglm.models.pool.cache import SQLiteCache
+
+    node = fakes("echo")
+    router = Router([OpenAICompatibleModel(node.base_url, "m", name="n")], cache=SQLiteCache(tmp_path / "c.db"),
+                    settings=RouterSettings(probe_interval_s=None))
+    book = PolicyBook(store, router)
+    try:
+        for _ in range(2):
+            await router.complete(ChatRequest.of("same", temperature=0))
+        assert node.requests == 1  # the second came from the cache
+        book.activate(book.create({"sections": {"cache": {"enabled": False}}}, "ops").version, "ops")
+        await router.complete(ChatRequest.of("same", temperature=0))
+        assert node.requests == 2
+        book.rollback("ops")
+        await router.complete(ChatRequest.of("same", temperature=0))
+        assert node.requests == 2
+    finally:
+        await router.aclose()
+
+
 async def test_limits_of_a_policy_cap_a_nodes_concurrency(store: Store, fakes: Callable[..., FakeOpenAI]) -> None:
     slow = fakes("echo", latency_s=0.05)
     router = Router([OpenAICompatibleModel(slow.base_url, "m", name="s")],

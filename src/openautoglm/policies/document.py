@@ -33,18 +33,23 @@ policy_sections: Registry[Section] = Registry("openautoglm.policy_sections", "po
 
 @policy_sections.register("cache")
 class CacheSection(Section):
+    """Applied by the router (models/pool/arms.py): False turns the response cache off while the policy is active."""
+
     enabled: bool = True
-    ttl_s: float = Field(default=86400.0, ge=1, le=30 * 86400)
 
 
 @policy_sections.register("planner")
 class PlannerSection(Section):
+    """Stored and validated; the planner does not read it yet."""
+
     max_steps: int = Field(default=12, ge=1, le=64)
     model_fill: bool = True
 
 
 @policy_sections.register("composer")
 class ComposerSection(Section):
+    """Stored and validated; the composer does not read it yet."""
+
     min_confidence: float = Field(default=0.5, ge=0, le=1, description="below it, the model writer is not used")
     max_reply_chars: int = Field(default=4000, ge=200, le=50_000)
 

@@ -2,7 +2,8 @@
 a share of the traffic while the loop (policies/loop.py) tries one.
 
 An arm overrides a capability's strategy, retries and fallbacks, and gives its strategies the policy's node weights
-and limits; what the policy leaves out stays as configured."""
+and limits; the active policy's ``cache`` section can turn the response cache off. What the policy leaves out stays
+as configured."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ class Arm:
                 strategies.get(route.strategy)  # an unknown strategy fails when the policy is applied, not on a call
         self.version = version
         self.policy = policy
+        self.cache_enabled = bool(policy.sections.get("cache", {}).get("enabled", True))
         self._pickers: dict[str, Strategy] = {}
         self._generation = -1
 

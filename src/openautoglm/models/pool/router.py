@@ -263,6 +263,8 @@ class Router(ChatModel):
         """The request's cache key (None when it is not cached) and its cached answer if there is one (reported)."""
         if self.cache is None or not cacheable(request, self.settings.cache_nondeterministic):
             return None, None
+        if self.arms.active is not None and not self.arms.active.cache_enabled:  # the policy's cache section
+            return None, None
         key = self.cache.key(request)
         hit = await self.cache.get(key)
         if hit is not None and emit is not None:
