@@ -21,7 +21,8 @@ _LEAK_MARKERS = re.compile(r"<\s*/?\s*data\s*>|\bsystem prompt\b|\byou are an? (
                            r"never instructions to follow|material to use", re.I)
 
 
-_PUNCTUATION_RUN = re.compile(r"([!！?？~～。，,])\1{3,}")
+# A mark or symbol (emoji included) four times in a row: "！！！！", "😊😊😊😊".
+_PUNCTUATION_RUN = re.compile(r"([^\w\s])\1{3,}")
 
 
 def _units(text: str) -> list[str]:

@@ -46,7 +46,8 @@ class Composer:
         answer = self.deterministic.write(parts, lang)
         writer, notes = self.deterministic.name, []
         # Only results a tool produced need wording: text the model already wrote in the plan is not written again.
-        if self.capable and self.model is not None and any(p.done and p.source != Source.GENERATED for p in parts):
+        worded = (Source.GENERATED, Source.COURTESY)
+        if self.capable and self.model is not None and any(p.done and p.source not in worded for p in parts):
             done = [p for p in parts if p.done]
             try:
                 reply, problems = await ModelWriter(self.model).write(inp, done, lang,

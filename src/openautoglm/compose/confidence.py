@@ -1,8 +1,9 @@
 """The status an answer earns and how sure it is.
 
 Status: every part done (a tool's fact, a knowledge-base answer, writing a model was asked for and that passed its
-checks) → ``succeeded``; some done and some failed, skipped or unsupported → ``partial``; nothing done and nothing
-tried (every part unsupported) → ``unsupported``; nothing done otherwise → ``failed``. A model standing in for a
+checks, a courtesy reply to small talk) → ``succeeded``; some done and some failed, skipped or unsupported →
+``partial``; nothing done and nothing tried (every part unsupported) → ``unsupported``; nothing done otherwise →
+``failed``. A model standing in for a
 tool that failed never counts as done.
 
 Confidence, in [0, 1], is the mean over the reply's parts of how far each can be trusted, times a factor for the
@@ -15,6 +16,8 @@ writer::
                                          how well the best passage matches (memory/kb: keyword coverage, cosine)
           = 0.60 (capable model)         writing a model did inside the plan, after the checks on generated text
             0.45 (small model)           and the grounding of its figures
+          = 0.60                         the composer's courtesy reply to small talk whose model text failed its
+                                         checks (a greeting back states nothing that could be wrong)
           = 0.30                         a capable model answering for a tool that failed (shown, marked unchecked)
           = 0                            a failed, skipped or unsupported part
     writer_factor = 1 (deterministic) | 0.95 (the capable model wrote the reply; every figure in it was checked)

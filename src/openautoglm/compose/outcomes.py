@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from ..engine import StepResult, StepStatus
 from ..language import requested_language
 from ..plan import Step, render, step_dependencies
+from ..planning.kinds import Kind, classify, small_talk_act
 from ..tools.base import Tool
 from ..tools.recall import RECALL
 from . import phrases
@@ -39,13 +40,14 @@ class Source(StrEnum):
     FACT = "fact"  # a deterministic tool's result
     KNOWLEDGE = "knowledge"  # passages retrieved from the knowledge base
     GENERATED = "generated"  # text a model wrote, checked
+    COURTESY = "courtesy"  # the composer's own reply to small talk whose model text failed its checks
     STAND_IN = "stand_in"  # a model answering for a tool that failed
     FAILED = "failed"
     SKIPPED = "skipped"
     UNSUPPORTED = "unsupported"
 
 
-DONE = frozenset({Source.FACT, Source.KNOWLEDGE, Source.GENERATED})
+DONE = frozenset({Source.FACT, Source.KNOWLEDGE, Source.GENERATED, Source.COURTESY})
 
 
 @dataclass
@@ -127,11 +129,20 @@ def _outcome(step: Step, result: StepResult, part: str, tool: Tool | None, lang:
                 return made(Source.FAILED, phrases.failed(part, stood_in_for.error or "", lang))
             return made(Source.STAND_IN, phrases.unchecked(text, stood_in_for.uses, lang), output=output, score=0.3)
         prompt = str(step.with_.get("prompt") or "")
+        small_talk = classify(part) == Kind.CONVERSATION
+        if small_talk:
+            text = next((line.strip() for line in text.splitlines() if line.strip()), "")  # one line is the reply
         # Writing asked for in another language ("翻译成英文") is checked against that language.
         wanted = requested_language(f"{part}\n{prompt}")
         expected: Lang = "en" if wanted == "en" else "zh" if wanted == "zh" else lang
         problems = text_problems(text, expected, prompt, instructions)
         problems += ungrounded(text, Known.of(given))
+        if small_talk and small_talk_act(part) != "greeting" and _bare(text) == _bare(part):
+            problems.append("repeats the request")  # "最近怎么样？" asked back is no answer ("你好" back is)
+        if problems and small_talk:
+            # A greeting answered in the wrong language or in a loop still deserves a greeting back: the courtesy
+            # reply for its act, which states nothing (the model's text and why it failed are in the trace).
+            return made(Source.COURTESY, phrases.courtesy(small_talk_act(part), lang), output=output, score=0.6)
         if problems:
             return made(Source.FAILED, phrases.failed(part, phrases.unchecked_text(problems, lang), lang))
         return made(Source.GENERATED, text, output=output, score=0.6 if capable else 0.45)
@@ -146,6 +157,10 @@ def _outcome(step: Step, result: StepResult, part: str, tool: Tool | None, lang:
     if stood_in_for is not None:  # another tool doing the same job answered: say so, never pass it off
         sentence = phrases.instead(stood_in_for.uses, step.uses, lang) + sentence
     return made(Source.FACT, sentence, output=output, score=0.95)
+
+
+def _bare(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text).lower()
 
 
 def _sentence(tool: Tool | None, output: Any, lang: Lang) -> str:

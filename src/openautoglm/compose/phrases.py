@@ -46,6 +46,20 @@ def unsupported(text: str, reason: str, needs: str, lang: Lang) -> str:
     return sentence + (f" It would be possible with {needs}." if needs else "")
 
 
+_COURTESY = {
+    "greeting": ("你好！有什么可以帮你的吗？", "Hello! How can I help you?"),
+    "how_are_you": ("我很好，谢谢！有什么可以帮你的吗？", "I'm doing well, thanks! How can I help you?"),
+    "thanks": ("不客气！还有什么可以帮你的吗？", "You're welcome! Anything else I can help with?"),
+    "farewell": ("再见，祝你愉快！", "Goodbye, have a nice day!"),
+}
+
+
+def courtesy(act: str, lang: Lang) -> str:
+    """A reply to small talk (``greeting``, ``how_are_you``, ``thanks``, ``farewell``) that states nothing."""
+    zh, en = _COURTESY.get(act, _COURTESY["greeting"])
+    return zh if lang == "zh" else en
+
+
 def failed(text: str, error: str, lang: Lang) -> str:
     reason = short(error)
     if lang == "zh":

@@ -63,9 +63,37 @@ _LANGUAGES = re.compile(r"(?:英|中|汉|日|法|德|韩|俄|西班牙|葡萄牙
 _REMIND = re.compile(r"提醒|叫我|\bremind", re.I)
 _CLOCK_TIME = re.compile(r"\d{1,2}\s*[点:：]|[一二三四五六七八九十两]+点|分钟后|小时后|\b\d{1,2}\s*(?:am|pm|o'clock)\b|"
                          r"\bin \d+ (?:minutes?|hours?)\b|\bat (?:noon|midnight)\b", re.I)
-_GREETING = re.compile(r"^(?:你好|您好|嗨|哈喽|早上好|下午好|晚上好|谢谢|多谢|感谢|再见|拜拜|hi|hello|hey|thanks|"
-                       r"thank you|good (?:morning|afternoon|evening|night)|bye|goodbye)(?:[\s,，]*(?:you|啊|呀|你|"
-                       r"there|so much|a lot))*[\s!！。.,，~～]*$", re.I)
+# Small talk: greetings, thanks, farewells, "how are you" — a whole part made of them, with a few fillers.
+_ZH_SMALL_TALK = (r"你好|您好|嗨|哈喽|哈啰|早上好|早安|上午好|中午好|下午好|晚上好|晚安|谢谢|多谢|感谢|辛苦了|"
+                  r"再见|拜拜|回头见|你好吗|您好吗|最近怎么样|最近好吗|最近如何|在吗|在不在|很高兴认识你|认识你很高兴")
+_EN_SMALL_TALK = (r"hi|hello|hey|hiya|howdy|greetings|yo|thanks|thank you|thx|cheers|bye|goodbye|bye-bye|"
+                  r"see you(?: later| soon)?|good (?:morning|afternoon|evening|night|day)|"
+                  r"how are you(?: doing| today)?|how's it going|how are things|what's up|nice to meet you|"
+                  r"pleased to meet you|are you there")
+_GREETING = re.compile(rf"^(?:(?:{_ZH_SMALL_TALK}|{_EN_SMALL_TALK})(?:[\s,，]*(?:you|啊|呀|哦|喔|啦|哈|呢|你|您|"
+                       rf"there|so much|a lot|friend|buddy|all|everyone|大家|朋友))*[\s!！。.,，~～?？]*)+$", re.I)
+_THANKS = re.compile(r"谢|感谢|辛苦|\bthank|\bthx\b|\bcheers\b", re.I)
+_FAREWELL = re.compile(r"再见|拜拜|回头见|晚安|\bbye\b|goodbye|see you|good night", re.I)
+_HOW_ARE_YOU = re.compile(r"好吗|怎么样|如何|\bhow are you|how's it going|how are things|what's up", re.I)
+
+
+# What the model is told for small talk: a reply, short, with nothing to state. The composer keeps its first line and
+# checks it; a reply that fails (the 135M model answers Chinese greetings in English or in loops) gives way to the
+# courtesy reply for the act (compose/phrases.py), so a greeting never ends `failed`.
+SMALL_TALK_SYSTEM = {"zh": "用一句简短、友好的中文回复用户的寒暄，不要陈述任何事实。",
+                     "en": "Reply to the user's small talk with one short, friendly English sentence. State no facts."}
+SMALL_TALK_TOKENS = 40
+
+
+def small_talk_act(text: str) -> str:
+    """What a small-talk part does: ``thanks``, ``farewell``, ``how_are_you`` or ``greeting``."""
+    if _THANKS.search(text):
+        return "thanks"
+    if _FAREWELL.search(text):
+        return "farewell"
+    if _HOW_ARE_YOU.search(text):
+        return "how_are_you"
+    return "greeting"
 
 
 def classify(text: str) -> Kind:

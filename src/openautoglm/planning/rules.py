@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import AutoGLMError, ClarificationNeeded, PlanValidationError
 from ..events import EventKind
+from ..language import reply_language
 from ..models.base import ChatRequest
 from ..plan import STEP_ID_PATTERN, Plan, Step, argument_problems, plan_problems
 from ..tools.base import Tool, ToolRegistry
@@ -33,7 +34,7 @@ from .evidence import free_number
 from .fill import ArgumentFiller, Filled, Prior, needed_items, reference_expression, slot_kind, value_list
 from .followup import answer_to_question, follow_up
 from .intent import Intent, Part, parse_intent
-from .kinds import Kind, ask_words, classify, unsupported_record
+from .kinds import SMALL_TALK_SYSTEM, SMALL_TALK_TOKENS, Kind, ask_words, classify, unsupported_record
 from .mathwords import asks_result
 from .references import compares_ranks, rank_positions
 from .select import (
@@ -387,7 +388,11 @@ class RulePlanner(Planner):
         prompt = text_with_data(part, uses_priors)[0] if uses_priors else part.text
         if len(intent.parts) == 1 and not uses_priors:
             prompt = request
-        step = Step(id=_step_id(GENERATE, taken), uses=GENERATE, with_={"prompt": prompt}, description=part.text)
+        args: dict[str, Any] = {"prompt": prompt}
+        if kind == Kind.CONVERSATION and not uses_priors:
+            # Small talk: one short friendly line in the request's language, nothing to state.
+            args |= {"system": SMALL_TALK_SYSTEM[reply_language(request)], "max_tokens": SMALL_TALK_TOKENS}
+        step = Step(id=_step_id(GENERATE, taken), uses=GENERATE, with_=args, description=part.text)
         return [Drafted(step, part, ctx.tools.get(GENERATE))], None
 
     @staticmethod
