@@ -132,3 +132,28 @@ async def test_openai_compatible_model_gets_its_plans_repaired_in_the_trace(tmp_
     assert trace.count("plan.invalid") == 2 and "plan.repaired" in trace
     assert trace.index("plan.repaired") < trace.index("plan.made")
     assert server.served == 3
+
+
+async def test_a_slow_planning_node_is_cut_at_the_planning_budget_and_the_rule_plan_is_used() -> None:
+    import time
+
+    # A node that says it can plan but takes 30 s (the 135M model served as "capable"): the plan comes from the
+    # rules within the budget, and the trace says why.
+    slow = ScriptedModel([VALID], can_plan=True, delay_s=30.0)
+    ctx, events = context(registry(slow), model=slow)
+    started = time.monotonic()
+    plan = await ModelPlanner(fallback=RulePlanner(model_fill=False), seconds=0.3).plan("计算 123*456", ctx)
+    assert time.monotonic() - started < 5
+    assert [s.uses for s in plan.steps] == ["math.calculate"]
+    cut = next(d for k, d in events if k == "budget.cut")
+    assert cut["stage"] == "planning" and "0.3s" in cut["reason"]
+    assert any(k == "plan.fallback" and d["to"] == "rules" for k, d in events)
+    # Within the budget the model's plan stands.
+    quick = ScriptedModel([VALID], can_plan=True, delay_s=0.01)
+    ctx, events = context(registry(quick), model=quick)
+    plan = await ModelPlanner(seconds=5).plan("查询北京明天的天气并生成一段提醒文案", ctx)
+    assert plan.steps[0].uses == "weather.forecast" and "budget.cut" not in kinds(events)
+
+
+def test_the_planning_budget_is_a_setting() -> None:
+    assert ModelPlanner.from_settings(Settings(planning_timeout_s=2.5)).seconds == 2.5

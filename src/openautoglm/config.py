@@ -269,6 +269,9 @@ class Settings(BaseSettings):
     max_concurrency: int | None = Field(default=None, ge=1)
     planner: str = Field(default="auto", description="rules, model, a registered planner, or auto: model when a "
                          "node that can plan is in the pool at planning time, else rules")
+    planning_timeout_s: float = Field(default=8.0, gt=0, le=600, description="what the model planner may spend on "
+                                      "one plan, repairs included; past it the rule planner's plan is used "
+                                      "(a budget.cut event)")
     home: Path | None = None
     database_url: str | None = None
     secret_key_file: Path | None = Field(

@@ -112,15 +112,18 @@ class ModelPlanner(Planner):
     name = "model"
 
     def __init__(self, fallback: Planner | None = None, max_repairs: int = 2, max_tokens: int = 1024,
-                 max_steps: int = 8) -> None:
+                 max_steps: int = 8, seconds: float = 8.0) -> None:
         self.fallback = fallback or RulePlanner()
         self.max_repairs = max_repairs
         self.max_tokens = max_tokens
         self.max_steps = max_steps
+        # What the model may spend on one plan, repairs included: a node registered as able to plan may be slow or
+        # weak (the 135M model served as a "capable" node spent 30 s); past this the rule planner's plan is used.
+        self.seconds = seconds
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ModelPlanner:
-        return cls(fallback=RulePlanner.from_settings(settings))
+        return cls(fallback=RulePlanner.from_settings(settings), seconds=settings.planning_timeout_s)
 
     def messages(self, request: str, ctx: PlanningContext) -> list[Message]:
         system = (_prompt("plan_system.txt").replace("{today}", ctx.now.strftime("%Y-%m-%d %A"))
@@ -132,10 +135,24 @@ class ModelPlanner(Planner):
         return [Message(role="system", content=system), Message(role="user", content=request)]
 
     async def plan(self, request: str, ctx: PlanningContext) -> Plan:
-        model = ctx.model
-        if model is None:
+        if ctx.model is None:
             ctx.emit(EventKind.PLAN_FALLBACK, planner=self.name, reason="no model", to=self.fallback.name)
             return await self.fallback.plan(request, ctx)
+        try:
+            async with asyncio.timeout(self.seconds):  # cancelling stops the model's generation
+                plan = await self._model_plan(request, ctx)
+        except TimeoutError:
+            reason = f"the model did not plan within the planning budget of {self.seconds:g}s"
+            ctx.emit(EventKind.BUDGET_CUT, stage="planning", reason=reason)
+            ctx.emit(EventKind.PLAN_FALLBACK, planner=self.name, reason=reason, to=self.fallback.name)
+            plan = None
+        return plan if plan is not None else await self.fallback.plan(request, ctx)
+
+    async def _model_plan(self, request: str, ctx: PlanningContext) -> Plan | None:
+        """The model's valid plan, or None (the reason emitted) when the fallback should plan instead."""
+        model = ctx.model
+        if model is None:
+            return None
         schemas = ctx.tools.schemas()
         schema = plan_schema(ctx.tools, self.max_steps) if model.supports_json_schema else None
         messages = self.messages(request, ctx)
@@ -151,7 +168,7 @@ class ModelPlanner(Planner):
             except AutoGLMError as exc:
                 ctx.emit(EventKind.PLAN_FALLBACK, planner=self.name, reason=f"model failed: {exc}",
                          to=self.fallback.name)
-                return await self.fallback.plan(request, ctx)
+                return None
             text = response.text
             try:
                 plan = parse_plan(extract_json(text))
@@ -173,7 +190,7 @@ class ModelPlanner(Planner):
                             "{problems}", "\n".join(f"- {p}" for p in problems[:20])))]
         ctx.emit(EventKind.PLAN_FALLBACK, planner=self.name, to=self.fallback.name,
                  reason=f"still invalid after {self.max_repairs} repair(s)", problems=problems[:20])
-        return await self.fallback.plan(request, ctx)
+        return None
 
     def _index(self, ctx: PlanningContext) -> ToolIndex:
         index = getattr(self.fallback, "index", None)  # the rule planner's, with its embedder, when it is the fallback
