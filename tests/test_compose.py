@@ -284,3 +284,27 @@ def test_sql_and_knowledge_search_say_their_own_sentences(tools: ToolRegistry) -
 def test_grounding_finds_every_number_date_and_name(text: str, grounded: bool) -> None:
     known = Known.of([{"product_en": "Wireless Earbuds", "units": 1966, "date": "2026-11-28"}, 17.654])
     assert (ungrounded(text, known) == []) is grounded
+
+
+def test_two_ranks_compared_are_said_as_the_answer_not_as_a_calculation(tools: ToolRegistry) -> None:
+    top = run(tools, "sales.top_products", {"limit": 3})  # no period: the last 30 days, stated in the reply
+    first, second = top["products"][0], top["products"][1]
+    template = "${top.output.products.0.units} - ${top.output.products.1.units}"
+    calc = run(tools, "math.calculate", {"expression": f"{first['units']} - {second['units']}"})
+    ratio_template = "${top.output.products.0.units} / ${top.output.products.2.units}"
+    ratio = run(tools, "math.calculate", {"expression": f"{first['units']} / {top['products'][2]['units']}"})
+    ask = "销量第一的产品比第二名多卖了多少件？"
+    plan = parse_plan({"steps": [
+        {"id": "top", "uses": "sales.top_products", "with": {"limit": 3}, "description": "销量第一的产品"},
+        {"id": "calc", "uses": "math.calculate", "with": {"expression": template}, "description": ask},
+        {"id": "times", "uses": "math.calculate", "with": {"expression": ratio_template}, "description": ask}]})
+    results = [ok("top", "sales.top_products", top), ok("calc", "math.calculate", calc),
+               ok("times", "math.calculate", ratio)]
+    out = compose(ComposeInput(ask, plan, results, tools))
+    difference = first["units"] - second["units"]
+    assert f"{first['product']}比{second['product']}多卖了 {difference:,} 件" in out.answer
+    assert f"{first['product']}的销量是{top['products'][2]['product']}的" in out.answer
+    assert "计算结果" not in out.answer and top["start"] in out.answer
+    english = compose(ComposeInput("How many more units did the top product sell than the second?", plan, results,
+                                   tools))
+    assert f"{first['product_en']} sold {difference:,} more units than {second['product_en']}" in english.answer

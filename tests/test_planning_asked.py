@@ -124,3 +124,21 @@ async def test_a_tool_that_translates_is_chosen_for_a_translation(tools: ToolReg
     mine = ToolRegistry([*tools, translate])
     plan = await plan_of(mine, "翻译成英文：今天天气很好", model=ScriptedModel(["unused"]))
     assert [s.uses for s in plan.steps] == ["deepl.translate"] and plan.steps[0].with_["target_lang"] == "EN"
+
+
+@pytest.mark.parametrize("request_text, uses, order", [
+    ("销量第一的产品比第二名多卖了多少件？", None, None),
+    ("How many more units did the top product sell than the second one?", None, None),
+    ("哪个地区的销量最少？", "sales.rank", "asc"),
+    ("Which category had the lowest revenue?", "sales.rank", "asc"),
+])
+async def test_a_sales_question_without_a_period_is_planned_for_the_default_one(
+        tools: ToolRegistry, request_text: str, uses: str | None, order: str | None) -> None:
+    # No date named: the sales tools answer for their default period (the last 30 days), which the answer states.
+    plan = await plan_of(tools, request_text)
+    assert plan.steps and not plan.unsupported, request_text
+    assert "start" not in plan.steps[0].with_
+    if uses:
+        assert [s.uses for s in plan.steps] == [uses] and plan.steps[0].with_["order"] == order
+    else:
+        assert [s.uses for s in plan.steps][-1] == "math.calculate"

@@ -24,6 +24,7 @@ from ..tools.recall import RECALL
 from . import phrases
 from .base import ComposeInput
 from .checks import text_problems
+from .comparisons import comparison
 from .grounding import Known, ungrounded
 from .language import Lang
 
@@ -76,6 +77,7 @@ def outcomes(inp: ComposeInput, lang: Lang, capable: bool) -> list[Outcome]:
     replaced = {r.id: r for r in inp.replaced}
     # What a model writing inside the plan may state: the request and what the tools (not other models) produced.
     produced = [r.output for r in inp.steps if r.status == StepStatus.SUCCEEDED and r.uses not in GENERATIVE]
+    outputs = {r.id: r.output for r in inp.steps if r.status == StepStatus.SUCCEEDED}
     out: list[Outcome] = []
     for result in inp.steps:
         step = by_id.get(result.id)
@@ -86,7 +88,7 @@ def outcomes(inp: ComposeInput, lang: Lang, capable: bool) -> list[Outcome]:
         named = str(step.with_.get("uses") or "") if step.uses == RECALL else step.uses
         tool = inp.tools.get(named) if named in inp.tools else None
         outcome = _outcome(step, result, part, tool, lang, capable, replaced.get(result.id),
-                           [inp.request, *produced], inp.instructions)
+                           [inp.request, *produced], inp.instructions, outputs)
         if outcome is not None:
             outcome.uses_results_of = frozenset(step_dependencies(step))
             out.append(outcome)
@@ -111,7 +113,8 @@ def outcomes(inp: ComposeInput, lang: Lang, capable: bool) -> list[Outcome]:
 
 
 def _outcome(step: Step, result: StepResult, part: str, tool: Tool | None, lang: Lang, capable: bool,
-             stood_in_for: StepResult | None, given: list[Any], instructions: str | None) -> Outcome | None:
+             stood_in_for: StepResult | None, given: list[Any], instructions: str | None,
+             outputs: dict[str, Any] | None = None) -> Outcome | None:
     def made(source: Source, sentence: str, output: Any = None, score: float = 0.0) -> Outcome:
         return Outcome(source, sentence, part, step.id, step.uses, output, score)
 
@@ -147,6 +150,10 @@ def _outcome(step: Step, result: StepResult, part: str, tool: Tool | None, lang:
             return made(Source.FAILED, phrases.failed(part, phrases.unchecked_text(problems, lang), lang))
         return made(Source.GENERATED, text, output=output, score=0.6 if capable else 0.45)
     sentence = _sentence(tool, output, lang)
+    expression = step.with_.get("expression")
+    if isinstance(expression, str) and isinstance(output, dict) and outputs:
+        # Two items of a ranking compared: said as the answer ("A 比 B 多卖了 205 件"), not as a calculation.
+        sentence = comparison(expression, output.get("result"), outputs, lang) or sentence
     if step.uses in KNOWLEDGE:
         relevance = _relevance(output)
         if relevance is None:

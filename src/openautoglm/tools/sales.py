@@ -51,8 +51,13 @@ def _money(value: float) -> str:
     return f"¥{value:,.2f}"
 
 
-def resolve_range(start: str, end: str | None, today: date, tool_name: str) -> tuple[date, date]:
-    """ISO dates or date words → (first day, last day)."""
+# The period a question that names none is answered for (its answer states the dates).
+DEFAULT_PERIOD = "最近30天"
+
+
+def resolve_range(start: str | None, end: str | None, today: date, tool_name: str) -> tuple[date, date]:
+    """ISO dates or date words → (first day, last day); no start: the last 30 days."""
+    start = start or DEFAULT_PERIOD
 
     def read(text: str, which: str) -> tuple[date, date]:
         text = str(text).strip()
@@ -196,7 +201,7 @@ def summarize_summary(output: dict[str, Any]) -> str:
 def sales_tools(db: SalesDatabase, today: Today) -> list[Tool]:
     data = SalesData(db, today)
 
-    def scope(name: str, start: str, end: str | None, region: str | None
+    def scope(name: str, start: str | None, end: str | None, region: str | None
               ) -> tuple[date, date, int | None, str, tuple[Any, ...]]:
         """The period and region a call asks about, checked, as a WHERE clause over ``sales s`` and its params."""
         first, last = resolve_range(start, end, data.ready(), name)
@@ -216,12 +221,13 @@ def sales_tools(db: SalesDatabase, today: Today) -> list[Tool]:
             f" WHERE {where} GROUP BY 1, 2" + (f" ORDER BY {order}" if in_order else ""), params)
         return rows, sum(int(r["units"]) for r in rows), round(sum(float(r["revenue"]) for r in rows), 2)
 
-    def top_products(start: str, end: str | None = None, limit: int = 5,
+    def top_products(start: str | None = None, end: str | None = None, limit: int = 5,
                      by: Literal["units", "revenue"] = "units", region: str | None = None) -> dict[str, Any]:
         """The best-selling products of a period, ranked by units sold or by revenue (sample sales data).
 
         Args:
-            start: first day, YYYY-MM-DD, or a period in words (上周, 本月, 最近7天, last week).
+            start: first day, YYYY-MM-DD, or a period in words (上周, 本月, 最近7天, last week); default: the last 30
+                days.
             end: last day, YYYY-MM-DD; leave out when start names a whole period.
             limit: how many products to return (1-50).
             by: rank by "units" (销量) or "revenue" (销售额).
@@ -246,14 +252,15 @@ def sales_tools(db: SalesDatabase, today: Today) -> list[Tool]:
                          for i, row in enumerate(rows)],
         }
 
-    def summary(start: str, end: str | None = None,
+    def summary(start: str | None = None, end: str | None = None,
                 group_by: Literal["day", "week", "month", "product", "category", "region"] = "day",
                 region: str | None = None) -> dict[str, Any]:
         """Sales totals of a period, grouped by day, week, month, product, category or region: how many units were
         sold and for how much in all, and on average per day (总销量, 总销售额, 日均; sample sales data).
 
         Args:
-            start: first day, YYYY-MM-DD, or a period in words (上周, 本月, 最近30天, last month).
+            start: first day, YYYY-MM-DD, or a period in words (上周, 本月, 最近30天, last month); default: the last
+                30 days.
             end: last day, YYYY-MM-DD; leave out when start names a whole period.
             group_by: one of day, week, month, product, category, region.
             region: only this region: 华东, 华北, 华南, 西南, 东北 (or East/North/South/Southwest/Northeast China).
@@ -275,14 +282,15 @@ def sales_tools(db: SalesDatabase, today: Today) -> list[Tool]:
                 "units_per_day": round(total_units / days, 2), "revenue_per_day": round(total_revenue / days, 2),
                 "rows": out_rows}
 
-    def rank(start: str, end: str | None = None, measure: Literal["units", "revenue"] = "units",
+    def rank(start: str | None = None, end: str | None = None, measure: Literal["units", "revenue"] = "units",
              group_by: Literal["product", "region", "category", "day", "week", "month"] = "product",
              order: Literal["desc", "asc"] = "desc", limit: int = 5, region: str | None = None) -> dict[str, Any]:
         """Which region, category, day, week or month sold the most or least in a period, with each one's share
         (占比; sample sales data).
 
         Args:
-            start: first day, YYYY-MM-DD, or a period in words (上周, 上个月, last month).
+            start: first day, YYYY-MM-DD, or a period in words (上周, 上个月, last month); default: the last 30
+                days.
             end: last day, YYYY-MM-DD; leave out when start names a whole period.
             measure: "units" (销量, 件数) or "revenue" (销售额, 收入, 营业额, 金额, income).
             group_by: what to rank: product (产品, 商品, which product), region (地区, 区域, 大区, which region),
