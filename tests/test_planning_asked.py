@@ -142,3 +142,31 @@ async def test_a_sales_question_without_a_period_is_planned_for_the_default_one(
         assert [s.uses for s in plan.steps] == [uses] and plan.steps[0].with_["order"] == order
     else:
         assert [s.uses for s in plan.steps][-1] == "math.calculate"
+
+
+@pytest.mark.parametrize("request_text", ["现在学什么编程语言好？", "目前最好的学习方法是什么",
+                                          "What should I cook right now?"])
+async def test_words_of_the_present_alone_never_choose_the_clock(tools: ToolRegistry, request_text: str) -> None:
+    # 现在 / now situate the request in time; they do not ask what time it is.
+    plan = await plan_of(tools, request_text)
+    assert not [s for s in plan.steps if s.uses.startswith("time.")], (request_text, plan.steps)
+
+
+@pytest.mark.parametrize("request_text", ["What is today's date?", "Tell me today's date and weekday"])
+async def test_todays_date_is_the_clock_not_a_count_of_days(tools: ToolRegistry, request_text: str) -> None:
+    # "today's" is the word today: it meets the clock's "today's date" (the embedder, off here, helps more).
+    plan = await plan_of(tools, request_text)
+    assert [s.uses for s in plan.steps] == ["time.now"], request_text
+
+
+@pytest.mark.parametrize("request_text, group_by", [
+    ("worst-selling product this month", "product"),
+    ("上个月销量倒数第一的产品是哪个？", "product"),
+    ("上周哪个地区垫底？", "region"),
+    ("What was the bottom product by revenue last month?", "product"),
+])
+async def test_the_bottom_of_a_ranking_ranks_upwards(tools: ToolRegistry, request_text: str, group_by: str) -> None:
+    # A best-sellers list read from the top would answer the opposite question with a confident "succeeded".
+    plan = await plan_of(tools, request_text)
+    assert [s.uses for s in plan.steps] == ["sales.rank"], request_text
+    assert plan.steps[0].with_["order"] == "asc" and plan.steps[0].with_["group_by"] == group_by

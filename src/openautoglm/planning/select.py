@@ -164,6 +164,10 @@ class ToolIndex:
         entity_words = set(features(context).values()) if context else set()
         chinese = has_cjk(query)
         sims = self._semantic(query)
+        # Meaning alone may choose a tool only for what the request asks, not for where it sits in time: without
+        # this, "What should I read now?" lands on time.now by the meaning of "now" alone.
+        bare = _blank(query, context.split()) if context.strip() else query
+        alone = self._semantic(bare) if sims and bare.strip() and bare != query else sims
         # e5 cosines sit in a narrow band (unrelated texts ~0.75, related ~0.85+): only the part above
         # SEMANTIC_FLOOR counts, scaled so that a clearly related tool gains about one matched word.
         sem_norm = [min(1.0, max(0.0, (x - SEMANTIC_FLOOR) / SEMANTIC_SPAN)) for x in sims] if sims else None
@@ -186,9 +190,10 @@ class ToolIndex:
             matched = [m for _, m in sorted(best.values(), reverse=True)]
             semantic = sims[i] if sims else None
             score = lexical
-            if sem_norm is not None and (lexical > 0 or (semantic or 0.0) >= SEMANTIC_ALONE):
+            if sem_norm is not None and (lexical > 0 or (alone[i] if alone else 0.0) >= SEMANTIC_ALONE):
                 score += self.semantic_weight * sem_norm[i]
-            elif sims and semantic is not None and chinese != self._chinese[i] and self._stands_out(sims, i):
+            elif (sims and alone and semantic is not None and chinese != self._chinese[i]
+                  and self._stands_out(alone, i)):
                 score = self.semantic_weight * min(1.0, (semantic - CROSS_FLOOR) / SEMANTIC_SPAN)
                 matched = ["<meaning, across languages>"]
             out.append(Candidate(tool.name, score, lexical, semantic, matched))
@@ -208,8 +213,26 @@ _DATE_JOINERS = frozenset({"from", "between", "and", "to", "until", "through", "
 
 
 def date_words(part: Part) -> str:
-    """The words of the dates a part names ("今天", "last week"): entities, for :meth:`ToolIndex.rank`'s context."""
-    return " ".join(d.text for d in part.dates)
+    """Words that situate a part in time rather than say what it asks, for :meth:`ToolIndex.rank`'s context: the
+    dates it names ("今天", "last week") and the words of the present (lexicon group ``present``: 现在, now).
+    "现在学什么编程语言好？" shares only 现在 with time.now: it asks which language to learn, not the time."""
+    text = part.text.lower()
+    present = [w for w, groups in lexicon().concepts.items() if "present" in groups and _names(text, w)]
+    return " ".join([d.text for d in part.dates] + present)
+
+
+def _blank(text: str, words: Iterable[str]) -> str:
+    """``text`` without ``words`` (case aside), for judging what the rest of it means."""
+    for word in sorted(set(words), key=len, reverse=True):
+        text = re.sub(re.escape(word), " ", text, flags=re.IGNORECASE)
+    return " ".join(text.split())
+
+
+def _names(text: str, word: str) -> bool:
+    """Whether lower-case ``text`` holds ``word``: as a substring in Chinese, as a whole word in English."""
+    if has_cjk(word):
+        return word in text
+    return re.search(rf"\b{re.escape(word)}\b", text) is not None
 
 
 def words_besides_dates(part: Part) -> str:

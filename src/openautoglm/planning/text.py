@@ -52,6 +52,8 @@ def lexicon() -> Lexicon:
 def stem(word: str) -> str:
     """A light English stem, enough that 'sold'/'selling' and 'products'/'product' meet."""
     w = word.lower()
+    if w.endswith("'s"):  # today's date, the store's revenue: the word itself
+        return w[:-2]
     for suffix, keep in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
         if len(w) > len(suffix) + 2 and w.endswith(suffix) and not w.endswith("ss"):
             return w[: -len(suffix)] + keep

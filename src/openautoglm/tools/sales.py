@@ -296,8 +296,8 @@ def sales_tools(db: SalesDatabase, today: Today) -> list[Tool]:
             group_by: what to rank: product (产品, 商品, which product), region (地区, 区域, 大区, which region),
                 category (品类, 类别, which category), day (哪一天, 哪天, which day), week (哪一周, 哪周, which week)
                 or month (哪个月, which month).
-            order: "desc" (最多, 最高, 最好, most, highest, best) or "asc" (最少, 最低, 最差, least, fewest, lowest,
-                worst).
+            order: "desc" (最多, 最高, 最好, most, highest, best) or "asc" (最少, 最低, 最差, 倒数, 垫底, least,
+                fewest, lowest, worst, bottom).
             limit: how many of the ranked groups to return (1-50).
             region: only this region: 华东, 华北, 华南, 西南, 东北 (or East/North/South/Southwest/Northeast China).
         """
