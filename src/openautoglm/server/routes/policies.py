@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...policies.book import PolicyBook
@@ -18,6 +18,9 @@ from ..deps import Gateway, caller, gateway
 
 router = APIRouter(tags=["policies"])
 Reason = Field(default=None, max_length=2000, description="why: kept in the policy log")
+# Versions count up from 1; the bound keeps a number the database cannot hold a 422, not a 500.
+MAX_VERSION = 2**31 - 1
+Version = Annotated[int, Path(ge=1, le=MAX_VERSION)]
 
 
 class PolicyIn(BaseModel):
@@ -38,7 +41,7 @@ class ChangeIn(BaseModel):
 class PinIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    version: int | None = Field(default=None, ge=1, description="default: the active one")
+    version: int | None = Field(default=None, ge=1, le=MAX_VERSION, description="default: the active one")
     off: bool = Field(default=False, description="unpin")
     reason: str | None = Reason
 
@@ -80,7 +83,7 @@ async def signals(_: Principal = Depends(caller("viewer")), gw: Gateway = Depend
 
 
 @router.get("/v1/policies/{version}", summary="One version, and what it changes from its parent")
-async def show(version: int, _: Principal = Depends(caller("viewer")),
+async def show(version: Version, _: Principal = Depends(caller("viewer")),
                gw: Gateway = Depends(gateway)) -> dict[str, Any]:
     book = _book(gw)
     record = await asyncio.to_thread(book.get, version)
@@ -89,7 +92,8 @@ async def show(version: int, _: Principal = Depends(caller("viewer")),
 
 
 @router.get("/v1/policies/{version}/diff", summary="What a version changes from another (default: none)")
-async def diff(version: int, against: int | None = None, _: Principal = Depends(caller("viewer")),
+async def diff(version: Version, against: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None,
+               _: Principal = Depends(caller("viewer")),
                gw: Gateway = Depends(gateway)) -> dict[str, Any]:
     changes = await asyncio.to_thread(_book(gw).diff, against, version)
     return {"version": version, "against": against, "changes": changes}
@@ -108,7 +112,7 @@ async def create(body: PolicyIn, principal: Principal = Depends(caller("operator
 
 
 @router.post("/v1/policies/{version}/activate", summary="Make a version the active one")
-async def activate(version: int, body: ChangeIn | None = None, principal: Principal = Depends(caller("operator")),
+async def activate(version: Version, body: ChangeIn | None = None, principal: Principal = Depends(caller("operator")),
                    gw: Gateway = Depends(gateway)) -> dict[str, Any]:
     state = await asyncio.to_thread(_book(gw).activate, version, principal.subject, body.reason if body else None)
     return {"state": _state(state)}
