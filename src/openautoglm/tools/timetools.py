@@ -27,7 +27,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..errors import ToolArgumentError
-from ..timeparse import DateParseError, find_periods, resolve_period
+from ..timeparse import DateParseError, add_months, find_periods, resolve_period
 from .base import FunctionTool, Tool
 
 Clock = Callable[[tzinfo | None], datetime]
@@ -175,7 +175,7 @@ def time_tools(default_timezone: str | None = None, clock: Clock = system_clock)
         days = found[0].period.days if length_of is not None else (last - first).days
         early, late = sorted((first, last))
         months = (late.year - early.year) * 12 + late.month - early.month - (late.day < early.day)
-        month_days = (late - _add_months(early, months)).days
+        month_days = (late - add_months(early, months)).days
         return {"expression": expression, "start": first.isoformat(), "end": last.isoformat(), "days": days,
                 "length_of": length_of, "unit": unit, "weeks": abs(days) // 7, "extra_days": abs(days) % 7,
                 "months": months, "month_extra_days": month_days, "from_today": from_today,
@@ -196,15 +196,6 @@ def time_tools(default_timezone: str | None = None, clock: Clock = system_clock)
         _TimeTool(resolve, name="time.resolve", source="builtin", timeout_s=5.0),
         between_tool,
     ]
-
-
-def _add_months(day: date, months: int) -> date:
-    """``day`` moved ``months`` calendar months on (the day clipped to the month's length)."""
-    index = day.month - 1 + months
-    year, month = day.year + index // 12, index % 12 + 1
-    last = [31, 29 if year % 4 == 0 and (year % 100 != 0 or year % 400 == 0) else 28, 31, 30, 31, 30, 31, 31, 30,
-            31, 30, 31][month - 1]
-    return day.replace(year=year, month=month, day=min(day.day, last))
 
 
 def _span(output: dict[str, Any], lang: str, weeks_aside: bool = True) -> str:
