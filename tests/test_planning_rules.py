@@ -162,6 +162,31 @@ async def test_a_confident_knowledge_base_wins_over_a_tool_that_takes_nothing_fr
     assert [s.uses for s in plan.steps] == ["time.now"]
 
 
+async def test_a_clearly_relevant_passage_wins_over_a_tool_filled_on_a_few_shared_words() -> None:
+    from openautoglm.memory.kb.tools import KnowledgeAnswerTool
+
+    tools = registry()
+    tools.add(KnowledgeAnswerTool(lambda: None, ScriptedModel(["x"])))  # type: ignore[arg-type, return-value]
+
+    def relevance_of(level: float):  # type: ignore[no-untyped-def]
+        async def relevance(text: str) -> float:
+            return level
+        return relevance
+
+    # time.between takes 五年后 and sales.summary a period, on 几天 / "many days" alone: the documents answer these.
+    weak = ("工作满五年后年假有几天？", "How many business days does standard delivery take?")
+    for question in weak:
+        plan = await plan_of(question, tools=tools, knowledge=relevance_of(0.5))
+        assert [s.uses for s in plan.steps] == ["knowledge.answer"], question
+    # A passage only somewhat relevant does not override a tool that took arguments.
+    plan = await plan_of(weak[0], tools=tools, knowledge=relevance_of(0.35))
+    assert [s.uses for s in plan.steps] == ["time.between"]
+    # A strong match keeps its tool whatever the documents hold.
+    for question in ("上周哪个产品卖得最好？", "How many days until Christmas?"):
+        plan = await plan_of(question, tools=tools, knowledge=relevance_of(0.9))
+        assert [s.uses for s in plan.steps] != ["knowledge.answer"], question
+
+
 async def test_top_n_and_enum_from_words() -> None:
     plan = await plan_of("top 3 products by revenue last month")
     (step,) = plan.steps

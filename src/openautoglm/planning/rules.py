@@ -58,6 +58,12 @@ KNOWLEDGE_ANSWER = "knowledge.answer"
 # (memory/kb/base.py: relevance; answerable questions measured 0.35-0.73 — the low end an English question about
 # one of three facts in one passage — unanswerable ones at most 0.20).
 KNOWLEDGE_RELEVANCE = 0.30
+# A question the knowledge base clearly answers (relevance at least this; unrelated questions to tools measured at
+# most 0.19 on the sample knowledge base, questions it answers 0.44-0.88) goes to it even when a tool took
+# arguments, unless the words match that tool strongly: "工作满五年后年假有几天？" fills time.between with 五年后 on
+# the word 几天 alone, and "How many business days does standard delivery take?" fills sales.summary on "many days".
+KNOWLEDGE_CLEAR = 0.40
+STRONG_WORD_MATCH = 2.5  # lexical score: about two distinctive words of the tool's own (3.0 for "卖得最好的产品")
 MODEL_FILL_MARGIN = 1.2
 # What only the user can say when the request does not: asked for, never guessed (by rules or by the model).
 ASK_USER_KINDS = frozenset({"place", "identifier"})
@@ -267,14 +273,19 @@ class RulePlanner(Planner):
                     break
                 note.setdefault("rejected", []).append({"tool": cand.tool, "missing": filled.missing})
             steps_here: list[Drafted] = []
-            if chosen is not None and kind == Kind.QUESTION and not chosen[1].args:
+            weak = chosen is not None and chosen[0].lexical < STRONG_WORD_MATCH
+            if chosen is not None and kind == Kind.QUESTION and (not chosen[1].args or weak):
                 # A tool that takes nothing from the question ("笔记本丢了要在多长时间内报告" -> time.now, on the word
                 # 时间) matched on words alone. When the knowledge base clearly holds the answer, the question is
-                # about the organisation's own facts, and the passage is better evidence than a shared word.
-                steps_here = await self._from_knowledge(part, ctx, taken)
+                # about the organisation's own facts, and the passage is better evidence than a shared word. A tool
+                # that took arguments on a weak match yields only to a passage that is clearly relevant.
+                floor = KNOWLEDGE_RELEVANCE if not chosen[1].args else KNOWLEDGE_CLEAR
+                steps_here = await self._from_knowledge(part, ctx, taken, floor)
                 if steps_here:
+                    why = (f"{chosen[0].tool} takes nothing from the question" if not chosen[1].args else
+                           f"{chosen[0].tool} matched on a few shared words")
                     note.update(chosen=KNOWLEDGE_ANSWER, step=steps_here[0].step.id,
-                                why=f"{chosen[0].tool} takes nothing from the question; the knowledge base knows")
+                                why=f"{why}; the knowledge base knows")
                     chosen = None
             if chosen is not None:
                 cand, filled = chosen
@@ -396,13 +407,15 @@ class RulePlanner(Planner):
         return [Drafted(step, part, ctx.tools.get(GENERATE))], None
 
     @staticmethod
-    async def _from_knowledge(part: Part, ctx: PlanningContext, taken: set[str]) -> list[Drafted]:
-        """A knowledge.answer step for ``part`` when the knowledge base's best passage is relevant enough."""
+    async def _from_knowledge(part: Part, ctx: PlanningContext, taken: set[str],
+                              floor: float = KNOWLEDGE_RELEVANCE) -> list[Drafted]:
+        """A knowledge.answer step for ``part`` when the knowledge base's best passage is at least ``floor``
+        relevant."""
         if ctx.knowledge is None or KNOWLEDGE_ANSWER not in ctx.tools:
             return []
         relevance = await ctx.knowledge(part.text)
         ctx.emit(EventKind.INTENT, part=part.text, knowledge_relevance=relevance)
-        if relevance is None or relevance < KNOWLEDGE_RELEVANCE:
+        if relevance is None or relevance < floor:
             return []
         step = Step(id=_step_id(KNOWLEDGE_ANSWER, taken), uses=KNOWLEDGE_ANSWER, with_={"question": part.text},
                     description=part.text)
