@@ -308,3 +308,14 @@ def test_two_ranks_compared_are_said_as_the_answer_not_as_a_calculation(tools: T
     english = compose(ComposeInput("How many more units did the top product sell than the second?", plan, results,
                                    tools))
     assert f"{first['product_en']} sold {difference:,} more units than {second['product_en']}" in english.answer
+
+
+def test_text_the_built_in_model_fails_says_what_would_make_it_possible() -> None:
+    from openautoglm.compose import phrases
+
+    problems = ["written in English, the reply should be Chinese", "repeats 'the' 4 times"]
+    zh = phrases.failed("写一句祝贺的话", phrases.unchecked_text(problems, "zh", capable=False), "zh")
+    assert "能力更强的模型" in zh and "written in English" not in zh  # no English check names inside Chinese
+    en = phrases.failed("Write a toast", phrases.unchecked_text(problems, "en", capable=False), "en")
+    assert "capable model" in en and "would make it possible" in en
+    assert "capable model" not in phrases.unchecked_text(problems, "en", capable=True)  # one is configured already

@@ -147,7 +147,7 @@ def _outcome(step: Step, result: StepResult, part: str, tool: Tool | None, lang:
             # reply for its act, which states nothing (the model's text and why it failed are in the trace).
             return made(Source.COURTESY, phrases.courtesy(small_talk_act(part), lang), output=output, score=0.6)
         if problems:
-            return made(Source.FAILED, phrases.failed(part, phrases.unchecked_text(problems, lang), lang))
+            return made(Source.FAILED, phrases.failed(part, phrases.unchecked_text(problems, lang, capable), lang))
         return made(Source.GENERATED, text, output=output, score=0.6 if capable else 0.45)
     sentence = _sentence(tool, output, lang)
     expression = step.with_.get("expression")

@@ -86,12 +86,20 @@ def instead(failed_tool: str, stand_in: str, lang: Lang) -> str:
     return f"({failed_tool} gave no result; {stand_in} answered instead) "
 
 
-def unchecked_text(problems: list[str], lang: Lang) -> str:
-    """Why a model's text is not shown: the checks it failed."""
+def unchecked_text(problems: list[str], lang: Lang, capable: bool = True) -> str:
+    """Why a model's text is not shown, and (for the built-in model) what would make it possible. The checks are
+    named in English replies only: in a Chinese one they would be English inside Chinese; the trace has them."""
     listed = "; ".join(problems[:2])
     if lang == "zh":
-        return f"模型写出的文字没有通过检查（{listed}）"
-    return f"the model's text failed its checks ({listed})"
+        if capable:
+            return "模型写出的文字没有通过检查，没有采用"
+        return ("内置的小模型写出的文字没有通过检查，没有采用；配置一个能力更强的模型（如 GLM API 或 vLLM 节点）"
+                "就可以做到")
+    if capable:
+        return f"the model's text failed its checks ({listed})"
+    # The advice first: failed() keeps the first 160 characters.
+    return (f"a configured capable model (the GLM API, a vLLM node) would make it possible; the built-in small "
+            f"model's text failed its checks ({listed})")
 
 
 def percent(sentence: str, value: float, lang: Lang) -> str:
