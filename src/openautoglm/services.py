@@ -27,6 +27,7 @@ from .store import Store
 from .store.sealing import load_sealer
 from .tools.base import Tool, ToolRegistry
 from .tools.builtin import builtin_tools
+from .tools.capabilities import CapabilitiesTool
 from .tools.mcp_client import MCPToolset
 from .tools.recall import RecallTool
 from .tools.workflows import WorkflowRegistry
@@ -165,6 +166,7 @@ class Services:
                 registry.add(workflow_tool, replace=True)
             registry.add(RecallTool(lambda: self.store), replace=True)  # a follow-up reads earlier turns' data
             registry.add(ReportRunTool(lambda: self.reports), replace=True)
+            registry.add(CapabilitiesTool(lambda: registry), replace=True)  # "你能做什么", from the tools themselves
             extra = self._extra_tools
             for item in (extra if extra is not None else []):
                 registry.add(item, replace=True)

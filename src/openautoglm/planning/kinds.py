@@ -85,6 +85,19 @@ SMALL_TALK_SYSTEM = {"zh": "用一句简短、友好的中文回复用户的寒�
 SMALL_TALK_TOKENS = 40
 
 
+# A question about the assistant itself ("你能做什么", "what can you do"): addressed to "you", about abilities. Only
+# such a part may be answered by assistant.capabilities: "这个手表有什么功能" asks about a watch, "我能做什么" about me.
+_ABOUT_ASSISTANT = re.compile(
+    r"(?:你|您)(?:都|还|到底)?(?:能|会|可以)(?:帮我|为我|帮忙)?(?:做|干|提供)?些?(?:什么|啥|哪些)|"
+    r"(?:你|您)(?:有|具备)(?:哪些|什么|啥)(?:功能|能力|本领|技能|用处)|(?:你|您)的(?:功能|能力|本领)|"
+    r"\bwhat (?:can|could) you (?:do|help)|\bwhat (?:are|is) your (?:capabilities|features|abilities|skills)\b|"
+    r"\bwhat do you do\b|\bwhat are you able to\b|\bhow can you help\b", re.I)
+
+
+def asks_about_assistant(text: str) -> bool:
+    return _ABOUT_ASSISTANT.search(text) is not None
+
+
 def small_talk_act(text: str) -> str:
     """What a small-talk part does: ``thanks``, ``farewell``, ``how_are_you`` or ``greeting``."""
     if _THANKS.search(text):

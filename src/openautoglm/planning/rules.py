@@ -24,6 +24,7 @@ from ..language import reply_language
 from ..models.base import ChatRequest
 from ..plan import STEP_ID_PATTERN, Plan, Step, argument_problems, plan_problems
 from ..tools.base import Tool, ToolRegistry
+from ..tools.capabilities import CAPABILITIES
 from ..tools.recall import RECALL
 from .base import Planner, PlanningContext, Turn, direct_plan, planners
 from .budget import FillBudget, fill_tokens
@@ -34,7 +35,15 @@ from .evidence import free_number
 from .fill import ArgumentFiller, Filled, Prior, needed_items, reference_expression, slot_kind, value_list
 from .followup import answer_to_question, follow_up
 from .intent import Intent, Part, parse_intent
-from .kinds import SMALL_TALK_SYSTEM, SMALL_TALK_TOKENS, Kind, ask_words, classify, unsupported_record
+from .kinds import (
+    SMALL_TALK_SYSTEM,
+    SMALL_TALK_TOKENS,
+    Kind,
+    ask_words,
+    asks_about_assistant,
+    classify,
+    unsupported_record,
+)
 from .mathwords import asks_result
 from .references import compares_ranks, rank_positions
 from .select import (
@@ -229,6 +238,12 @@ class RulePlanner(Planner):
             if kind == Kind.TRANSLATION:
                 # Only a tool that says it translates does it; "translate" is also a weak writing word many share.
                 candidates = [c for c in candidates if index.offers(c.tool, "translate")]
+            if asks_about_assistant(part.text) and CAPABILITIES in ctx.tools:
+                # Asked of the assistant itself: the tools it has answer, however few words the phrasing shares.
+                candidates = [Candidate(CAPABILITIES, self.min_score, 0.0, None, ["<about the assistant>"]),
+                              *[c for c in candidates if c.tool != CAPABILITIES]]
+            else:
+                candidates = [c for c in candidates if c.tool != CAPABILITIES]  # 这个手表有什么功能: not about me
             if part.ranks:
                 # A summary grouped by region is not a ranking: its first item is not the first rank.
                 candidates = [c for c in candidates if _takes_count(ctx.tools.get(c.tool))] or candidates
