@@ -118,6 +118,10 @@ async def test_the_doable_part_runs_and_the_action_is_recorded() -> None:
     ("把合同扫描件上传到共享盘", "action"), ("把月报存到公司网盘里", "action"),
     ("Forward the invoice to accounting", "action"), ("Please print the quarterly report", "action"),
     ("Delete last month's drafts", "action"),
+    # Writing into a system is an action; asking how to is a question.
+    ("帮我在日历上添加下周三下午三点的部门例会", "action"), ("在系统里录入这张订单", "action"),
+    ("把会议改成明天", "action"),
+    ("密码怎么修改？", "question"), ("访客 Wi-Fi 密码什么时候更新？", "question"),
     ("把上个月的销量按品类列出来", "question"), ("把销售额最高的地区找出来", "question"), ("把结果告诉我", "question"),
 ])
 def test_the_kind_of_a_part_is_read_off_its_verbs(text: str, kind: str) -> None:

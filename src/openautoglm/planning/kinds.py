@@ -33,7 +33,9 @@ _ZH_ACTION = re.compile(
     r"打(?:个|一个|一通)?电话|打给|"
     r"拨打|呼叫|提交|上传|删除|创建|新建|建一个|安排|取消|发布|注册|报名|申请|设置|设定|设(?=[一个]个?闹钟|个提醒)|"
     r"定(?=[一个]个?闹钟)|通知(?!书|单)|邀请|分享给|打车|叫车|叫一辆|开灯|关灯|播放|登记|挂号|投诉|退款|约(?=[一个]下|见)|"
-    r"打印|复印|转发|删掉|删了|删去|移除|归档|备份|重命名")
+    r"打印|复印|转发|删掉|删了|删去|移除|归档|备份|重命名|"
+    # Writing something into a system: 添加到日历, 录入订单, 改成明天 (a question about it asks 怎么 or 是否).
+    r"添加|加到|加进|加入到|录入|写入|记到|记在|存到|保存到|改成|改为|修改")
 # The 把-construction moves its object somewhere or changes it: 把报表发给经理, 把文件上传到网盘, 把照片存到相册.
 # A verb of moving with 给/到/进 after it is an action; 把销量按地区列出来 (list), 把结果告诉我 (tell) only read.
 _ZH_BA_ACTION = re.compile(r"把.{1,30}?(?:发|传|寄|转|交|递|送|存|移|挪|拷|拷贝|复制|同步|导|放|贴|挂|推送)"
