@@ -89,6 +89,9 @@ def value(text: str) -> float:
     ("what is 40 percent more than 50", 70),
     ("比 200 便宜 15%", 170),
     ("工资 9000，扣除 20% 的税", 7200),
+    # a percentage added to or taken off the number before it, not the bare number
+    ("Calculate 250 minus 18 percent", 205), ("250 减去 18%", 205), ("80 plus 5 percent", 84),
+    ("100 minus 20", 80),
 ])
 def test_words_become_the_right_arithmetic(text: str, expected: float) -> None:
     assert value(text) == pytest.approx(expected)

@@ -217,6 +217,9 @@ PHRASES: list[_Phrase] = [
     _p(r"(?:plus|with|add(?:ing)?|加上?|含)\s*(?:an?\s+)?({NUM})\s*(?:%|percent)\s*(?:的\s*)?(?:sales\s+)?"
        r"(?:tax|tip|vat|税|服务费|小费|手续费)",
        r" ⊗ (1 + \1 / 100) "),
+    # a percentage added to or taken off what comes before it: 250 minus 18 percent, 80 加上 5%
+    _p(r"(?:minus|less|减去|减掉)\s*({NUM})\s*(?:%|percent|per\s*cent)(?!\s*(?:of|的))", r" ⊗ (1 - \1 / 100) "),
+    _p(r"(?:plus|加上)\s*({NUM})\s*(?:%|percent|per\s*cent)(?!\s*(?:of|的))", r" ⊗ (1 + \1 / 100) "),
     # powers and roots
     _p(r"({OPERAND})\s*的\s*({OPERAND})\s*次(?:方|幂)", r" \1 ** \2 "),
     _p(r"({OPERAND})\s*(?:to\s+the\s+power\s+of|to\s+the|raised\s+to(?:\s+the(?:\s+power(?:\s+of)?)?)?|\^)\s*"
