@@ -170,3 +170,16 @@ async def test_the_bottom_of_a_ranking_ranks_upwards(tools: ToolRegistry, reques
     plan = await plan_of(tools, request_text)
     assert [s.uses for s in plan.steps] == ["sales.rank"], request_text
     assert plan.steps[0].with_["order"] == "asc" and plan.steps[0].with_["group_by"] == group_by
+
+
+@pytest.mark.parametrize("request_text, chosen", [
+    ("How many annual leave days do regular employees get?", None),  # "many days" alone is not a sales question
+    ("Which day last week had the most units?", "sales.rank"),
+    ("Which region did best last week?", "sales.rank"),
+    ("What was the total revenue last month?", "sales.summary"),
+])
+async def test_a_data_tool_answers_only_questions_in_its_domain(tools: ToolRegistry, request_text: str,
+                                                               chosen: str | None) -> None:
+    plan = await plan_of(tools, request_text)
+    sales = [s.uses for s in plan.steps if s.uses.startswith("sales.")]
+    assert sales == ([chosen] if chosen else []), (request_text, plan.steps)

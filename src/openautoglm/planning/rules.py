@@ -57,6 +57,7 @@ from .select import (
     words_besides_dates,
 )
 from .slots import text_with_data
+from .text import features
 from .workflow_match import match_workflow, workflow_plan
 
 if TYPE_CHECKING:
@@ -136,6 +137,11 @@ def ask_for(kinds: list[str], request: str, names: list[str] | None = None) -> s
     if any(k in kinds for k in ("date", "start", "end")):
         return "请问是哪一天（或哪段时间）？" if chinese else "For which date (or period)?"
     return ("请补充：" if chinese else "Please tell me: ") + ", ".join(kinds)
+
+
+def _in_domain(tool: Tool, named: set[str]) -> bool:
+    """Whether the request names the tool's domain (:attr:`Tool.domain`), when it has one."""
+    return not tool.domain or bool(tool.domain & named)
 
 
 @planners.register("rules")
@@ -238,6 +244,8 @@ class RulePlanner(Planner):
             if kind == Kind.TRANSLATION:
                 # Only a tool that says it translates does it; "translate" is also a weak writing word many share.
                 candidates = [c for c in candidates if index.offers(c.tool, "translate")]
+            named = {f[1:] for f in features(part.text) if f.startswith("@")}  # the concept groups it names
+            candidates = [c for c in candidates if _in_domain(ctx.tools.get(c.tool), named)]
             if asks_about_assistant(part.text) and CAPABILITIES in ctx.tools:
                 # Asked of the assistant itself: the tools it has answer, however few words the phrasing shares.
                 candidates = [Candidate(CAPABILITIES, self.min_score, 0.0, None, ["<about the assistant>"]),

@@ -86,6 +86,9 @@ class Tool:
     # The tool writes the document asked for itself (a report: its narrative and files): a part that asks for
     # writing needs no model-written text after it.
     writes: bool = False
+    # Lexicon concept groups (planning/lexicon.yaml) of which a request must name a word for the rule planner to
+    # choose this tool: a data tool's domain. Empty: any matching words will do.
+    domain: frozenset[str] = frozenset()
 
     async def __call__(self, args: dict[str, Any], ctx: ToolContext) -> Any:
         raise NotImplementedError

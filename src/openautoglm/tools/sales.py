@@ -115,6 +115,10 @@ class SalesData:
 
 
 class _SalesTool(FunctionTool):
+    # A sales question names sales, units, money or products: "How many annual leave days…" shares only
+    # "many days" with the per-day figures of sales.summary.
+    domain = frozenset({"sales", "quantity", "money", "product", "top", "bottom"})
+
     def summarize(self, output: Any) -> str:
         if isinstance(output, dict) and "products" in output:
             return summarize_top(output)
