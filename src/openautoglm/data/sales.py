@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
+from .. import sqlite_driver
+
 VERSION = "1"
 WINDOW_DAYS = 730
 
@@ -147,7 +149,7 @@ class SalesDatabase:
             return self.path
         with self._lock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with sqlite3.connect(self.path, timeout=30) as conn:
+            with sqlite_driver.connect(self.path, timeout=30) as conn:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.executescript(SCHEMA)
                 self._fill(conn, today)
@@ -187,7 +189,7 @@ class SalesDatabase:
                          [("version", VERSION), ("first_date", first.isoformat()), ("last_date", last.isoformat())])
 
     def coverage(self) -> tuple[date, date]:
-        with sqlite3.connect(f"file:{self.path}?mode=ro", uri=True) as conn:
+        with sqlite_driver.connect(f"file:{self.path}?mode=ro", uri=True) as conn:
             meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         conn.close()
         return date.fromisoformat(meta["first_date"]), date.fromisoformat(meta["last_date"])

@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from ..errors import NotFound, StoreError
 from ..events import Event
+from ..sqlite_driver import dbapi
 from . import schema
 from .approval_records import ApprovalRecordsMixin
 from .ledger import IdempotencyLedgerMixin
@@ -125,7 +126,8 @@ def _feedback(row: Any) -> FeedbackRecord:
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # the process's one SQLite library (sqlite_driver): the knowledge base opens this same file
+        engine = create_engine(url, module=dbapi(), connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:

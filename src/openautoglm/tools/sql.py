@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import sqlite_driver
 from ..errors import ConfigError, ToolArgumentError, ToolError, ToolPermissionError
 from .base import Tool, ToolContext
 
@@ -209,8 +210,8 @@ class SQLiteReader:
     def connect(self) -> tuple[sqlite3.Connection, _Denials]:
         if not self.path.is_file():
             raise ToolError(f"database file not found: {self.path}")
-        conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=5,
-                               check_same_thread=False)
+        conn = sqlite_driver.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=5,
+                                     check_same_thread=False)
         conn.execute("PRAGMA query_only=ON")
         denials = _Denials()
         conn.set_authorizer(read_only_authorizer(denials))
@@ -226,11 +227,11 @@ class SQLiteReader:
             columns = [d[0] for d in cursor.description or ()]
             rows = cursor.fetchmany(max_rows + 1) if cursor.description else []
             return result_dict(columns, rows, max_rows)
-        except (sqlite3.Warning, sqlite3.ProgrammingError) as exc:
+        except (sqlite_driver.dbapi().Warning, sqlite_driver.dbapi().ProgrammingError) as exc:
             if "one statement" in str(exc):
                 raise ToolArgumentError(f"{tool_name}: send one SQL statement at a time") from None
             raise ToolArgumentError(f"{tool_name}: {exc}") from None
-        except sqlite3.DatabaseError as exc:
+        except sqlite_driver.dbapi().DatabaseError as exc:
             raise _sqlite_error(exc, denials, tool_name, timeout_s or self.timeout_s) from None
         finally:
             conn.close()
@@ -253,7 +254,7 @@ class SQLiteReader:
             conn.close()
 
 
-def _sqlite_error(exc: sqlite3.DatabaseError, denials: _Denials, tool_name: str, timeout_s: float,
+def _sqlite_error(exc: Exception, denials: _Denials, tool_name: str, timeout_s: float,
                   refusal: str = "this connection is read-only") -> ToolError:
     text = str(exc)
     if denials.items or "not authorized" in text or "prohibited" in text:
@@ -276,7 +277,7 @@ class SQLiteWriter:
     def execute(self, sql: str, tool_name: str) -> dict[str, Any]:
         if not self.path.is_file():
             raise ToolError(f"database file not found: {self.path}")
-        conn = sqlite3.connect(self.path, timeout=5, check_same_thread=False)
+        conn = sqlite_driver.connect(self.path, timeout=5, check_same_thread=False)
         denials = _Denials()
         conn.set_authorizer(_writer_authorizer(denials))
         deadline = time.monotonic() + self.timeout_s
@@ -285,9 +286,9 @@ class SQLiteWriter:
             with conn:
                 cursor = conn.execute(sql)
                 return {"rowcount": cursor.rowcount}
-        except (sqlite3.Warning, sqlite3.ProgrammingError) as exc:
+        except (sqlite_driver.dbapi().Warning, sqlite_driver.dbapi().ProgrammingError) as exc:
             raise ToolArgumentError(f"{tool_name}: {exc}") from None
-        except sqlite3.DatabaseError as exc:
+        except sqlite_driver.dbapi().DatabaseError as exc:
             raise _sqlite_error(exc, denials, tool_name, self.timeout_s, "this tool may not") from None
         finally:
             conn.close()

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ... import sqlite_driver
 from ...errors import AutoGLMError, NotFound
 from ...language import script
 from .catalog import Catalog, DocumentInfo, connect
@@ -95,11 +96,14 @@ class KnowledgeBase:
         self.embedder = embedder
         self.lock = threading.RLock()
         self.conn = connect(path)
-        self.catalog = Catalog(self.conn, self.lock)
         self.chunker = Chunker(self.config.chunk_chars, self.config.chunk_overlap)
-        if not reindex:
-            self._check_embedder()
-        self.vectors = vectors or self._vector_store(reset=reindex)
+        # The store's migrations may be creating their tables in this same file right now: one schema change at
+        # a time (sqlite_driver.schema_lock), or one side's write fails at once with "database is locked".
+        with sqlite_driver.schema_lock(path):
+            self.catalog = Catalog(self.conn, self.lock)
+            if not reindex:
+                self._check_embedder()
+            self.vectors = vectors or self._vector_store(reset=reindex)
         self._language = LanguageDirection(self.catalog, self.vectors, self.embedder.dim)
 
     @classmethod

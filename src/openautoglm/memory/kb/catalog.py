@@ -2,8 +2,8 @@
 
 The keyword index is an FTS5 table over jieba-segmented tokens joined by spaces (FTS5's own tokenizers cannot
 split Chinese), ranked by FTS5's built-in ``bm25()``. It is contentless: the chunk text lives once, in
-``kb_chunks``. The connection comes from ``pysqlite3`` where installed, because sqlite-vec is an extension and
-some Python builds' ``sqlite3`` cannot load extensions.
+``kb_chunks``. The connection comes from ``pysqlite3`` where installed (``sqlite_driver``), because sqlite-vec is
+an extension and some Python builds' ``sqlite3`` cannot load extensions.
 """
 
 from __future__ import annotations
@@ -16,24 +16,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ... import sqlite_driver
 from ...errors import ConfigError
 from .chunking import Chunk
 from .text import tokenize
 
 
 def connect(path: Path | str) -> Any:
-    """A SQLite connection that can load sqlite-vec (pysqlite3 first, the standard module if it can)."""
-    try:
-        import pysqlite3.dbapi2 as sqlite
-    except ImportError:
-        import sqlite3 as sqlite
+    """A SQLite connection that can load sqlite-vec, from the process's one SQLite library (``sqlite_driver``)."""
     try:
         import sqlite_vec
     except ImportError as exc:
         raise ConfigError("the knowledge base needs sqlite-vec: pip install 'openautoglm[kb]'") from exc
     if str(path) != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite.connect(str(path), check_same_thread=False, timeout=30)
+    conn = sqlite_driver.connect(path, check_same_thread=False, timeout=30)
     if not hasattr(conn, "enable_load_extension"):
         raise ConfigError(
             "this Python's sqlite3 cannot load extensions, which sqlite-vec needs: pip install pysqlite3-binary"

@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ... import sqlite_driver
 from ...errors import ConfigError, StoreError
 from ...store.sealing import Sealer, is_sealed
 from ..base import ChatRequest, ChatResponse
@@ -90,7 +90,7 @@ class SQLiteCache(ResponseCache):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.ttl_s = ttl_s
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        self._db = sqlite_driver.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=OFF")
         self._db.execute("CREATE TABLE IF NOT EXISTS response_cache "

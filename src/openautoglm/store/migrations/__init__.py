@@ -9,8 +9,7 @@ progress keeps running) but logged as ``table_without_migration``: write a revis
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from functools import cache
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from alembic.util.exc import CommandError
 from sqlalchemy import Engine, inspect, text
 
 from ...errors import StoreError
+from ...sqlite_driver import schema_lock
 from .. import schema
 
 log = structlog.get_logger(__name__)
@@ -65,7 +65,8 @@ def upgrade(engine: Engine, revision: str = "head", create_unmigrated: bool = Tr
     """Migrate ``engine``'s database to ``revision``; cheap when it is already there.
 
     Several processes may open one database at once (a CLI command beside the gateway, replicas starting
-    together): PostgreSQL serialises them with an advisory lock, a SQLite file with a lock file beside it.
+    together): PostgreSQL serialises them with an advisory lock, a SQLite file with a lock file beside it (the one the
+    knowledge base's catalogue also takes when it creates its tables in the same file).
     """
     with _lock, _file_lock(engine):
         found = current(engine)
@@ -81,23 +82,8 @@ def upgrade(engine: Engine, revision: str = "head", create_unmigrated: bool = Tr
             _create_unmigrated(engine)
 
 
-@contextmanager
-def _file_lock(engine: Engine) -> Iterator[None]:
-    path = engine.url.database if engine.dialect.name == "sqlite" else None
-    if not path or path == ":memory:" or path.startswith("file:"):
-        yield
-        return
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: one process at a time is the user's to ensure
-        yield
-        return
-    with open(f"{path}.migrate-lock", "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def _file_lock(engine: Engine) -> AbstractContextManager[None]:
+    return schema_lock(engine.url.database if engine.dialect.name == "sqlite" else None)
 
 
 def _upgrade(engine: Engine, revision: str) -> None:
