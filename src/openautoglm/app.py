@@ -163,13 +163,14 @@ class AutoGLM:
 
     def knowledge_sync_schedule(self) -> SyncSchedule | None:
         """A background :meth:`sync_knowledge` every ``knowledge.sync_interval_s`` (for the gateway to start and
-        close); None when no interval or no source is configured."""
+        close), each slot run by the one replica that claims it in the store; None when no interval or no source
+        is configured."""
         from .memory.kb.sources import SyncSchedule
 
         k = self.settings.knowledge
         if not (k.sync_interval_s and k.sources):
             return None
-        return SyncSchedule(self.sync_knowledge, k.sync_interval_s)
+        return SyncSchedule(self.sync_knowledge, k.sync_interval_s, claims=self.store)
 
     @property
     def opened_knowledge(self) -> KnowledgeBase | None:
