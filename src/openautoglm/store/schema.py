@@ -238,6 +238,10 @@ support_tickets = Table(
     Column("sources", JSON, nullable=True),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    # The model node that worded the draft (None: the draft is the evidence's own words), for the feedback loop.
+    Column("drafter", String(128), nullable=True),
+    Column("drafter_capability", String(64), nullable=True),
+    Column("policy_version", Integer, nullable=True),  # the routing policy version that chose the drafter
     Index("ix_support_tickets_status", "status", "created_at"),
 )
 

@@ -37,6 +37,9 @@ class TicketRecord:
     sources: list[dict[str, Any]]
     created_at: float
     updated_at: float
+    drafter: str | None = None  # the model node that worded the draft, when one did
+    drafter_capability: str | None = None
+    policy_version: int | None = None
 
     def public(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -64,7 +67,9 @@ class SupportTicketsMixin:
         raise NotImplementedError
 
     def add_ticket(self, *, route: str, message: str, draft: str | None, reply: str | None, confidence: float,
-                   sources: list[dict[str, Any]], conversation_id: str | None, owner: str | None) -> TicketRecord:
+                   sources: list[dict[str, Any]], conversation_id: str | None, owner: str | None,
+                   drafter: str | None = None, drafter_capability: str | None = None,
+                   policy_version: int | None = None) -> TicketRecord:
         now = time.time()
         ticket_id = secrets.token_hex(8)
         status = "sent" if route == "auto_reply" else "open"
@@ -72,7 +77,8 @@ class SupportTicketsMixin:
             conn.execute(insert(schema.support_tickets).values(
                 id=ticket_id, conversation_id=conversation_id, owner=owner, route=route, status=status,
                 message=self.seal_content(message), draft=self.seal_content(draft), reply=self.seal_content(reply),
-                confidence=confidence, sources=sources, created_at=now, updated_at=now))
+                confidence=confidence, sources=sources, created_at=now, updated_at=now, drafter=drafter,
+                drafter_capability=drafter_capability, policy_version=policy_version))
         return self.get_ticket(ticket_id)
 
     def get_ticket(self, ticket_id: str) -> TicketRecord:
@@ -129,4 +135,5 @@ class SupportTicketsMixin:
             id=row.id, conversation_id=row.conversation_id, owner=row.owner, route=row.route, status=row.status,
             message=self.open_value(row.message) or "", draft=self.open_value(row.draft),
             reply=self.open_value(row.reply), confidence=float(row.confidence), sources=list(row.sources or []),
-            created_at=float(row.created_at), updated_at=float(row.updated_at))
+            created_at=float(row.created_at), updated_at=float(row.updated_at), drafter=row.drafter,
+            drafter_capability=row.drafter_capability, policy_version=row.policy_version)

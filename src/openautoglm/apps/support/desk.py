@@ -21,7 +21,7 @@ from ...errors import AutoGLMError, ConfigError
 from ...memory.sessions import SessionTurn
 from ...store.tickets import TicketRecord
 from .confidence import Assessment, Calibration, assess, draft_problems
-from .drafts import Draft, kb_draft, order_draft
+from .drafts import Draft, Drafter, kb_draft, order_draft
 from .message import MessageFeatures, read_message
 
 if TYPE_CHECKING:
@@ -78,22 +78,38 @@ class SupportDesk:
         if conversation_id:
             turn = SessionTurn(request=text, answer=reply.reply, status=reply.route)
             await asyncio.to_thread(self.glm.sessions.append, conversation_id, turn, owner)
+        drafter = draft.drafter if draft is not None and reply.draft == draft.text else None
         ticket = await asyncio.to_thread(
             self.glm.store.add_ticket, route=reply.route, message=text, draft=reply.draft,
             reply=reply.reply, confidence=reply.confidence, sources=reply.sources,
-            conversation_id=conversation_id, owner=owner)
+            conversation_id=conversation_id, owner=owner, drafter=drafter.node if drafter else None,
+            drafter_capability=drafter.capability if drafter else None,
+            policy_version=drafter.policy_version if drafter else None)
         if reply.route != "auto_reply":  # a ticket in the agents' inbox
             reply.ticket_id = ticket.id
         return reply
 
     async def decide(self, ticket_id: str, action: str, by: str, text: str | None = None) -> TicketRecord:
         """An agent's decision on a ticket (approve / edit / reject / reply); a reply that goes out joins the
-        customer's conversation as the agent's turn."""
+        customer's conversation as the agent's turn, and a decision on a draft a model node worded rates that node
+        (:meth:`_rate_drafter`)."""
+        before = await asyncio.to_thread(self.glm.store.get_ticket, ticket_id)
         ticket = await asyncio.to_thread(self.glm.store.decide_ticket, ticket_id, action, by, text)
         if ticket.status == "answered" and ticket.reply and ticket.conversation_id:
             turn = SessionTurn(request="", answer=ticket.reply, status=f"agent_{action}")
             await asyncio.to_thread(self.glm.sessions.append, ticket.conversation_id, turn)
+        if before.draft and before.drafter:
+            await asyncio.to_thread(self._rate_drafter, before, action, by)
         return ticket
+
+    def _rate_drafter(self, ticket: TicketRecord, action: str, by: str) -> None:
+        """The decision as a rating of the node that worded the draft, for the feedback loop (policies/loop.py
+        reads the store's feedback): sent as drafted is a thumbs-up; edited, rejected or replaced by the agent's
+        own reply a thumbs-down."""
+        rating = 1 if action == "approve" else -1
+        self.glm.store.add_feedback(f"ticket:{ticket.id}", rating, owner=by, comment=f"support draft: {action}",
+                                    nodes=[ticket.drafter] if ticket.drafter else [],
+                                    policy_version=ticket.policy_version)
 
     def conversation(self, conversation_id: str, owner: str | None = None) -> list[dict[str, str]]:
         """The conversation as the customer sees it: their messages and every reply they were sent."""
@@ -135,21 +151,32 @@ class SupportDesk:
 
     async def _phrase(self, message: MessageFeatures, draft: Draft) -> Draft:
         """The model's wording of the draft, kept only when it states nothing the sources do not."""
-        from ...models.base import ChatRequest
+        from ...events import EventKind
+        from ...models.base import ChatRequest, reporting_model_events
         from ...tools.llm import DATA_NOTICE, fence_data
 
         instruction = ("把下面的客服回复改写得礼貌、简洁，不要添加任何新的事实或数字：" if message.lang == "zh"
                        else "Rewrite this customer-service reply politely and briefly; add no facts or numbers:")
         request = ChatRequest.of(f"{instruction}\n{fence_data(draft.text)}", system=DATA_NOTICE, max_tokens=120,
                                  temperature=0, capability="text-generation")
+        answered: list[dict[str, Any]] = []
+
+        def attempts(kind: str, **data: Any) -> None:
+            if kind == EventKind.MODEL_ATTEMPT and data.get("outcome") == "ok":
+                answered.append(data)
+
         try:
-            response = await self.glm.model.complete(request)
+            with reporting_model_events(attempts):  # which node answered, under which policy version
+                response = await self.glm.router.complete(request)
         except AutoGLMError:
             return draft
         text = response.text.strip()
         if not text or draft_problems(text, draft.facts, message.text, message.lang):
             return draft
-        return Draft(text=text, sources=draft.sources, evidence=draft.evidence, facts=draft.facts)
+        node = answered[-1]["node"] if answered else response.node
+        drafter = Drafter(node, request.capability, answered[-1].get("policy") if answered else None) if node \
+            else None
+        return Draft(text=text, sources=draft.sources, evidence=draft.evidence, facts=draft.facts, drafter=drafter)
 
     def _route(self, message: MessageFeatures, draft: Draft | None, assessment: Assessment) -> SupportReply:
         zh = message.lang == "zh"

@@ -27,6 +27,17 @@ class Draft:
     """Measures of how well the evidence fits the message (feature name -> value in [0, 1])."""
     facts: list[Any] = field(default_factory=list)
     """What the draft may state: the source texts and values (for the grounding check)."""
+    drafter: Drafter | None = None
+    """The model node that worded it (None: the evidence's own words)."""
+
+
+@dataclass(frozen=True)
+class Drafter:
+    """Which routed model call worded a draft: an agent's decision on the draft is a rating of this node."""
+
+    node: str
+    capability: str
+    policy_version: int | None = None
 
 
 def kb_draft(message: str, context: str, hits: list[SearchHit], lang: Lang) -> Draft | None:
