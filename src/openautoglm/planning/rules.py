@@ -103,8 +103,13 @@ def planning_embedder(settings: Settings) -> Any:
     """The project's embedder for tool retrieval, or None (keyword rules alone) when it cannot be built."""
     from ..embeddings import make_embedder
 
+    config = settings.embeddings
+    if config.provider == "static":
+        # Static vectors are for bulk ingestion; tool retrieval embeds a few short texts, and its weights were
+        # chosen on e5's similarities, so it keeps the model.
+        config = config.model_copy(update={"provider": "local"})
     try:
-        return make_embedder(settings.embeddings)
+        return make_embedder(config)
     except AutoGLMError:
         return None
 
