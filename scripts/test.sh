@@ -3,7 +3,7 @@
 #   scripts/test.sh            everything (CI): starts PostgreSQL/Redis if stopped, installs Chromium and a CJK
 #                              font if missing
 #   scripts/test.sh --fast     leaves out the tiers that need PostgreSQL, Redis, Chromium, the embedded model,
-#                              separate processes or fuzzing, and the package build (markers in tests/conftest.py)
+#                              separate processes, fuzzing or a Ray cluster, and the package build (markers in tests/conftest.py)
 # Further arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +13,7 @@ bash scripts/setup.sh
 .venv/bin/ruff check src tests bench
 .venv/bin/mypy
 if [ "$fast" = 1 ]; then
-  exec .venv/bin/pytest -q -p no:cacheprovider -m "not (postgres or redis or chromium or model or process or fuzz)" "$@"
+  exec .venv/bin/pytest -q -p no:cacheprovider -m "not (postgres or redis or chromium or model or process or fuzz or ray)" "$@"
 fi
 bash scripts/services.sh
 # The console tests drive a real headless Chromium (tests/test_console.py): install it where apt-get can.

@@ -12,6 +12,7 @@ can leave those tiers out:
 - ``model``: the real embedded model (explicit marks, and the ``embedded_model`` fixture)
 - ``process``: starts ``autoglm`` or a gateway as a separate process (the CLI, crash recovery, TLS)
 - ``fuzz``: generated inputs by the hundred (schemathesis, hypothesis) against a gateway
+- ``ray``: a real local Ray cluster (``ray start``, two nodes on loopback) running steps
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ _MODULE_TIERS = {
     "test_gateway_cli": "process",
     "test_support_cli": "process",
     "test_gateway_schemathesis": "fuzz",
+    "test_ray_executor": "ray",
 }
 
 

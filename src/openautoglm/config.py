@@ -267,6 +267,12 @@ class Settings(BaseSettings):
                                   "fails, so no plan holds a runner slot forever")
     retries: int = Field(default=1, ge=0, le=10, description="extra tries for a failing step")
     max_concurrency: int | None = Field(default=None, ge=1)
+    executor: str = Field(default="local", description="where steps run: local (this process) or ray (each step "
+                          "a Ray task on the cluster at ray_address; the ray extra), or a registered executor")
+    ray_address: str | None = Field(default=None, description="executor: ray: the cluster's head, host:port or "
+                                    "auto; unset: RAY_ADDRESS, else a Ray started in this process")
+    ray_worker_retries: int = Field(default=3, ge=0, le=20, description="executor: ray: how many times a step "
+                                    "whose worker died is sent again (each recorded) before it fails")
     planner: str = Field(default="auto", description="rules, model, a registered planner, or auto: model when a "
                          "node that can plan is in the pool at planning time, else rules")
     planning_timeout_s: float = Field(default=8.0, gt=0, le=600, description="what the model planner may spend on "

@@ -93,6 +93,18 @@ class Executor:
         validate_plan(plan, self.tools.schemas(), inputs)
         return await _Run(self, plan, emitter, inputs, role, session_id, dict(done or {})).go()
 
+    async def invoke(self, tool: Tool, args: dict[str, Any], ctx: ToolContext) -> Any:
+        """One attempt of one step: call the tool here, in this process. Executors that run steps elsewhere (a
+        Ray cluster: ``executors/ray.py``) override this one method; timeouts, retries, approvals, idempotency
+        keys and events stay here, the same for every executor."""
+        return await tool(args, ctx)
+
+    @classmethod
+    def for_settings(cls, settings: Any, **common: Any) -> Executor:
+        """An executor of this kind for ``settings`` (``autoglm.yaml``); ``common`` are the fields every kind has
+        (tools, timeouts, retries, approver...). A kind with options of its own reads them from ``settings``."""
+        return cls(**common)
+
 
 class _Run:
     """The state of one plan's execution."""
@@ -322,7 +334,7 @@ class _Run:
             ctx.attempt = attempt
             try:
                 async with asyncio.timeout(timeout):
-                    output = await tool(args, ctx)
+                    output = await self.x.invoke(tool, args, ctx)
             except TimeoutError:
                 error: Exception = StepTimeout(f"step '{sid}' timed out after {timeout:g}s")
             except AutoGLMError as exc:

@@ -16,7 +16,8 @@ can, what to do about it. The CLI prints ``str(error)`` on one line; the gateway
     │   ├── ToolNotFound
     │   ├── ToolArgumentError        arguments rejected by the tool's schema
     │   ├── ToolPermissionError      role not allowed, approval denied, SQL write refused
-    │   └── UnsafeTargetError        outbound address or path outside what is allowed (SSRF, traversal)
+    │   ├── UnsafeTargetError        outbound address or path outside what is allowed (SSRF, traversal)
+    │   └── WorkerLost               the cluster worker running a step died, more times than it is sent again
     ├── StepTimeout                  a step ran past its timeout
     │   └── TaskTimeout              a whole task ran past ``task_timeout_s``
     ├── ModelError                   a model node failed
@@ -109,6 +110,10 @@ class ToolPermissionError(ToolError):
 
 class UnsafeTargetError(ToolPermissionError):
     error_type = "unsafe_target"
+
+
+class WorkerLost(ToolError):
+    error_type = "worker_lost"
 
 
 class StepTimeout(AutoGLMError):

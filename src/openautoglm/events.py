@@ -36,6 +36,7 @@ class EventKind(StrEnum):
     STEP_RETRY = "step.retry"
     STEP_SKIPPED = "step.skipped"
     STEP_SIMULATED = "step.simulated"  # a dry run: a tool with side effects not called, its output made up
+    STEP_WORKER = "step.worker"  # where an attempt of a step ran, when not in the task's own process (Ray)
     IDEMPOTENCY = "idempotency"  # a step's key recorded, reused from an earlier run, or left unknown by a crash
     COMPENSATION = "compensation"  # a saga: a finished step undone because a later one failed
     TOOL_CALL = "tool.call"
@@ -294,6 +295,18 @@ class StepSimulated(Payload):
     args: Any  # what would have been sent
     output: Any  # what the run went on with
     source: str  # "schema" (made from the tool's output schema) or "recorded" (an earlier run's output)
+
+
+@payload(EventKind.STEP_WORKER)
+@dataclass(frozen=True, slots=True)
+class StepWorker(Payload):
+    executor: str  # "ray"
+    attempt: int
+    status: str  # "ran" (the attempt came back, with its output or its error), "lost" (its worker died), "local"
+    node: str | None = None  # the cluster node that ran it (Ray's node id)
+    pid: int | None = None  # the worker process
+    error: str | None = None  # lost: what the cluster said
+    reason: str | None = None  # local: why this step ran in the task's own process
 
 
 @payload(EventKind.IDEMPOTENCY)

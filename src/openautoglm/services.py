@@ -199,9 +199,13 @@ class Services:
         return registry
 
     def new_executor(self) -> Executor:
-        """An executor over the tools, with the settings' timeouts, retries and concurrency and the approver."""
-        return Executor(
-            self.tools,
+        """An executor of the settings' kind (``executor:``, local by default) over the tools, with the settings'
+        timeouts, retries and concurrency and the approver."""
+        from .executors import executors
+
+        return executors.get(self.settings.executor).for_settings(
+            self.settings,
+            tools=self.tools,
             default_timeout_s=self.settings.timeout_seconds,
             default_retry=RetryPolicy(attempts=1 + self.settings.retries),
             approver=self.approver,

@@ -26,6 +26,7 @@ NAME = "report.run"
 
 class ReportRunTool(Tool):
     name = NAME
+    portable = False  # it holds this process's report service: it runs where the task runs
     source = "builtin"
     timeout_s = 120.0
     writes = True  # the report is the writing asked for; no model text after it

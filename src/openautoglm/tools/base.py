@@ -89,6 +89,10 @@ class Tool:
     # Lexicon concept groups (planning/lexicon.yaml) of which a request must name a word for the rule planner to
     # choose this tool: a data tool's domain. Empty: any matching words will do.
     domain: frozenset[str] = frozenset()
+    # The tool may run in another process (a Ray worker, engine executors) with nothing but its arguments: it
+    # holds no model, connection or service of this process and needs none of ctx.model, ctx.run_plan,
+    # ctx.emitter or ctx.approver. Tools that do say False and run where the task runs.
+    portable: bool = True
 
     async def __call__(self, args: dict[str, Any], ctx: ToolContext) -> Any:
         raise NotImplementedError

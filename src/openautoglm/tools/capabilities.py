@@ -40,6 +40,7 @@ class CapabilitiesTool(Tool):
                    "能帮我做什么, what can you do, what are your capabilities).")
     parameters = {"type": "object", "properties": {}, "additionalProperties": False}  # noqa: RUF012
     source = "builtin"
+    portable = False  # it holds this process's tool registry: it runs where the task runs
 
     def __init__(self, registry: Callable[[], ToolRegistry]) -> None:
         self._registry = registry

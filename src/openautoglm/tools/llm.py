@@ -31,6 +31,8 @@ def _is_fenced(text: str) -> bool:
 
 class _ModelTool(Tool):
     source = "builtin"
+    # It holds this process's model, so it runs where the task runs; the router is where model work spreads.
+    portable = False
     retry_on_timeout = False  # the router retries model calls; the executor must not multiply them
 
     def __init__(self, model: ChatModel, max_tokens: int = 256) -> None:

@@ -194,6 +194,8 @@ class MCPConnection:
 class MCPTool(Tool):
     """One tool of an MCP server. Its result is the structured content when the server sends one, else the text."""
 
+    portable = False  # it holds this process's MCP connection: it runs where the task runs
+
     def __init__(self, connection: MCPConnection, remote: mcp_types.Tool) -> None:
         config = connection.config
         self.connection = connection

@@ -24,6 +24,7 @@ RECALL = "memory.recall"
 
 class RecallTool(Tool):
     name = RECALL
+    portable = False  # it holds this process's store: it runs where the task runs
     description = "Read the recorded output of a step of an earlier task of the same owner: an earlier turn's data."
     parameters = {  # noqa: RUF012
         "type": "object",

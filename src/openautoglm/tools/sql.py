@@ -461,6 +461,7 @@ class SQLQueryTool(Tool):
     """Read-only SQL over one database; its description carries the schema, found when first asked."""
 
     source = "sql"
+    portable = False  # it holds this process's database connection: it runs where the task runs
     returns = {"type": "object", "properties": {  # noqa: RUF012
         "columns": {"type": "array", "items": {"type": "string"}},
         "rows": {"type": "array", "items": {"type": "object"}},
@@ -553,6 +554,7 @@ def answer_rows(output: dict[str, Any], lang: str, limit: int = 10) -> str:
 
 class SQLTablesTool(Tool):
     source = "sql"
+    portable = False  # it holds this process's database connection: it runs where the task runs
     parameters = {"type": "object", "properties": {}, "additionalProperties": False}  # noqa: RUF012
 
     def __init__(self, name: str, reader: SQLiteReader | PostgresReader, db_name: str) -> None:
@@ -575,6 +577,7 @@ class SQLExecuteTool(Tool):
     """A statement with effects (INSERT, UPDATE, DDL...): has side effects, so the executor asks for approval."""
 
     source = "sql"
+    portable = False  # it holds this process's database connection: it runs where the task runs
     side_effects = True
     parameters = {  # noqa: RUF012
         "type": "object",

@@ -200,6 +200,7 @@ class WorkflowTool(Tool):
     depends on), or ``{step_id: output}`` when there are several."""
 
     source = "workflow"
+    portable = False  # it holds this process's executor (a nested plan): it runs where the task runs
 
     def __init__(self, workflow: Workflow, default_timeout_s: float = 30.0) -> None:
         self.workflow = workflow

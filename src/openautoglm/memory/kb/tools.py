@@ -45,6 +45,7 @@ def _excerpt(text: str, limit: int = 160) -> str:
 
 class KnowledgeSearchTool(Tool):
     name = "knowledge.search"
+    portable = False  # it holds this process's knowledge base: it runs where the task runs
     description = ("Search the organisation's own documents (policies, manuals, FAQs, reports) in the knowledge "
                    "base; returns passages with their file, position and score. 搜索知识库文档。")
     parameters = {  # noqa: RUF012
