@@ -167,6 +167,8 @@ class RayExecutor(Executor):
         """The remote step function, once connected (the first step of a process waits for the connection)."""
         if self._task is None:
             require_extra("ray", "executor: ray", "ray")
+            # In a thread: joining takes a second or two, and from a thread Ray leaves the process's SIGTERM handler
+            # alone (it logs that it did), so a gateway still drains its tasks on SIGTERM.
             await asyncio.to_thread(_connect, self.address)
             import ray
 
