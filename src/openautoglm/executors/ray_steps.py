@@ -68,10 +68,21 @@ def _run_step(tool: Tool, args: dict[str, Any], call: _StepCall) -> _Outcome:
                       call.role, call.session_id, attempt=call.attempt)
     outcome = _Outcome(ray.get_runtime_context().get_node_id(), os.getpid(), events)
     try:
-        outcome.value = asyncio.run(tool(args, ctx))
+        outcome.value = _worker_loop().run_until_complete(tool(args, ctx))
     except Exception as exc:  # the tool's own failure: carried back, so the driver's retry policy sees it
         outcome.error = _portable(exc)
     return outcome
+
+
+_loop: asyncio.AbstractEventLoop | None = None
+
+
+def _worker_loop() -> asyncio.AbstractEventLoop:
+    """One event loop per worker process, kept between steps (a new one per step costs a share of the overhead)."""
+    global _loop
+    if _loop is None or _loop.is_closed():
+        _loop = asyncio.new_event_loop()
+    return _loop
 
 
 def _portable(exc: Exception) -> BaseException:
