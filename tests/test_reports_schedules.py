@@ -24,8 +24,9 @@ from sqlalchemy import create_engine, text
 from openautoglm.config import Settings
 from openautoglm.errors import ConfigError
 from openautoglm.events import ReportDelivered, ReportFailed
-from openautoglm.reports.schedules import ReportScheduler, check_cron, latest_slot
+from openautoglm.reports.schedules import ReportJob
 from openautoglm.reports.service import Reports
+from openautoglm.schedules import Scheduler, check_cron, latest_slot
 from openautoglm.store import Store
 from service_urls import pg_url
 
@@ -122,8 +123,8 @@ async def test_two_schedulers_run_each_slot_once_and_a_failing_report_alerts(
     replicas = []
     for name in ("gw-a", "gw-b"):
         store = Store(database_url)
-        replicas.append((store, ReportScheduler(settings, store, Reports(settings), clock=lambda: now[0],
-                                                holder=name)))
+        job = ReportJob(settings, store, Reports(settings), holder=name)
+        replicas.append((store, Scheduler(settings, store, {"report": job}, clock=lambda: now[0], holder=name)))
     try:
         ran = 0
         for _ in range(5):  # 0, 30, 60, 90, 120 s: two minutes and the slots of three whole minutes

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from .memory.kb.sources import SyncSchedule
     from .models.pool import Router
     from .policies.book import PolicyBook
-    from .reports.schedules import ReportScheduler
+    from .schedules import Scheduler, StartWorkflow
     from .store.report_schedules import ScheduleRecord
 
 __all__ = ["AutoGLM", "RunResult", "new_task_id"]
@@ -108,7 +108,7 @@ class AutoGLM:
         """Store a schedule: run report ``name`` at every ``cron`` slot and deliver it (checked first: the report
         exists, the cron expression parses, the addresses look like addresses)."""
         from .errors import ConfigError
-        from .reports.schedules import check_cron
+        from .schedules import check_cron
 
         self.reports.library.get(name)
         check_cron(cron)
@@ -118,17 +118,52 @@ class AutoGLM:
                               "delivers its report somewhere")
         return self.store.add_schedule(name, cron, [e.strip() for e in emails], webhook, period, owner)
 
-    def report_scheduler(self) -> ReportScheduler | None:
-        """What runs due report schedules (for the gateway to start); None without the ``reports`` extra."""
+    async def schedule_workflow(self, workflow: str, cron: str, inputs: Mapping[str, Any] | None = None,
+                                owner: str | None = None) -> ScheduleRecord:
+        """Store a schedule: start workflow ``workflow`` (a name, or a file every gateway replica can read) at every
+        ``cron`` slot with ``inputs`` and the slot's time (``scheduled_at``, if the workflow declares it). Checked
+        first against the configured tools, as ``workflows validate`` checks a file."""
+        from .errors import PlanValidationError
+        from .plan import validate_plan
+        from .schedules import check_cron, find_workflow, slot_inputs
+        from .tools.workflows import SUFFIXES, check_inputs
+
+        found = find_workflow(self.workflows, workflow)
+        check_cron(cron)
+        values = dict(inputs or {})
+        unknown = sorted(set(values) - set(found.plan.inputs))
+        try:
+            if unknown:
+                raise PlanValidationError([f"the workflow has no input {', '.join(map(repr, unknown))} "
+                                           f"(its inputs: {', '.join(found.plan.inputs) or 'none'})"])
+            from datetime import datetime
+
+            sample = {**values, **slot_inputs(found.plan, "sample", datetime.now().astimezone())}
+            check_inputs(found.plan, sample)
+            validate_plan(found.plan, (await self.load_tools()).schemas(), sample)
+        except PlanValidationError as exc:
+            raise ConfigError(f"workflow '{found.name}' cannot be scheduled: {'; '.join(exc.problems)}") from None
+        ref = str(Path(workflow).resolve()) if Path(workflow).suffix.lower() in SUFFIXES else found.name
+        return self.store.add_schedule(ref, cron, owner=owner, kind="workflow", inputs=values)
+
+    def scheduler(self, start_workflow: StartWorkflow | None = None) -> Scheduler | None:
+        """What runs due schedules (for the gateway to start): reports, and workflows when ``start_workflow`` can
+        queue them; None without the ``reports`` extra (cron)."""
         from .errors import MissingExtraError
 
         try:
-            from .reports.schedules import ReportScheduler, check_cron
+            from .schedules import Scheduler, SlotJob, WorkflowJob, check_cron, replica_name
 
             check_cron("* * * * *")
         except MissingExtraError:
             return None
-        return ReportScheduler(self.settings, self.store, self.reports)
+        from .reports.schedules import ReportJob
+
+        holder = replica_name()
+        jobs: dict[str, SlotJob] = {"report": ReportJob(self.settings, self.store, self.reports, holder=holder)}
+        if start_workflow is not None:
+            jobs["workflow"] = WorkflowJob(self.workflows, self.store, start_workflow)
+        return Scheduler(self.settings, self.store, jobs, holder=holder)
 
     @property
     def planner(self) -> Planner:

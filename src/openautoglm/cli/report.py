@@ -80,7 +80,7 @@ def schedules(json_out: JsonFlag = False, config: ConfigOption = None) -> None:
     """List report schedules."""
     glm = make_app(config)
     try:
-        rows = [s.public() for s in glm.store.schedules()]
+        rows = [s.public() for s in glm.store.schedules(kind="report")]
     finally:
         glm.store.close()
     if json_out:
@@ -90,7 +90,7 @@ def schedules(json_out: JsonFlag = False, config: ConfigOption = None) -> None:
         typer.echo("no report schedules (add one with `autoglm report schedule NAME --cron ... --email ...`)", err=True)
     for row in rows:
         to = ", ".join(row["emails"] + ([row["webhook"]] if row["webhook"] else []))
-        typer.echo(f"{row['id']}  {row['report']}  '{row['cron']}'  → {to}")
+        typer.echo(f"{row['id']}  {row['name']}  '{row['cron']}'  → {to}")
 
 
 @report_app.command("unschedule")

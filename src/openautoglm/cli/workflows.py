@@ -134,3 +134,53 @@ def forget_key(
     if not glm.store.forget_key(key):
         fail(f"no idempotency key {key!r} is recorded")
     typer.echo(f"forgot {key}")
+
+
+@workflows_app.command("schedule")
+def schedule(
+    name: Annotated[str, typer.Argument(help="a name `autoglm workflows list` shows, or a workflow file (every "
+                                        "gateway replica must be able to read it)")],
+    cron: Annotated[str, typer.Option("--cron", help="when, as cron: '0 1 * * *' is every day at 01:00")],
+    inputs: Annotated[str | None, typer.Option("--inputs", help="the workflow's inputs as a JSON object (the "
+                                               "slot's time is the input scheduled_at, if the workflow has it)")]
+    = None,
+    json_out: JsonFlag = False,
+    config: ConfigOption = None,
+) -> None:
+    """Start a workflow on a schedule (the gateway starts it; each slot once across replicas)."""
+    values = _json_object(inputs, "--inputs") if inputs else {}
+    glm = make_app(config)
+    record = run_async(lambda: glm.schedule_workflow(name, cron, values), glm)
+    if json_out:
+        typer.echo(json.dumps(record.public(), ensure_ascii=False))
+        return
+    typer.echo(f"scheduled {record.id}: workflow {record.name} at '{cron}'")
+
+
+@workflows_app.command("schedules")
+def schedules(json_out: JsonFlag = False, config: ConfigOption = None) -> None:
+    """List workflow schedules."""
+    glm = make_app(config)
+    try:
+        rows = [s.public() for s in glm.store.schedules(kind="workflow")]
+    finally:
+        glm.store.close()
+    if json_out:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        typer.echo("no workflow schedules (add one with `autoglm workflows schedule NAME --cron ...`)", err=True)
+    for row in rows:
+        typer.echo(f"{row['id']}  {row['name']}  '{row['cron']}'  inputs {json.dumps(row['inputs'] or {})}")
+
+
+@workflows_app.command("unschedule")
+def unschedule(schedule_id: Annotated[str, typer.Argument(help="an id `autoglm workflows schedules` shows")],
+               config: ConfigOption = None) -> None:
+    """Remove a workflow schedule."""
+    glm = make_app(config)
+    try:
+        glm.store.remove_schedule(schedule_id, kind="workflow")
+    finally:
+        glm.store.close()
+    typer.echo(f"removed {schedule_id}")

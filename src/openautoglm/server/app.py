@@ -70,14 +70,15 @@ def create_app(
             schedule.start()
         app.state.kb_sync = schedule
         glm.policies.start()  # applies the store's active routing policy, now and whenever it changes
-        reports = glm.report_scheduler()  # due report schedules, each slot run by one replica (reports/schedules.py)
-        report_loop = asyncio.create_task(reports.run_forever()) if reports is not None else None
+        # Due schedules (reports, workflows), each slot run by one replica (schedules.py).
+        scheduler = glm.scheduler(triggers.schedule_starter(gw))
+        schedule_loop = asyncio.create_task(scheduler.run_forever()) if scheduler is not None else None
         glm.start_policy_loop()  # with policy.loop on: proposes, tries and keeps or rolls back policies
         yield
-        if report_loop is not None:
-            report_loop.cancel()
+        if schedule_loop is not None:
+            schedule_loop.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await report_loop
+                await schedule_loop
         if schedule is not None:
             await schedule.aclose()
         # Drain: running tasks stop at a step boundary, left interrupted for the next process to resume.

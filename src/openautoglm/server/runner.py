@@ -100,9 +100,11 @@ class TaskRunner:
             log.warning("dead_holder_check_failed", error=str(exc))
         self._dispatcher = asyncio.create_task(self._dispatch(), name="task-dispatcher")
 
-    async def submit(self, spec: TaskSpec, *, owner: str | None, role: str, session_id: str | None = None) -> str:
-        """Accept a task: stored as queued (durable) before this returns its id; a worker claims it."""
-        task_id = new_task_id()
+    async def submit(self, spec: TaskSpec, *, owner: str | None, role: str, session_id: str | None = None,
+                     task_id: str | None = None) -> str:
+        """Accept a task: stored as queued (durable) before this returns its id; a worker claims it. ``task_id``:
+        the caller's (a schedule's slot names its run), else a new one."""
+        task_id = task_id or new_task_id()
         await asyncio.to_thread(self.glm.store.enqueue_task, task_id, _title(spec), spec.model_dump(),
                                 owner=owner, role=role, session_id=session_id)
         self.wake()

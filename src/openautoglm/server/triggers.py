@@ -1,4 +1,5 @@
-"""``POST /v1/events/{name}``: a signed event from another system starts a YAML workflow with the event as inputs.
+"""``POST /v1/events/{name}``: a signed event from another system starts a YAML workflow with the event as inputs;
+and a workflow schedule's slot starts one (:func:`schedule_starter`, for :mod:`openautoglm.schedules`).
 
 The caller signs ``<timestamp>.<body>`` with HMAC-SHA256 under the trigger's secret and sends
 ``X-AutoGLM-Timestamp: <unix seconds>`` and ``X-AutoGLM-Signature: sha256=<hex>`` (the shape GitHub and Stripe
@@ -30,7 +31,8 @@ from fastapi import APIRouter, Request
 from ..app import AutoGLM
 from ..config import Settings, TriggerConfig
 from ..errors import AuthError, AutoGLMError, ConfigError, NotFound, PlanValidationError
-from ..plan import validate_plan
+from ..plan import Plan, validate_plan
+from ..schedules import StartWorkflow
 from ..store.sealing import is_sealed
 from ..tools.approval import ApprovalBroker, Grants
 from ..tools.base import Tool, ToolContext
@@ -140,6 +142,17 @@ async def receive_event(name: str, request: Request) -> dict[str, Any]:
                                      owner=OWNER_PREFIX + name, role=trigger.role)
     return {"id": task_id, "status": "queued", "trigger": name, "workflow": workflow.name,
             "links": {"task": f"/v1/tasks/{task_id}", "events": f"/v1/tasks/{task_id}/events"}}
+
+
+def schedule_starter(gw: Gateway) -> StartWorkflow:
+    """How a workflow schedule's slot starts its run: queued like a signed event's, owned by the schedule (or
+    whoever made it), with a user's role; its side effects wait for approval like any other run's."""
+
+    async def start(task_id: str, plan: Plan, inputs: dict[str, Any], owner: str) -> None:
+        await gw.runner.submit(TaskSpec(kind="plan", plan=plan.dump(), inputs=inputs), owner=owner, role="user",
+                               task_id=task_id)
+
+    return start
 
 
 def trigger_grants(settings: Settings, glm: AutoGLM) -> Grants:

@@ -1,4 +1,5 @@
-"""Report schedules and slot claims, in the store, so every gateway replica on one database sees the same ones.
+"""Schedules (a report to run and deliver, or a workflow to start) and slot claims, in the store, so every gateway
+replica on one database sees the same ones.
 
 A slot (one cron time of one schedule) is claimed by an INSERT: the primary key (schedule, slot) lets exactly one
 replica win, the others see the row and move on. The winner holds a lease on it while it runs; a row still
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -21,21 +23,26 @@ from sqlalchemy.exc import IntegrityError
 from ..errors import NotFound, StoreError
 from . import schema
 
+SCHEDULE_KINDS = ("report", "workflow")
+
 
 @dataclass(frozen=True, slots=True)
 class ScheduleRecord:
     id: str
-    report: str
+    name: str  # the report's name; the workflow's name or file
     cron: str
     period: str | None
     emails: list[str]
     webhook: str | None
     owner: str | None
     created_at: float
+    kind: str = "report"
+    inputs: dict[str, Any] | None = None
 
     def public(self) -> dict[str, Any]:
-        return {"id": self.id, "report": self.report, "cron": self.cron, "period": self.period,
-                "emails": self.emails, "webhook": self.webhook, "owner": self.owner, "created_at": self.created_at}
+        return {"id": self.id, "kind": self.kind, "name": self.name, "cron": self.cron, "period": self.period,
+                "inputs": self.inputs, "emails": self.emails, "webhook": self.webhook, "owner": self.owner,
+                "created_at": self.created_at}
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,33 +64,44 @@ class SlotRecord:
 
 
 class ReportScheduleMixin:
-    """The report schedule methods of :class:`~openautoglm.store.sql.Store`."""
+    """The schedule methods of :class:`~openautoglm.store.sql.Store`."""
 
     engine: Engine
 
     def _write(self) -> AbstractContextManager[Connection]:
         raise NotImplementedError
 
-    def add_schedule(self, report: str, cron: str, emails: list[str], webhook: str | None = None,
-                     period: str | None = None, owner: str | None = None) -> ScheduleRecord:
-        record = ScheduleRecord(uuid.uuid4().hex[:12], report, cron, period, list(emails), webhook, owner,
-                                time.time())
+    def add_schedule(self, name: str, cron: str, emails: Sequence[str] = (), webhook: str | None = None,
+                     period: str | None = None, owner: str | None = None, *, kind: str = "report",
+                     inputs: dict[str, Any] | None = None) -> ScheduleRecord:
+        if kind not in SCHEDULE_KINDS:
+            raise ValueError(f"schedule kind {kind!r} is not one of {SCHEDULE_KINDS}")
+        record = ScheduleRecord(uuid.uuid4().hex[:12], name, cron, period, list(emails), webhook, owner,
+                                time.time(), kind, inputs)
+        values = record.public()
+        values["report"] = values.pop("name")
         with self._write() as conn:
-            conn.execute(insert(schema.report_schedules).values(**record.public()))
+            conn.execute(insert(schema.report_schedules).values(**values))
         return record
 
-    def schedules(self) -> list[ScheduleRecord]:
+    def schedules(self, kind: str | None = None) -> list[ScheduleRecord]:
+        """Every schedule (the scheduler runs them all), or those of one kind."""
         t = schema.report_schedules
+        query = select(t).order_by(t.c.created_at)
+        if kind is not None:
+            query = query.where(t.c.kind == kind)
         with self.engine.connect() as conn:
-            rows = conn.execute(select(t).order_by(t.c.created_at)).all()
+            rows = conn.execute(query).all()
         return [ScheduleRecord(r.id, r.report, r.cron, r.period, list(r.emails or []), r.webhook, r.owner,
-                               r.created_at) for r in rows]
+                               r.created_at, r.kind, r.inputs) for r in rows]
 
-    def remove_schedule(self, schedule_id: str) -> None:
+    def remove_schedule(self, schedule_id: str, kind: str = "report") -> None:
+        t = schema.report_schedules
         with self._write() as conn:
-            done = conn.execute(delete(schema.report_schedules).where(schema.report_schedules.c.id == schedule_id))
+            done = conn.execute(delete(t).where(t.c.id == schedule_id, t.c.kind == kind))
         if not done.rowcount:
-            raise NotFound(f"no report schedule '{schedule_id}'; `autoglm report schedules` lists them")
+            lister = "report schedules" if kind == "report" else "workflows schedules"
+            raise NotFound(f"no {kind} schedule '{schedule_id}'; `autoglm {lister}` lists them")
 
     def claim_slot(self, schedule_id: str, slot: float, holder: str, lease_s: float) -> bool:
         """Take ``slot`` of the schedule for ``holder``: True for exactly one claimer per slot (or one taking over

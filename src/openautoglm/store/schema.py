@@ -257,13 +257,16 @@ support_decisions = Table(
     Index("ix_support_decisions_ticket", "ticket_id"),
 )
 
-# -- reports (reports/schedules.py): schedules, and one row per schedule and cron slot --------------------------------
+# -- schedules (schedules.py): reports and workflows on a cron, and one row per schedule and cron slot ---------------
+# (named report_schedules/report_slots because reports came first; workflows share them: one mechanism)
 
 report_schedules = Table(
     "report_schedules",
     metadata,
     Column("id", String(32), primary_key=True),
-    Column("report", String(128), nullable=False),
+    Column("report", String(1024), nullable=False),  # what runs: a report's name, a workflow's name or file
+    Column("kind", String(16), nullable=False, server_default="report"),  # report | workflow
+    Column("inputs", JSON, nullable=True),  # a workflow's inputs (besides the slot's time)
     Column("cron", String(128), nullable=False),
     Column("period", String(100), nullable=True),  # None: the report's own
     Column("emails", JSON, nullable=False),

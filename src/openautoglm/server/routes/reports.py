@@ -54,7 +54,7 @@ async def reports(gw: Gateway = Depends(gateway), _: Principal = Depends(caller(
 
     glm = gw.glm
     definitions = await asyncio.to_thread(lambda: [d.summary() for d in glm.reports.library.all()])
-    schedules = await asyncio.to_thread(glm.store.schedules)
+    schedules = await asyncio.to_thread(glm.store.schedules, "report")
     runs = await asyncio.to_thread(glm.store.report_runs, 50)
     return {"reports": definitions, "schedules": [s.public() for s in schedules],
             "runs": [{**{k: v for k, v in r.public().items() if k != "result"},

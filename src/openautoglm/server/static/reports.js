@@ -79,7 +79,7 @@
         return tr;
       }));
       $("report-schedules").replaceChildren(...data.schedules.map((s) =>
-        row([s.id, s.report, s.cron, [...s.emails, ...(s.webhook ? [s.webhook] : [])].join(", ")])));
+        row([s.id, s.name, s.cron, [...s.emails, ...(s.webhook ? [s.webhook] : [])].join(", ")])));
       $("report-runs").replaceChildren(...data.runs.map((r) => {
         const when = new Date(r.slot * 1000).toLocaleString();
         const tr = row([when, r.report || r.schedule_id, r.status, r.task_id, r.ref ? button("Open", () => open(r.ref))
