@@ -123,6 +123,8 @@ class AutoGLM:
         """Store a schedule: start workflow ``workflow`` (a name, or a file every gateway replica can read) at every
         ``cron`` slot with ``inputs`` and the slot's time (``scheduled_at``, if the workflow declares it). Checked
         first against the configured tools, as ``workflows validate`` checks a file."""
+        from datetime import datetime
+
         from .errors import PlanValidationError
         from .plan import validate_plan
         from .schedules import check_cron, find_workflow, slot_inputs
@@ -136,8 +138,6 @@ class AutoGLM:
             if unknown:
                 raise PlanValidationError([f"the workflow has no input {', '.join(map(repr, unknown))} "
                                            f"(its inputs: {', '.join(found.plan.inputs) or 'none'})"])
-            from datetime import datetime
-
             sample = {**values, **slot_inputs(found.plan, "sample", datetime.now().astimezone())}
             check_inputs(found.plan, sample)
             validate_plan(found.plan, (await self.load_tools()).schemas(), sample)
