@@ -1,8 +1,8 @@
 """Schedules start workflows too: a schedule's kind (report | workflow) and a workflow's inputs; the name column
 grows to hold a workflow file's path.
 
-Revision ID: 0012_workflow_schedules
-Revises: 0011_reports
+Revision ID: 0013_workflow_schedules
+Revises: 0012_support_drafter
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012_workflow_schedules"
-down_revision = "0011_reports"
+revision = "0013_workflow_schedules"
+down_revision = "0012_support_drafter"
 branch_labels = None
 depends_on = None
 
