@@ -86,3 +86,25 @@ def test_tool_retrieval_keeps_e5_when_the_knowledge_base_uses_static_vectors() -
     from openautoglm.planning import planning_embedder
 
     assert isinstance(planning_embedder(Settings(embeddings=EmbeddingsConfig(provider="static"))), E5Embedder)
+
+
+def test_kb_distil_fills_the_cache_ahead_most_frequent_first_and_refuses_a_bad_count(tmp_path: Path) -> None:
+    import os
+
+    autoglm = str(Path(sys.executable).with_name("autoglm"))
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"), "AUTOGLM_HOME": str(tmp_path / "home")}
+    done = subprocess.run([autoglm, "kb", "distil", "--top", "40"], capture_output=True, text=True, env=env,
+                          cwd=tmp_path, timeout=600, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    assert "token vectors in" in done.stderr and str(tmp_path / "cache" / "openautoglm") in done.stderr
+
+    embedder = StaticE5Embedder(cache_dir=tmp_path / "cache" / "openautoglm")
+    embedder.load()
+    static = embedder._static
+    top = static.most_frequent(40)
+    assert np.all(static.table.done[top] == 1)  # "▁", ",", "." and the like, distilled before any ingestion
+    assert embedder.prepare(40) == 0  # nothing left to do
+
+    bad = subprocess.run([autoglm, "kb", "distil", "--top", "0"], capture_output=True, text=True, env=env,
+                         cwd=tmp_path, timeout=120, stdin=subprocess.DEVNULL)
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr and len(bad.stderr.strip().splitlines()) == 1

@@ -129,6 +129,33 @@ def remove(
         typer.echo(f"removed {source}", err=True)
 
 
+@kb_app.command("distil")
+def distil(
+    top: Annotated[int | None, typer.Option("--top", min=1, help="only the N most frequent tokens (default: all)")]
+    = None,
+    config: ConfigOption = None,
+) -> None:
+    """Distil the static e5 token vectors (`embeddings: {provider: static}`) ahead of ingestion, most frequent
+    tokens first, into the on-disk cache; tokens already there are skipped."""
+    import time
+
+    from ..embeddings import StaticE5Embedder
+
+    glm = make_app(config)
+    embedder = StaticE5Embedder(cache_dir=glm.settings.embeddings.cache_dir)
+    started = time.perf_counter()
+    shown = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        if time.perf_counter() - shown[0] > 5:
+            shown[0] = time.perf_counter()
+            typer.echo(f"distilled {done} of {total} tokens", err=True)
+
+    n = embedder.prepare(top, progress)
+    typer.echo(f"distilled {n} token vectors in {time.perf_counter() - started:.0f}s "
+               f"(cache: {embedder.cache_folder})", err=True)
+
+
 @kb_app.command("reindex")
 def reindex(config: ConfigOption = None) -> None:
     """Embed every chunk again with the configured embedder (after changing `embeddings:`)."""

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -50,9 +52,28 @@ class TokenVectors:
     def _table(self, name: str, dtype: type, shape: tuple[int, ...]) -> np.memmap:
         path = self.folder / name
         if not path.exists():
-            with path.open("wb") as f:  # sparse: only rows written take disk space
+            # Made whole under another name, then linked into place (a link never replaces a file): a process
+            # starting at the same moment never sees it short, nor empties one another has begun to fill.
+            scratch = path.with_name(f".{name}.{os.getpid()}.{time.monotonic_ns()}")
+            with scratch.open("wb") as f:  # sparse: only rows written take disk space
                 f.truncate(int(np.prod(shape)) * np.dtype(dtype).itemsize)
+            try:
+                os.link(scratch, path)
+            except FileExistsError:
+                pass
+            finally:
+                scratch.unlink()
         return np.memmap(path, dtype=dtype, mode="r+", shape=shape)
+
+    def fill(self, ids: np.ndarray, progress: Callable[[int], None] | None = None) -> int:
+        """Distil the rows of ``ids`` not cached yet, in batches (``progress`` gets each batch's size); how many."""
+        missing = ids[self.done[ids] == 0]
+        for start in range(0, len(missing), DISTIL_BATCH):
+            part = missing[start : start + DISTIL_BATCH]
+            self._distil(part)
+            if progress is not None:
+                progress(len(part))
+        return len(missing)
 
     def get(self, ids: np.ndarray) -> np.ndarray:
         """float32 vectors of ``ids``, distilling (and caching) the ones never met before."""
@@ -86,6 +107,13 @@ class StaticE5:
         self.weight = (sif_a / (sif_a + p)).astype(np.float32)
         sample = np.random.default_rng(0).choice(np.arange(4, len(weights.vocab.pieces)), MEAN_SAMPLE, replace=False)
         self.mean = self.table.get(sample).mean(axis=0)
+
+    def most_frequent(self, count: int | None = None) -> np.ndarray:
+        """Ids of the ``count`` most probable pieces (all, when None), most probable first, specials left out."""
+        specials = {self.weights.vocab.bos, self.weights.vocab.eos, self.weights.vocab.pad, self.weights.vocab.unk}
+        order = np.argsort(-self.weights.vocab.scores, kind="stable")
+        order = order[~np.isin(order, list(specials))]
+        return order if count is None else order[:count]
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """One (not normalised) vector per text."""
