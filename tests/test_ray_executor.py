@@ -18,6 +18,7 @@ from openautoglm.config import Settings
 from openautoglm.errors import ConfigError
 from openautoglm.events import EventKind
 from openautoglm.executors.ray_steps import RayExecutor
+from openautoglm.models.ray_replicas import RayReplicasModel
 from openautoglm.store import Store
 from openautoglm.tools import ToolContext, tool
 
@@ -180,6 +181,33 @@ def _exists(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+async def test_a_gguf_node_served_by_two_ray_actors_answers_parallel_model_steps(cluster: Any) -> None:
+    node = {"name": "smol-replicas", "backend": "ray", "replicas": 2, "ray_address": cluster.address}
+    app = make_app(cluster, nodes=[node])
+    plan = {"steps": [{"id": f"w{i}", "uses": "llm.generate", "with": {"prompt": f"Say hello number {i}.",
+                                                                        "max_tokens": 8}} for i in range(2)]}
+    try:
+        result = await app.execute(plan)
+        events = app.trace(result.task_id)
+        model = app.services.router.get("smol-replicas").model
+        assert isinstance(model, RayReplicasModel)
+        where = await model.where()
+        served = list(model.served)
+    finally:
+        await app.aclose()  # kills the actors: their CPUs go back to the cluster
+    assert result.status == "succeeded", result.answer
+    assert all(isinstance(s.output, str) and s.output.strip() for s in result.steps)
+    # The two model steps went one to each replica: two worker processes, neither of them this one.
+    assert served == [1, 1]
+    assert len({pid for _, pid in where}) == 2 and os.getpid() not in {pid for _, pid in where}
+    for step in ("w0", "w1"):
+        finished = next(e for e in events if e.step_id == step and e.kind == "step.finished")
+        assert finished.data["node"] == "smol-replicas"
+        # The model step itself stays in the task's process (it holds the router); the model work is on Ray.
+        worker = next(e for e in events if e.step_id == step and e.kind == "step.worker").data
+        assert worker["status"] == "local" and "portable" in worker["reason"]
 
 
 def test_executor_setting_picks_the_class_and_an_unknown_one_is_a_config_error() -> None:

@@ -39,6 +39,9 @@ class NodeConfig(BaseModel):
     context_window: int | None = None
     can_plan: bool | None = Field(default=None, description="trust it to write whole plans (default: remote yes)")
     timeout_s: float = Field(default=60.0, gt=0)
+    replicas: int = Field(default=2, ge=1, le=64, description="backend ray: how many Ray actors serve the model")
+    ray_address: str | None = Field(default=None, description="backend ray: the cluster; unset: the one this "
+                                    "process joined already (executor: ray), RAY_ADDRESS, or a local Ray")
 
 
 class RouteConfig(BaseModel):

@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import os
 import pickle
-import threading
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +29,7 @@ from typing import Any
 from ..engine import Executor, describe
 from ..errors import ToolError, WorkerLost
 from ..events import EventKind
-from ..extras import require_extra
+from ..ray_connect import connect
 from ..tools.base import Tool, ToolContext
 from . import executors
 
@@ -94,20 +93,6 @@ def _portable(exc: Exception) -> BaseException:
         stand_in = ToolError(describe(exc))
         stand_in.retryable = getattr(exc, "retryable", True)  # an unknown exception: retry if the policy allows
         return stand_in
-
-
-_connect_lock = threading.Lock()
-
-
-def _connect(address: str | None) -> None:
-    """Join the cluster once per process (Ray's connection is per process)."""
-    import logging
-
-    import ray
-
-    with _connect_lock:
-        if not ray.is_initialized():
-            ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
 
 
 @executors.register(EXECUTOR)
@@ -177,10 +162,7 @@ class RayExecutor(Executor):
     async def _ready(self) -> Any:
         """The remote step function, once connected (the first step of a process waits for the connection)."""
         if self._task is None:
-            require_extra("ray", "executor: ray", "ray")
-            # In a thread: joining takes a second or two, and from a thread Ray leaves the process's SIGTERM handler
-            # alone (it logs that it did), so a gateway still drains its tasks on SIGTERM.
-            await asyncio.to_thread(_connect, self.address)
+            await connect(self.address, "executor: ray")
             import ray
 
             self._task = ray.remote(_run_step).options(max_retries=0, num_cpus=self.num_cpus, name="autoglm-step")
