@@ -18,6 +18,7 @@ from openautoglm.config import Settings
 from openautoglm.errors import ConfigError
 from openautoglm.events import EventKind
 from openautoglm.executors.ray_steps import RayExecutor
+from openautoglm.models.base import ChatRequest, Message
 from openautoglm.models.ray_replicas import RayReplicasModel
 from openautoglm.store import Store
 from openautoglm.tools import ToolContext, tool
@@ -120,7 +121,7 @@ async def test_a_worker_killed_mid_step_is_recorded_and_the_step_runs_again(clus
     try:
         running = asyncio.create_task(app.execute(plan))
         deadline = time.monotonic() + 60
-        while not marker.exists() or not marker.read_text().strip():
+        while not marker.exists() or "\n" not in marker.read_text():  # a whole pid, written by the worker
             assert time.monotonic() < deadline, "the step never started on a worker"
             assert not running.done(), running
             await asyncio.sleep(0.05)
@@ -183,7 +184,7 @@ def _exists(pid: int) -> bool:
     return True
 
 
-async def test_a_gguf_node_served_by_two_ray_actors_answers_parallel_model_steps(cluster: Any) -> None:
+async def test_a_gguf_node_served_by_two_ray_actors_and_one_killed_mid_call(cluster: Any) -> None:
     node = {"name": "smol-replicas", "backend": "ray", "replicas": 2, "ray_address": cluster.address}
     app = make_app(cluster, nodes=[node])
     plan = {"steps": [{"id": f"w{i}", "uses": "llm.generate", "with": {"prompt": f"Say hello number {i}.",
@@ -195,12 +196,24 @@ async def test_a_gguf_node_served_by_two_ray_actors_answers_parallel_model_steps
         assert isinstance(model, RayReplicasModel)
         where = await model.where()
         served = list(model.served)
+        # Replica 0 (next in line) is killed in the middle of a long generation: replica 1 answers the call.
+        counting = ChatRequest(messages=[Message(role="user", content="Count from 1 to 200: 1, 2, 3, 4,")],
+                               max_tokens=150)
+        call = asyncio.create_task(model.complete(counting))
+        while model._busy[0] == 0:
+            assert not call.done(), call
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.3)
+        os.kill(where[0][1], signal.SIGKILL)
+        survived = await asyncio.wait_for(call, 180)
+        after = (list(model.lost), list(model.served))
     finally:
         await app.aclose()  # kills the actors: their CPUs go back to the cluster
     assert result.status == "succeeded", result.answer
     assert all(isinstance(s.output, str) and s.output.strip() for s in result.steps)
     # The two model steps went one to each replica: two worker processes, neither of them this one.
     assert served == [1, 1]
+    assert survived.text.strip() and after == ([1, 0], [1, 2])
     assert len({pid for _, pid in where}) == 2 and os.getpid() not in {pid for _, pid in where}
     for step in ("w0", "w1"):
         finished = next(e for e in events if e.step_id == step and e.kind == "step.finished")

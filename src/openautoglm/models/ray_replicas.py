@@ -11,8 +11,8 @@ node has a CPU for it; a request goes to the replica with the fewest requests in
         replicas: 3
         ray_address: 10.0.0.5:6379           # unset: the executor's cluster, RAY_ADDRESS, or a local Ray
 
-A replica that died (its process or node) is restarted by Ray; the call it was serving fails as
-:class:`ModelUnavailable`, which the router counts against the node and may retry elsewhere.
+A replica that died (its process or node) is restarted by Ray, and the call it was serving goes to the next
+replica; only when every replica fails it is :class:`ModelUnavailable`, which the router counts against the node.
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ class RayReplicasModel(ChatModel):
         self.n_ctx = n_ctx
         self.num_cpus = num_cpus
         self.served = [0] * replicas  # calls answered, by replica
+        self.lost = [0] * replicas  # calls a replica died under (each then taken by another replica)
         self._busy = [0] * replicas
         self._actors: list[Any] | None = None
         self._starting = asyncio.Lock()
@@ -84,20 +85,26 @@ class RayReplicasModel(ChatModel):
         return self._actors
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
-        from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
+        from ray.exceptions import ActorUnavailableError, RayActorError
 
         actors = await self.actors()
-        pick = min(range(len(actors)), key=lambda i: (self._busy[i], self.served[i]))
-        self._busy[pick] += 1
-        try:
-            response: ChatResponse = await actors[pick].complete.remote(request)
-        except (ActorDiedError, ActorUnavailableError, RayActorError) as exc:
-            raise ModelUnavailable(f"model node '{self.name}': replica {pick} is gone "
-                                   f"({type(exc).__name__}); Ray restarts it") from exc
-        finally:
-            self._busy[pick] -= 1
-        self.served[pick] += 1
-        return response
+        # The least busy replica first; when one dies under the call (its process or node), the next takes it
+        # (a completion has no side effects to repeat) while Ray restarts the dead one.
+        gone: list[str] = []
+        for pick in sorted(range(len(actors)), key=lambda i: (self._busy[i], self.served[i])):
+            self._busy[pick] += 1
+            try:
+                response: ChatResponse = await actors[pick].complete.remote(request)
+            except (RayActorError, ActorUnavailableError) as exc:
+                self.lost[pick] += 1
+                gone.append(f"replica {pick}: {type(exc).__name__}")
+                continue
+            finally:
+                self._busy[pick] -= 1
+            self.served[pick] += 1
+            return response
+        raise ModelUnavailable(f"model node '{self.name}': every replica failed the call ({'; '.join(gone)}); "
+                               "Ray restarts them")
 
     async def where(self) -> list[tuple[str, int]]:
         """(Ray node id, pid) of each replica."""
