@@ -4,27 +4,21 @@ process holds. Real ``autoglm serve`` processes, a real MCP server for the slow 
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import signal
-import socket
-import subprocess
 import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
+from durable_support import autoglm, check_log, crash, events, finished_steps, served, status, wait
 from gateway_support import database
 from openautoglm.store import Store
 
-AUTOGLM = str(Path(sys.executable).with_name("autoglm"))
 SLOW = Path(__file__).with_name("slow_mcp_server.py")
 LEASE_TTL_S = 2.0
 
@@ -47,51 +41,6 @@ def _config(root: Path, db_url: str, lease_ttl_s: float = LEASE_TTL_S) -> Path:
     return root
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def served(root: Path) -> Iterator[tuple[subprocess.Popen[str], httpx.Client]]:
-    """``autoglm serve`` in its own process group (it and its MCP server die together on ``kill -9``)."""
-    port = _free_port()
-    log = (root / f"serve-{port}.log").open("w")  # closed below, after the process
-    proc = subprocess.Popen([AUTOGLM, "serve", "--port", str(port)], cwd=root, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=log, text=True, start_new_session=True,
-                            env={**os.environ, "AUTOGLM_HOME": str(root)})
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if client.get("/healthz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, (root / f"serve-{port}.log").read_text()
-            assert time.monotonic() < deadline, "the gateway did not start"
-            time.sleep(0.1)
-        yield proc, client
-    finally:
-        client.close()
-        if proc.poll() is None:
-            crash(root, proc)
-        proc.wait(10)
-        log.close()
-
-
-def crash(root: Path, proc: subprocess.Popen[str]) -> None:
-    """``kill -9`` the gateway and the tool servers it started."""
-    os.killpg(proc.pid, signal.SIGKILL)
-    pids = root / "pids.txt"
-    for pid in pids.read_text().split() if pids.exists() else []:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(int(pid), signal.SIGKILL)
-    pids.unlink(missing_ok=True)
-
-
 def _chain(prefix: str, count: int, seconds: float, gates: dict[int, Path] | None = None) -> dict[str, Any]:
     """Steps ``<prefix>1..count`` one after the other, each sleeping ``seconds``; step i of ``gates`` first waits
     for its file."""
@@ -107,44 +56,6 @@ def _chain(prefix: str, count: int, seconds: float, gates: dict[int, Path] | Non
     return {"steps": steps}
 
 
-def _events(client: httpx.Client, task_id: str) -> list[dict[str, Any]]:
-    answer = client.get(f"/v1/tasks/{task_id}/trace")
-    assert answer.status_code == 200, answer.text
-    events: list[dict[str, Any]] = answer.json()["events"]
-    return events
-
-
-def _finished_steps(events: list[dict[str, Any]]) -> list[str]:
-    return [e["step_id"] for e in events if e["kind"] == "step.finished"]
-
-
-def _wait(check: Any, timeout: float = 60, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := check()):
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
-    return found
-
-
-def _status(client: httpx.Client, task_id: str) -> str:
-    status: str = client.get(f"/v1/tasks/{task_id}").json()["status"]
-    return status
-
-
-def _autoglm(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([AUTOGLM, *args], cwd=root, capture_output=True, text=True, timeout=120,
-                          stdin=subprocess.DEVNULL, env={**os.environ, "AUTOGLM_HOME": str(root)})
-
-
-def _check_log(events: list[dict[str, Any]], before: list[dict[str, Any]], steps: list[str]) -> None:
-    """Every event from before the crash is still there, sequence numbers run 1..n without a gap or a repeat,
-    each step finished once, and the task answered once."""
-    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
-    assert events[:len(before)] == before
-    assert Counter(_finished_steps(events)) == Counter(steps)
-    assert [e["kind"] for e in events].count("answer") == 1
-
-
 def test_a_killed_gateway_finishes_its_tasks_after_a_restart_without_rerunning_steps(
         db_url: str, tmp_path: Path) -> None:
     # A long lease: the restarted gateway sees its predecessor's process is gone and does not wait it out.
@@ -157,11 +68,11 @@ def test_a_killed_gateway_finishes_its_tasks_after_a_restart_without_rerunning_s
         slow_id = slow.json()["id"]
         queued_id = client.post("/v1/tasks", json={"plan": _chain("b", 2, 0.1)}).json()["id"]
         # Mid-plan: two steps done, the third one running.
-        _wait(lambda: len(_finished_steps(_events(client, slow_id))) == 2, what="two finished steps")
-        _wait(lambda: any(e["kind"] == "step.started" and e["step_id"] == "a3" for e in _events(client, slow_id)),
+        wait(lambda: len(finished_steps(events(client, slow_id))) == 2, what="two finished steps")
+        wait(lambda: any(e["kind"] == "step.started" and e["step_id"] == "a3" for e in events(client, slow_id)),
               what="the third step")
-        before = _events(client, slow_id)
-        assert _status(client, queued_id) == "queued"
+        before = events(client, slow_id)
+        assert status(client, queued_id) == "queued"
         crash(root, proc)
         proc.wait(10)
     assert (root / "calls.txt").read_text().split() == ["a1", "a2"]
@@ -176,30 +87,30 @@ def test_a_killed_gateway_finishes_its_tasks_after_a_restart_without_rerunning_s
     restarted_at = time.time()
     with served(root) as (_, client):
         serving_at = time.time()
-        resumed = _wait(lambda: next((e for e in _events(client, slow_id)
+        resumed = wait(lambda: next((e for e in events(client, slow_id)
                                       if e["kind"] == "task.started" and e["data"].get("resumed")), None),
                         what="the slow task to resume")
         # While this gateway holds the task, `autoglm resume` refuses in one line instead of running it too.
-        refused = _autoglm(root, "resume", slow_id)
+        refused = autoglm(root, "resume", slow_id)
         assert refused.returncode != 0 and "Traceback" not in refused.stderr
         assert len(refused.stderr.strip().splitlines()) == 1 and "is being run by" in refused.stderr
         gate.touch()
-        _wait(lambda: _status(client, slow_id) not in ("queued", "running"), what="the slow task to finish")
-        _wait(lambda: _status(client, queued_id) not in ("queued", "running", "interrupted"),
+        wait(lambda: status(client, slow_id) not in ("queued", "running"), what="the slow task to finish")
+        wait(lambda: status(client, queued_id) not in ("queued", "running", "interrupted"),
               what="the queued task to finish")
-        assert _status(client, slow_id) == "succeeded" and _status(client, queued_id) == "succeeded"
-        slow_events, queued_events = _events(client, slow_id), _events(client, queued_id)
+        assert status(client, slow_id) == "succeeded" and status(client, queued_id) == "succeeded"
+        slow_events, queued_events = events(client, slow_id), events(client, queued_id)
     assert resumed["data"]["steps_done"] == ["a1", "a2"]
     assert resumed["ts"] < dead.lease_expires_at  # taken over before the dead holder's lease would have lapsed
-    _check_log(slow_events, before, slow_steps)
-    _check_log(queued_events, [], ["b1", "b2"])
+    check_log(slow_events, before, slow_steps)
+    check_log(queued_events, [], ["b1", "b2"])
     # Each step really ran once: the two finished before the kill were not run again.
     assert Counter((root / "calls.txt").read_text().split()) == Counter([*slow_steps, "b1", "b2"])
     print(f"\nrecovery: {resumed['ts'] - restarted_at:.2f}s from the restart to the killed task running again, "
           f"{resumed['ts'] - serving_at:.2f}s after the new gateway answered",
           file=sys.stderr)
 
-    again = _autoglm(root, "resume", slow_id)
+    again = autoglm(root, "resume", slow_id)
     assert again.returncode != 0 and "already finished (succeeded)" in again.stderr
     assert len(again.stderr.strip().splitlines()) == 1
 
@@ -209,8 +120,8 @@ def test_sigterm_drains_and_the_next_gateway_resumes(tmp_path: Path) -> None:
         root = _config(tmp_path, db_url)
         with served(root) as (proc, client):
             task_id = client.post("/v1/tasks", json={"plan": _chain("c", 3, 0.8)}).json()["id"]
-            _wait(lambda: len(_finished_steps(_events(client, task_id))) == 1, what="one finished step")
-            before = _events(client, task_id)
+            wait(lambda: len(finished_steps(events(client, task_id))) == 1, what="one finished step")
+            before = events(client, task_id)
             proc.send_signal(signal.SIGTERM)
             # uvicorn exits 0, or by the same signal once it has shut down (it re-raises it, newer versions).
             assert proc.wait(30) in (0, -signal.SIGTERM)
@@ -222,8 +133,8 @@ def test_sigterm_drains_and_the_next_gateway_resumes(tmp_path: Path) -> None:
         finally:
             store.close()
         with served(root) as (_, client):
-            _wait(lambda: _status(client, task_id) not in ("queued", "running", "interrupted"), what="the task")
-            assert _status(client, task_id) == "succeeded"
-            _check_log(_events(client, task_id), before, ["c1", "c2", "c3"])
+            wait(lambda: status(client, task_id) not in ("queued", "running", "interrupted"), what="the task")
+            assert status(client, task_id) == "succeeded"
+            check_log(events(client, task_id), before, ["c1", "c2", "c3"])
         # The step in flight at SIGTERM finished before the gateway stopped (a step boundary); none ran twice.
         assert Counter((root / "calls.txt").read_text().split()) == Counter(["c1", "c2", "c3"])

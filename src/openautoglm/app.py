@@ -8,7 +8,8 @@ store, planner... built once from the settings, each on first use) and the orche
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,7 @@ from .config import Settings, load_settings
 from .engine import Approver, Executor, StepResult, StepStatus
 from .errors import ConfigError
 from .events import Event, EventSink
+from .leases import Leases, NewTask
 from .memory.kb import IngestReport, KnowledgeBase
 from .memory.sessions import Sessions
 from .models.base import ChatModel
@@ -25,6 +27,7 @@ from .planning.base import Planner, PlanningContext, Turn
 from .reports.service import Reports
 from .services import Services
 from .store import Store
+from .taskspec import TaskSpec
 from .tools.base import Tool, ToolRegistry
 from .tools.workflows import WorkflowRegistry
 
@@ -256,18 +259,29 @@ class AutoGLM:
         history: list[Turn] | None = None,
         language: str | None = None,
         instructions: str | None = None,
+        *,
+        leased: bool = False,
     ) -> RunResult:
         """Plan ``request``, execute the plan, answer; every stage recorded under the returned task id.
 
         ``role`` is the caller's (the gateway passes its principal's): tools restricted to other roles are denied.
         ``history`` is the conversation before ``request`` when the caller keeps it (a stateless chat client);
         without it, the session's turns. ``instructions`` (a chat's system prompt) reach every writer: each
-        ``llm.generate`` step and the answer, written in ``language`` ("zh"/"en"; default: what they ask for)."""
+        ``llm.generate`` step and the answer, written in ``language`` ("zh"/"en"; default: what they ask for).
+
+        The task runs under its lease in the store (see :meth:`resume`), its row written first with what it needs
+        to run, so if this process dies a gateway takes it over; ``leased``: the caller holds the lease already."""
         request = clean_request(request)
         await self.load_tools()
-        return await self.orchestrator.run(request, self.planner, self.planning_context(), session_id=session_id,
-                                           owner=owner, on_event=on_event, task_id=task_id, role=role,
-                                           history=history, language=language, instructions=instructions)
+        # Built before the lease is taken: making the planner and the model may hold the event loop a while (the
+        # first time), and a heartbeat that cannot beat for a lease's ttl loses the task to another process.
+        orchestrator, planner, context = self.orchestrator, self.planner, self.planning_context()
+        task_id = task_id or new_task_id()
+        spec = TaskSpec.chat(request, history, instructions, kind="request")
+        async with self._leased(task_id, leased, NewTask(spec, owner, role, session_id)):
+            return await orchestrator.run(request, planner, context, session_id=session_id, owner=owner,
+                                          on_event=on_event, task_id=task_id, role=role, history=history,
+                                          language=language, instructions=instructions)
 
     async def execute(
         self,
@@ -277,14 +291,21 @@ class AutoGLM:
         on_event: EventSink | None = None,
         task_id: str | None = None,
         role: str = "admin",
+        *,
+        leased: bool = False,
     ) -> RunResult:
-        """Run a plan given as a Plan, a dict, or a path to a JSON plan or YAML workflow."""
+        """Run a plan given as a Plan, a dict, or a path to a JSON plan or YAML workflow (under the task's lease,
+        as :meth:`run`)."""
         from .workflow import load_plan
 
         await self.load_tools()
         parsed = load_plan(plan) if isinstance(plan, str | Path) else parse_plan(plan)
-        return await self.orchestrator.execute(parsed, inputs, owner=owner, on_event=on_event, task_id=task_id,
-                                               role=role)
+        self.orchestrator.check(parsed, inputs)  # an invalid plan never becomes a task
+        task_id = task_id or new_task_id()
+        spec = TaskSpec(kind="plan", plan=parsed.dump(), inputs=dict(inputs or {}))
+        async with self._leased(task_id, leased, NewTask(spec, owner, role)):
+            return await self.orchestrator.execute(parsed, inputs, owner=owner, on_event=on_event,
+                                                   task_id=task_id, role=role)
 
     async def dry_run(self, plan: Plan | Mapping[str, Any] | str | Path,
                       inputs: Mapping[str, Any] | None = None) -> tuple[dict[str, StepResult], list[Event]]:
@@ -308,14 +329,20 @@ class AutoGLM:
         The task's lease is taken for the run (and renewed), so no other process runs it meanwhile: a task another
         process holds, or one already finished, raises :class:`~openautoglm.errors.TaskConflict`. ``leased``: the
         caller holds the lease already (a gateway worker that claimed the task)."""
-        if leased:
+        async with self._leased(task_id, leased):
             return await self.orchestrator.resume(task_id, on_event)
-        from .leases import Leases
 
+    @asynccontextmanager
+    async def _leased(self, task_id: str, leased: bool, new: NewTask | None = None) -> AsyncIterator[None]:
+        """Hold ``task_id``'s lease for the body (unless the caller does): taken now, renewed by a heartbeat,
+        given back after; ``new``: the task's row is written under the lease if it has none yet."""
+        if leased:
+            yield
+            return
         leases = Leases(self.store, self.settings.gateway.lease_ttl_s)
         try:
-            async with leases.holding(task_id):
-                return await self.orchestrator.resume(task_id, on_event)
+            async with leases.holding(task_id, new):
+                yield
         finally:
             await leases.aclose()
 

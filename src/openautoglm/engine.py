@@ -27,6 +27,10 @@ PREVIEW_CHARS = 2000
 
 
 Approver = Callable[[Tool, dict[str, Any], ToolContext], Awaitable[bool]]
+# Asked about a call this task started before a crash, whose outcome is unknown (``why`` in words; the call was
+# started at ``since``): whether to run it again, and the decision in words (who decided, their reason).
+# :meth:`~openautoglm.tools.approval.ApprovalBroker.rerun` files it as an approval request in the store and waits.
+Rerun = Callable[[Tool, dict[str, Any], ToolContext, str, float], Awaitable[tuple[bool, str]]]
 
 
 class RecordedKey(Protocol):
@@ -41,6 +45,10 @@ class RecordedKey(Protocol):
 
     @property
     def task_id(self) -> str: ...
+
+    @property
+    def created_at(self) -> float:  # when it was claimed
+        ...
 
 
 class IdempotencyLedger(Protocol):
@@ -76,6 +84,8 @@ class Executor:
     ledger: IdempotencyLedger | None = None
     # A dry run: tools with side effects are not called; their outputs are made up (Tool.simulate) or recorded.
     simulate: bool = False
+    # Who decides on a call whose outcome a crash left unknown, when its tool cannot reconcile; None: the step fails.
+    rerun: Rerun | None = None
 
     async def run(
         self,
@@ -257,18 +267,25 @@ class _Run:
             # Done before: reuse it, nothing to approve. Else approve first and claim after, so a key is held only
             # while the tool may really be running (a wait for a person that dies leaves no unknown outcome).
             if (held := self.x.ledger.recorded_key(key)) is not None:
-                if held.status != "done" and (verdict := await tool.reconcile(args, key, ctx)) is not None:
-                    return await self.reconciled(step.id, tool, key, verdict, held, args, ctx, policy, timeout,
-                                                 result)
+                if held.status != "done":
+                    if (verdict := await tool.reconcile(args, key, ctx)) is not None:
+                        return await self.reconciled(step.id, tool, key, verdict, held, args, ctx, policy, timeout,
+                                                     result)
+                    # Started by this very task, which this process now holds the lease of: whoever started it is
+                    # gone, so what it did is unknown rather than under way. A person decides.
+                    if held.task_id == self.emitter.task_id and self.x.rerun is not None:
+                        return await self.settle_unknown(step.id, tool, key, held, args, ctx, policy, timeout,
+                                                         result)
                 return self.reuse(step.id, tool, key, held)
             return await self.keyed_call(step.id, tool, key, args, ctx, policy, timeout, result)
         return await self.call(step.id, tool, args, ctx, policy, timeout, result)
 
     async def keyed_call(self, sid: str, tool: Tool, key: str, args: dict[str, Any], ctx: ToolContext,
-                         policy: RetryPolicy, timeout: float, result: StepResult) -> Any:
-        """Approve, claim ``key``, call, record the output under it (or give the key back if the call failed)."""
+                         policy: RetryPolicy, timeout: float, result: StepResult, approved: bool = False) -> Any:
+        """Approve (unless ``approved`` already), claim ``key``, call, record the output under it (or give the key
+        back if the call failed)."""
         assert self.x.ledger is not None
-        await self.authorize(tool, args, ctx)
+        await self.authorize(tool, args, ctx, ask=not approved)
         if (held := self.x.ledger.claim_key(key, tool.name, self.emitter.task_id, sid)) is not None:
             return self.reuse(sid, tool, key, held)
         try:
@@ -296,6 +313,27 @@ class _Run:
             return output
         self.x.ledger.release_key(key)  # not done: this step takes the key over and does the work
         return await self.keyed_call(sid, tool, key, args, ctx, policy, timeout, result)
+
+    async def settle_unknown(self, sid: str, tool: Tool, key: str, held: RecordedKey, args: dict[str, Any],
+                             ctx: ToolContext, policy: RetryPolicy, timeout: float, result: StepResult) -> Any:
+        """This task started the call under ``key`` before a crash and its outcome was never recorded; the tool
+        cannot ask its target (no ``reconcile``). Ask a person: approved, the call runs again under the key;
+        denied (or nobody decided in time), the step fails with their reason."""
+        assert self.x.ledger is not None and self.x.rerun is not None
+        started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(held.created_at))
+        why = (f"{tool.name} was started under idempotency key {key!r} at {started} and the process running it "
+               "stopped before its outcome was recorded: it may or may not have happened. Check the target "
+               "system; approve to run it again, deny to fail the step.")
+        self.emitter.emit(EventKind.IDEMPOTENCY, sid, key=key, uses=tool.name, status="outcome_unknown",
+                          first_task=held.task_id)
+        approved, decision = await self.x.rerun(tool, args, ctx, why, held.created_at)
+        self.emitter.emit(EventKind.IDEMPOTENCY, sid, key=key, uses=tool.name,
+                          status="rerun_approved" if approved else "rerun_denied")
+        if not approved:
+            raise ToolError(f"{tool.name}'s outcome under idempotency key {key!r} is unknown after a crash, and "
+                            f"running it again was not approved ({decision})")
+        self.x.ledger.release_key(key)  # the person checked: this step claims the key again and does the work
+        return await self.keyed_call(sid, tool, key, args, ctx, policy, timeout, result, approved=True)
 
     def simulated(self, sid: str, tool: Tool, args: dict[str, Any], key: str | None) -> Any:
         held = self.x.ledger.recorded_key(key) if key is not None and self.x.ledger is not None else None
@@ -359,11 +397,13 @@ class _Run:
                               error=describe(error), error_type=type(error).__name__)
             await self.x.sleep(delay)
 
-    async def authorize(self, tool: Tool, args: dict[str, Any], ctx: ToolContext) -> None:
+    async def authorize(self, tool: Tool, args: dict[str, Any], ctx: ToolContext, ask: bool = True) -> None:
+        """The caller's role may use ``tool``, and (``ask``: not approved already) a call with side effects is
+        approved."""
         if tool.roles is not None and ctx.role not in tool.roles:
             self.emitter.emit(EventKind.TOOL_DENIED, ctx.step_id, tool=tool.name, reason=f"role '{ctx.role}'")
             raise ToolPermissionError(f"role '{ctx.role}' may not call {tool.name}")
-        if tool.side_effects:
+        if tool.side_effects and ask:
             approved = bool(self.x.approver and await self.x.approver(tool, args, ctx))
             self.emitter.emit(EventKind.APPROVAL, ctx.step_id, tool=tool.name, approved=approved,
                               approver="none" if self.x.approver is None else "configured")

@@ -314,7 +314,10 @@ class StepWorker(Payload):
 class Idempotency(Payload):
     key: str
     uses: str
-    status: str  # recorded | reused | in_progress | released | reconciled_done | reconciled_not_done
+    # recorded | reused | in_progress | released | reconciled_done | reconciled_not_done | outcome_unknown (started
+    # by this task before a crash, no outcome, the tool cannot reconcile: a person is asked) | rerun_approved |
+    # rerun_denied
+    status: str
     first_task: str | None = None  # the task that did the work, when reused
     output: Any = None
 
@@ -377,6 +380,7 @@ class Approval(Payload):
     timeout_s: float | None = None
     by: str | None = None
     reason: str | None = None
+    asks: str | None = None  # the broker's question when it is not "call": "rerun" (an outcome unknown after a crash)
 
 
 @payload(EventKind.MODEL_PROMPT)

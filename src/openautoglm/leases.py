@@ -4,6 +4,10 @@ A task runs only under a lease in the store (holder, expiry). The holder renews 
 ``ttl_s / 4``; a process that dies stops renewing, and once its leases lapse any gateway claims those tasks and
 resumes them from their logs. A heartbeat that finds a lease gone (taken over after a stall, or the task cancelled
 through another replica) stops the local run at once, so two processes never run one task.
+
+Every process that runs a task holds its lease this way: a gateway's workers (:mod:`openautoglm.server.runner`),
+and ``AutoGLM.run``/``execute``/``resume`` called directly (the CLI), whose new task is written as a row under the
+lease with its :class:`~openautoglm.taskspec.TaskSpec` first, so a gateway can take it over if the process dies.
 """
 
 from __future__ import annotations
@@ -15,11 +19,13 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import structlog
 
-from .errors import TaskConflict
+from .errors import NotFound, TaskConflict
 from .store import FINISHED, Store
+from .taskspec import TaskSpec
 
 log = structlog.get_logger(__name__)
 
@@ -45,12 +51,24 @@ def dead_here(holder: str) -> bool:
     return False
 
 
+@dataclass(frozen=True)
+class NewTask:
+    """A task not in the store yet, to be written under the lease that runs it: queued with what any process needs
+    to run it, so it is taken over like any other if this one dies."""
+
+    spec: TaskSpec
+    owner: str | None = None
+    role: str | None = None
+    session_id: str | None = None
+
+
 class Leases:
     def __init__(self, store: Store, ttl_s: float = 10.0, holder: str | None = None) -> None:
         self.store = store
         self.ttl_s = ttl_s
         self.holder = holder or holder_name()
         self._held: dict[str, asyncio.Task[object] | None] = {}
+        self._lost: set[str] = set()  # tasks whose lease another process took while this one ran them
         self._beat: asyncio.Task[None] | None = None
 
     @property
@@ -58,14 +76,29 @@ class Leases:
         """How often leases are renewed: four chances before one lapses."""
         return self.ttl_s / 4
 
-    def take(self, task_id: str) -> None:
-        """Take ``task_id``'s lease (an explicit resume), or say in one line why not."""
+    def take(self, task_id: str, new: NewTask | None = None) -> None:
+        """Take ``task_id``'s lease (an explicit resume; with ``new``, a task written now), or say in one line why
+        not. A holder that is a dead process of this host is not waited out."""
         if self.store.take_lease(task_id, self.holder, self.ttl_s):
             return
-        task = self.store.get_task(task_id)  # NotFound for an unknown id
+        try:
+            task = self.store.get_task(task_id)
+        except NotFound:
+            if new is None:
+                raise
+            self.store.enqueue_task(task_id, new.spec.title(), new.spec.model_dump(), owner=new.owner,
+                                    role=new.role, session_id=new.session_id, holder=self.holder,
+                                    lease_s=self.ttl_s)
+            return
         if task.status in FINISHED:
             raise TaskConflict(f"task {task_id} already finished ({task.status}); nothing to resume "
                                f"(`autoglm trace {task_id}` shows it)")
+        if task.lease_owner and dead_here(task.lease_owner):
+            self.store.expire_leases(task.lease_owner)
+            log.info("dead_holder_leases_ended", holder=task.lease_owner)
+            if self.store.take_lease(task_id, self.holder, self.ttl_s):
+                return
+            task = self.store.get_task(task_id)
         left = max(0.0, (task.lease_expires_at or time.time()) - time.time())
         raise TaskConflict(f"task {task_id} is being run by {task.lease_owner} (lease renewed, {left:.0f}s left); "
                            "wait for it to finish, or cancel it first")
@@ -107,21 +140,28 @@ class Leases:
                 if task_id in kept or task_id not in self._held:
                     continue
                 job = self._held.pop(task_id)
+                self._lost.add(task_id)
                 log.warning("lease_lost", task_id=task_id, holder=self.holder)
                 if job is not None:
                     job.cancel()
 
     @asynccontextmanager
-    async def holding(self, task_id: str) -> AsyncIterator[None]:
-        """Run the body under ``task_id``'s lease, taken now (:class:`TaskConflict` if it cannot be) and given
-        back after; a body stopped midway leaves the task ``interrupted``, for the next worker."""
-        await asyncio.to_thread(self.take, task_id)
-        self.hold(task_id, asyncio.current_task())
+    async def holding(self, task_id: str, new: NewTask | None = None) -> AsyncIterator[None]:
+        """Run the body under ``task_id``'s lease, taken now (:class:`TaskConflict` if it cannot be; with ``new``,
+        the task's row is written under it) and given back after; a body stopped midway leaves the task
+        ``interrupted``, for the next worker. A body stopped because another process took the lease over raises
+        :class:`TaskConflict` rather than a bare cancellation."""
+        await asyncio.to_thread(self.take, task_id, new)
+        current = asyncio.current_task()
+        self.hold(task_id, current)
         error: str | None = None
         unfinished = "interrupted"
         try:
             yield
         except asyncio.CancelledError:
+            if task_id in self._lost and current is not None and current.uncancel() == 0:
+                raise TaskConflict(f"task {task_id} was taken over by another process (this one's lease lapsed: "
+                                   "it stalled past gateway.lease_ttl_s); it goes on there") from None
             raise
         except Exception as exc:  # a bug, not a stop: marked failed, so no worker picks it up again and again
             unfinished, error = "failed", f"{type(exc).__name__}: {exc}"

@@ -185,14 +185,20 @@ class Orchestrator:
                       role: str = "admin") -> RunResult:
         """Run a plan written by a person (or a program); it is checked before any task exists."""
         given = dict(inputs or {})
-        validate_plan(plan, self.new_executor().tools.schemas(), given)
-        check_inputs(plan, given)  # the types its `inputs:` declare
+        self.check(plan, given)
         task_id = task_id or new_task_id()
         seq = self.log.open_task(task_id, plan.description or plan.name, owner=owner, role=role)
         emitter = self._emitter(task_id, on_event, seq=seq)
         emitter.emit(EventKind.TASK_STARTED, request=plan.name or "plan", inputs=given)
         emitter.emit(EventKind.PLAN_MADE, plan=plan.dump(), planner="given")
         return await self._execute(task_id, plan, emitter, given, owner, None, role=role)
+
+    def check(self, plan: Plan, inputs: Mapping[str, Any] | None = None) -> None:
+        """Raise a :class:`~openautoglm.errors.PlanError` for a plan that cannot run with ``inputs``: its steps,
+        tools, arguments and references, and the types its ``inputs:`` declare."""
+        given = dict(inputs or {})
+        validate_plan(plan, self.new_executor().tools.schemas(), given)
+        check_inputs(plan, given)
 
     async def resume(self, task_id: str, on_event: EventSink | None = None) -> RunResult:
         """Continue an interrupted task from its log: finished steps keep their results, the rest run."""

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .compose import Composer
 from .config import Settings
-from .engine import Approver, Executor
+from .engine import Approver, Executor, Rerun
 from .errors import AutoGLMError
 from .memory.kb import KnowledgeBase
 from .memory.kb.tools import LazyKnowledgeBase
@@ -25,7 +25,8 @@ from .reports.service import Reports
 from .reports.tool import ReportRunTool
 from .store import Store
 from .store.sealing import load_sealer
-from .tools.base import Tool, ToolRegistry
+from .tools.approval import ApprovalBroker
+from .tools.base import Tool, ToolContext, ToolRegistry
 from .tools.builtin import builtin_tools
 from .tools.capabilities import CapabilitiesTool
 from .tools.mcp_client import MCPToolset
@@ -81,6 +82,9 @@ class Services:
         self.settings = settings
         # Who approves tools with side effects; read each time an executor is made, so it may be changed later.
         self.approver = approver
+        # Who decides whether a call whose outcome a crash left unknown runs again (its tool cannot reconcile); by
+        # default an approval request in the store, which any gateway's /v1/approvals lists and decides.
+        self.rerun: Rerun | None = None
         self._model = model
         self._store = store
         self._planner = planner
@@ -212,7 +216,19 @@ class Services:
             max_concurrency=self.settings.max_concurrency,
             model=self.lazy_model,
             ledger=self.store,  # idempotency keys: one ledger for every process on the database
+            rerun=self.rerun or self._rerun_by_stored_approval,
         )
+
+    async def _rerun_by_stored_approval(self, tool: Tool, args: dict[str, Any], ctx: ToolContext, why: str,
+                                        since: float) -> tuple[bool, str]:
+        # Made when first asked: an executor that never meets an unknown outcome opens nothing for it.
+        return await self.stored_approvals().rerun(tool, args, ctx, why, since)
+
+    def stored_approvals(self) -> ApprovalBroker:
+        """A broker over the approval requests in the store, with the settings' timeouts (no advance grants)."""
+        a = self.settings.approvals
+        return ApprovalBroker(timeout_s=a.timeout_s, records=self.store, escalate_to=a.escalate_to,
+                              escalation_timeout_s=a.escalation_timeout_s, poll_s=a.poll_s)
 
     @property
     def reports(self) -> Reports:

@@ -42,6 +42,7 @@ def serve(
     # Approvals live in the store: a request outlives a restart, and every replica sees and decides it.
     broker = approval_broker(glm)
     glm.approver = broker.approver
+    glm.services.rerun = broker.rerun  # a decision made here wakes the waiting step at once
     for problem in glm.workflows.skipped:
         typer.echo(f"autoglm: warning: {problem}", err=True)
     if settings.auth == "required":

@@ -17,12 +17,10 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict
-from typing import Any, Literal
+from typing import Any
 
 import structlog
 from opentelemetry import trace
-from pydantic import BaseModel, ConfigDict, Field
 
 from ..app import AutoGLM, RunResult, new_task_id
 from ..errors import AutoGLMError
@@ -30,8 +28,8 @@ from ..events import Event, EventKind, EventSink
 from ..leases import Leases
 from ..orchestrator import LEGACY_TASK_ROLE
 from ..plan import parse_plan
-from ..planning.base import Turn
 from ..store import TERMINAL, TaskRecord
+from ..taskspec import TaskSpec
 from .metrics import Metrics
 from .telemetry import TaskObserver
 
@@ -40,30 +38,6 @@ log = structlog.get_logger("openautoglm.gateway")
 __all__ = ["TERMINAL", "TaskRunner", "TaskSpec"]
 
 Start = Callable[[str, EventSink], Awaitable[RunResult]]
-
-
-class TaskSpec(BaseModel):
-    """What a queued task needs to run in any process, stored with it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    kind: Literal["request", "plan", "chat"]
-    request: str | None = None
-    plan: dict[str, Any] | None = None
-    inputs: dict[str, Any] = Field(default_factory=dict)
-    history: list[dict[str, Any]] | None = None  # a stateless chat's earlier turns
-    instructions: str | None = None  # a chat's system prompt
-
-    @classmethod
-    def chat(cls, request: str, history: list[Turn] | None, instructions: str | None) -> TaskSpec:
-        turns = None if history is None else [
-            asdict(t) | {"plan": t.plan.dump() if t.plan is not None else None} for t in history]
-        return cls(kind="chat", request=request, history=turns, instructions=instructions)
-
-    def turns(self) -> list[Turn] | None:
-        if self.history is None:
-            return None
-        return [Turn(**(t | {"plan": parse_plan(t["plan"]) if t.get("plan") else None})) for t in self.history]
 
 
 class TaskRunner:
@@ -105,7 +79,7 @@ class TaskRunner:
         """Accept a task: stored as queued (durable) before this returns its id; a worker claims it. ``task_id``:
         the caller's (a schedule's slot names its run), else a new one."""
         task_id = task_id or new_task_id()
-        await asyncio.to_thread(self.glm.store.enqueue_task, task_id, _title(spec), spec.model_dump(),
+        await asyncio.to_thread(self.glm.store.enqueue_task, task_id, spec.title(), spec.model_dump(),
                                 owner=owner, role=role, session_id=session_id)
         self.wake()
         return task_id
@@ -113,7 +87,7 @@ class TaskRunner:
     async def reserve(self, spec: TaskSpec, *, owner: str | None, role: str, session_id: str | None = None) -> str:
         """Accept a task to :meth:`run` here at once (a chat): stored as queued under this process's lease."""
         task_id = new_task_id()
-        await asyncio.to_thread(self.glm.store.enqueue_task, task_id, _title(spec), spec.model_dump(),
+        await asyncio.to_thread(self.glm.store.enqueue_task, task_id, spec.title(), spec.model_dump(),
                                 owner=owner, role=role, session_id=session_id, holder=self.leases.holder,
                                 lease_s=self.leases.ttl_s)
         return task_id
@@ -172,11 +146,12 @@ class TaskRunner:
         if spec.kind == "plan":
             plan = parse_plan(spec.plan or {})
             return spec.kind, lambda tid, sink: glm.execute(plan, inputs=spec.inputs, owner=record.owner,
-                                                            on_event=sink, task_id=tid, role=role)
+                                                            on_event=sink, task_id=tid, role=role, leased=True)
         history = spec.turns()
         return spec.kind, lambda tid, sink: glm.run(spec.request or "", session_id=record.session_id,
                                                     owner=record.owner, on_event=sink, task_id=tid, role=role,
-                                                    history=history, instructions=spec.instructions)
+                                                    history=history, instructions=spec.instructions,
+                                                    leased=True)
 
     async def cancel(self, task_id: str) -> bool:
         """Cancel a task that is not over: at once if it runs here, else at its holder's next heartbeat."""
@@ -357,11 +332,3 @@ def _in_loop(loop: asyncio.AbstractEventLoop) -> bool:
         return asyncio.get_running_loop() is loop
     except RuntimeError:
         return False
-
-
-def _title(spec: TaskSpec) -> str | None:
-    """What the task's row shows as its request: the request, or the plan's name."""
-    if spec.request is not None:
-        return spec.request
-    plan = spec.plan or {}
-    return str(plan.get("description") or plan.get("name") or "plan")

@@ -178,7 +178,6 @@ def trigger_grants(settings: Settings, glm: AutoGLM) -> Grants:
 def approval_broker(glm: AutoGLM) -> ApprovalBroker:
     """The gateway's broker: requests in the store (they outlive the process; every replica sees them), timeouts
     and escalation from ``approvals:``, and the triggers' advance approvals."""
-    a = glm.settings.approvals
-    return ApprovalBroker(timeout_s=a.timeout_s, records=glm.store, escalate_to=a.escalate_to,
-                          escalation_timeout_s=a.escalation_timeout_s, poll_s=a.poll_s,
-                          grants=trigger_grants(glm.settings, glm))
+    broker = glm.services.stored_approvals()
+    broker.grants = trigger_grants(glm.settings, glm)
+    return broker

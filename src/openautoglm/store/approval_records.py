@@ -41,10 +41,12 @@ class ApprovalRecordsMixin:
             row = conn.execute(select(t).where(t.c.id == request_id)).first()
         return self._approval(row) if row is not None else None
 
-    def open_approval(self, task_id: str, step_id: str, tool: str) -> dict[str, Any] | None:
+    def open_approval(self, task_id: str, step_id: str, tool: str, kind: str = "call",
+                      since: float = 0.0) -> dict[str, Any] | None:
         t = schema.approvals
         with self.engine.connect() as conn:
             row = conn.execute(select(t).where(t.c.task_id == task_id, t.c.step_id == step_id, t.c.tool == tool,
+                                               t.c.kind == kind, t.c.created_at >= since,
                                                t.c.status.in_(("pending", "escalated", "approved")))
                                .order_by(t.c.created_at.desc()).limit(1)).first()
         return self._approval(row) if row is not None else None

@@ -217,6 +217,10 @@ approvals = Table(
     Column("decided_by", String(128), nullable=True),
     Column("decided_at", Float, nullable=True),
     Column("reason", Text, nullable=True),
+    # What is asked: "call" (may this tool with side effects run?) or "rerun" (its call was started before a crash
+    # and its outcome is unknown: may it run again?), and why, in words for the person deciding.
+    Column("kind", String(16), nullable=False, server_default="call"),
+    Column("why", Text, nullable=True),
     Index("ix_approvals_status", "status", "expires_at"),
 )
 

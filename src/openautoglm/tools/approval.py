@@ -16,6 +16,11 @@ With the store as ``records`` the requests outlive the process: a task resumed a
 another replica) finds its step's open request and waits on it (or goes on at once when it was approved meanwhile),
 and a decision made through any replica reaches the waiting step within ``poll_s``. Without records they live in
 memory. ``grants`` says which calls were approved in advance by configuration (a trigger's ``approve:`` list).
+
+:meth:`ApprovalBroker.rerun` asks the other question durable execution needs: a call this task started before a
+crash (its idempotency key claimed, no outcome recorded) whose tool cannot ``reconcile``. The request has
+``kind: "rerun"`` and says ``why``; approving runs the call again, denying (or expiry) fails the step with the
+reason. Nothing grants it in advance.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from ..events import EventKind
 from .base import Tool, ToolContext
 
 Status = Literal["pending", "escalated", "approved", "denied", "expired", "cancelled"]
+Kind = Literal["call", "rerun"]
 OPEN: tuple[str, ...] = ("pending", "escalated")
 ARGS_PREVIEW_CHARS = 4000
 # Who approved a call in advance (a trigger's configuration), or None: then a person decides.
@@ -61,6 +67,10 @@ class ApprovalRequest(BaseModel):
     decided_by: str | None = None
     decided_at: float | None = None
     reason: str | None = None
+    # "call": may the tool run? "rerun": its call was started before a crash and what it did is unknown; approving
+    # runs it again, denying fails the step. ``why`` says so, for the person deciding.
+    kind: Kind = "call"
+    why: str | None = None
 
 
 class ApprovalRecords(Protocol):
@@ -70,8 +80,10 @@ class ApprovalRecords(Protocol):
 
     def get_approval(self, request_id: str) -> dict[str, Any] | None: ...
 
-    def open_approval(self, task_id: str, step_id: str, tool: str) -> dict[str, Any] | None:
-        """The newest request of this step that is still open or was approved (not yet used)."""
+    def open_approval(self, task_id: str, step_id: str, tool: str, kind: str = "call",
+                      since: float = 0.0) -> dict[str, Any] | None:
+        """The newest request of this step asking ``kind``, made at ``since`` or later, that is still open or was
+        approved (not yet used)."""
 
     def list_approvals(self, statuses: tuple[str, ...], task_id: str | None = None) -> list[dict[str, Any]]: ...
 
@@ -99,10 +111,11 @@ class MemoryApprovals:
             row = self._rows.get(request_id)
             return dict(row) if row is not None else None
 
-    def open_approval(self, task_id: str, step_id: str, tool: str) -> dict[str, Any] | None:
+    def open_approval(self, task_id: str, step_id: str, tool: str, kind: str = "call",
+                      since: float = 0.0) -> dict[str, Any] | None:
         with self._lock:
-            rows = [r for r in self._rows.values() if (r["task_id"], r["step_id"], r["tool"]) == (
-                task_id, step_id, tool) and r["status"] in (*OPEN, "approved")]
+            rows = [r for r in self._rows.values() if (r["task_id"], r["step_id"], r["tool"], r["kind"]) == (
+                task_id, step_id, tool, kind) and r["created_at"] >= since and r["status"] in (*OPEN, "approved")]
             return dict(max(rows, key=lambda r: r["created_at"])) if rows else None
 
     def list_approvals(self, statuses: tuple[str, ...], task_id: str | None = None) -> list[dict[str, Any]]:
@@ -146,53 +159,71 @@ class ApprovalBroker:
             ctx.emit(EventKind.APPROVAL, status="approved", tool=tool.name, approved=True, by=granted,
                      reason="approved in advance by configuration")
             return True
-        row = await asyncio.to_thread(self.records.open_approval, ctx.task_id, ctx.step_id, tool.name)
+        return (await self._decision(tool, args, ctx))["status"] == "approved"
+
+    async def rerun(self, tool: Tool, args: dict[str, Any], ctx: ToolContext, why: str,
+                    since: float) -> tuple[bool, str]:
+        """The executor's question for a call started before a crash whose outcome is unknown (``since``: when it
+        was started; a decision older than that was about an earlier crash): whether to run it again, and the
+        decision in words (who, why). Never granted in advance: a person looks at the target system first."""
+        row = await self._decision(tool, args, ctx, kind="rerun", why=why, since=since)
+        by = f" by {row['decided_by']}" if row.get("decided_by") else ""
+        return row["status"] == "approved", f"{row['status']}{by}" + (f": {row['reason']}" if row.get("reason")
+                                                                       else "")
+
+    async def _decision(self, tool: Tool, args: dict[str, Any], ctx: ToolContext, kind: Kind = "call",
+                        why: str | None = None, since: float = 0.0) -> dict[str, Any]:
+        """File a request (or take up this step's open one of ``kind``) and wait until it is closed; its row."""
+        asked = {"asks": kind} if kind != "call" else {}
+        row = await asyncio.to_thread(self.records.open_approval, ctx.task_id, ctx.step_id, tool.name, kind, since)
         if row is not None and row["status"] == "approved":
             ctx.emit(EventKind.APPROVAL, status="approved", request_id=row["id"], tool=tool.name, approved=True,
-                     by=row.get("decided_by"), reason="decided while the task was not running")
-            return True
+                     by=row.get("decided_by"), reason="decided while the task was not running", **asked)
+            return row
         if row is None:
             now = self.clock()
             request = ApprovalRequest(
                 id=uuid.uuid4().hex[:12], tool=tool.name, args=_preview(args), task_id=ctx.task_id,
-                step_id=ctx.step_id, role=ctx.role, created_at=now, expires_at=now + self.timeout_s)
+                step_id=ctx.step_id, role=ctx.role, created_at=now, expires_at=now + self.timeout_s, kind=kind,
+                why=why)
             await asyncio.to_thread(self.records.add_approval, request.model_dump())
             ctx.emit(EventKind.APPROVAL, status="pending", request_id=request.id, tool=tool.name,
-                     timeout_s=self.timeout_s)
+                     timeout_s=self.timeout_s, **({"reason": why} if why else {}), **asked)
             request_id = request.id
         else:
             request_id = row["id"]
             ctx.emit(EventKind.APPROVAL, status=row["status"], request_id=request_id, tool=tool.name,
                      timeout_s=max(0.0, row["expires_at"] - self.clock()),
-                     reason="the task was resumed; its request is still open")
+                     reason="the task was resumed; its request is still open", **asked)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
         with self._lock:
             self._local[request_id] = (future, loop)
         try:
-            return await self._wait(request_id, tool, ctx, future)
+            return await self._wait(request_id, tool, ctx, future, asked)
         except asyncio.CancelledError:
             if not self.durable:
                 self.records.change_approval(request_id, OPEN, {
                     "status": "cancelled", "decided_by": "system", "decided_at": self.clock(),
                     "reason": "the step was cancelled"})
                 ctx.emit(EventKind.APPROVAL, status="cancelled", request_id=request_id, tool=tool.name,
-                         approved=False, by="system", reason="the step was cancelled")
+                         approved=False, by="system", reason="the step was cancelled", **asked)
             raise
         finally:
             with self._lock:
                 self._local.pop(request_id, None)
 
-    async def _wait(self, request_id: str, tool: Tool, ctx: ToolContext, future: asyncio.Future[None]) -> bool:
+    async def _wait(self, request_id: str, tool: Tool, ctx: ToolContext, future: asyncio.Future[None],
+                    asked: dict[str, Any]) -> dict[str, Any]:
         while True:
             row = await asyncio.to_thread(self.records.get_approval, request_id)
             if row is None:  # removed from under us: nobody can approve it any more
-                return False
+                return {"id": request_id, "status": "cancelled", "reason": "the request was removed"}
             status = row["status"]
             if status not in OPEN:
                 ctx.emit(EventKind.APPROVAL, status=status, request_id=request_id, tool=tool.name,
-                         approved=status == "approved", by=row.get("decided_by"), reason=row.get("reason"))
-                return bool(status == "approved")
+                         approved=status == "approved", by=row.get("decided_by"), reason=row.get("reason"), **asked)
+                return row
             now = self.clock()
             remaining = row["expires_at"] - now
             if remaining <= 0:
@@ -203,7 +234,8 @@ class ApprovalBroker:
                     if escalated:
                         ctx.emit(EventKind.APPROVAL, status="escalated", request_id=request_id, tool=tool.name,
                                  by="timeout", timeout_s=self.escalation_timeout_s,
-                                 reason=f"no decision within {self.timeout_s:g}s; now for role {self.escalate_to}")
+                                 reason=f"no decision within {self.timeout_s:g}s; now for role {self.escalate_to}",
+                                 **asked)
                     continue
                 waited = self.timeout_s + (self.escalation_timeout_s if status == "escalated" else 0)
                 await asyncio.to_thread(self.records.change_approval, request_id, OPEN, {

@@ -137,7 +137,8 @@ class Tool:
         """A call under idempotency ``key`` was started and its outcome never recorded (its process died): ask the
         target system. ``(True, output)``: it was done (the output is recorded and reused); ``(False, None)``: it
         was not (the call runs now); ``None`` (the default): this tool cannot tell, so the step is not repeated
-        blindly but fails saying so."""
+        blindly: when this task started the call, a person is asked (an approval request of kind ``rerun``) and
+        their decision runs it again or fails the step; a call another task started fails the step saying so."""
         return None
 
     def spec(self) -> ToolSpec:

@@ -198,7 +198,7 @@ async def _orchestrate(body: ChatCompletionIn, principal: Principal, gw: Gateway
 
     def start(tid: str, sink: EventSink) -> Any:
         return gw.glm.run(text, session_id=session, owner=principal.subject, on_event=sink, task_id=tid,
-                          role=principal.role, history=history, instructions=said.instructions)
+                          role=principal.role, history=history, instructions=said.instructions, leased=True)
 
     if not body.stream:
         # Shielded: if the request times out (504) or the client leaves, the task still finishes and is recorded.
