@@ -106,7 +106,8 @@ class GatewaySettings(BaseModel):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_concurrent_requests: int = Field(default=256, ge=1)
     max_running_tasks: int = Field(default=16, ge=1, description="tasks beyond this wait in a queue")
-    lease_ttl_s: float = Field(default=10.0, gt=0, description="a running task's lease in the store, renewed every "
+    # 5 s: a dead replica's tasks run again elsewhere within about 1.3 ttl (bench/recovery.py), under the 10 s aimed at.
+    lease_ttl_s: float = Field(default=5.0, gt=0, description="a running task's lease in the store, renewed every "
                                "quarter of it; a task whose holder died is taken over this long after")
     drain_timeout_s: float = Field(default=30.0, ge=0, description="on shutdown (SIGTERM), how long running tasks "
                                    "may take to reach a step boundary before they are stopped mid-step")

@@ -63,7 +63,7 @@ class NewTask:
 
 
 class Leases:
-    def __init__(self, store: Store, ttl_s: float = 10.0, holder: str | None = None) -> None:
+    def __init__(self, store: Store, ttl_s: float = 5.0, holder: str | None = None) -> None:
         self.store = store
         self.ttl_s = ttl_s
         self.holder = holder or holder_name()

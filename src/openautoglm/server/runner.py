@@ -42,7 +42,7 @@ Start = Callable[[str, EventSink], Awaitable[RunResult]]
 
 class TaskRunner:
     def __init__(self, glm: AutoGLM, metrics: Metrics, tracer: trace.Tracer, max_running: int,
-                 lease_ttl_s: float = 10.0) -> None:
+                 lease_ttl_s: float = 5.0) -> None:
         self.glm = glm
         self.metrics = metrics
         self.tracer = tracer
