@@ -1,8 +1,8 @@
 """Approval requests say what they ask: a call of a tool with side effects, or re-running one whose outcome a crash
 left unknown (durable execution), and why.
 
-Revision ID: 0012_durable
-Revises: 0011_reports
+Revision ID: 0014_durable
+Revises: 0013_workflow_schedules
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012_durable"
-down_revision = "0011_reports"
+revision = "0014_durable"
+down_revision = "0013_workflow_schedules"
 branch_labels = None
 depends_on = None
 
