@@ -13,7 +13,8 @@ bash scripts/setup.sh
 .venv/bin/ruff check src tests bench
 .venv/bin/mypy
 if [ "$fast" = 1 ]; then
-  exec .venv/bin/pytest -q -p no:cacheprovider -m "not (postgres or redis or chromium or model or process or fuzz or ray)" "$@"
+  # Both cores (pytest-xdist): these tests share nothing but the machine (each has its own AUTOGLM_HOME).
+  exec .venv/bin/pytest -q -p no:cacheprovider -n 2 -m "not (postgres or redis or chromium or model or process or fuzz or ray)" "$@"
 fi
 bash scripts/services.sh
 # The console tests drive a real headless Chromium (tests/test_console.py): install it where apt-get can.

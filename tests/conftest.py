@@ -9,8 +9,9 @@ can leave those tiers out:
   that is only about it)
 - ``redis``: the Redis at 127.0.0.1:6379
 - ``chromium``: headless Chromium (the web console)
-- ``model``: the real embedded model (explicit marks, and the ``embedded_model`` fixture)
-- ``process``: starts ``autoglm`` or a gateway as a separate process (the CLI, crash recovery, TLS)
+- ``model``: the real embedded model (explicit marks, and the ``embedded_model`` fixture), or e5 run in numpy
+- ``process``: starts a separate process: ``autoglm`` or a gateway (the CLI, crash recovery, TLS), an MCP server,
+  a Python importing the package afresh
 - ``fuzz``: generated inputs by the hundred (schemathesis, hypothesis) against a gateway
 - ``ray``: a real local Ray cluster (``ray start``, two nodes on loopback) running steps
 """
@@ -36,6 +37,10 @@ _MODULE_TIERS = {
     "test_gateway_tls": "process",
     "test_gateway_cli": "process",
     "test_support_cli": "process",
+    "test_mcp_server": "process",
+    "test_mcp_client": "process",
+    "test_packaging": "process",
+    "test_e5_static": "model",  # e5's forward in numpy: tens of CPU seconds a test
     "test_gateway_schemathesis": "fuzz",
     "test_ray_executor": "ray",
 }

@@ -75,6 +75,7 @@ def test_the_store_migrates_on_open_and_a_pre_migration_database_is_upgraded(db_
         again.close()
 
 
+@pytest.mark.process
 def test_concurrent_openers_migrate_once(db_url: str) -> None:
     import concurrent.futures
     import subprocess

@@ -73,6 +73,7 @@ def test_plans_that_wait_for_themselves_are_refused_and_tasks_keep_running(db_ur
         assert wait_for_status(http, ok.json()["id"], headers)["status"] == "succeeded"
 
 
+@pytest.mark.process
 def test_a_self_loop_plan_is_one_line_on_the_cli(tmp_path: Path) -> None:
     plan = tmp_path / "loop.json"
     plan.write_text('{"steps": [{"id": "a", "uses": "llm.generate", "with": {"prompt": "hi"}, '
@@ -148,6 +149,7 @@ def test_lone_surrogates_are_refused_at_the_boundary_and_the_task_list_keeps_ans
         assert http.get("/v1/tasks", headers=operator).status_code == 200
 
 
+@pytest.mark.process
 def test_the_cli_refuses_text_utf8_cannot_carry_on_one_line(tmp_path: Path) -> None:
     home = tmp_path / "home"
     # An argument holding bytes that are not UTF-8 (Python sees them as lone surrogates).
@@ -164,6 +166,7 @@ def test_the_cli_refuses_text_utf8_cannot_carry_on_one_line(tmp_path: Path) -> N
 
 # -- 4. revocation applies at once; a resumed task keeps its caller's role ----------------------------------------
 
+@pytest.mark.process
 def test_a_key_revoked_by_another_process_is_refused_on_the_next_request(db_url: str, tmp_path: Path) -> None:
     glm = make_glm(db_url)
     with gateway(glm) as server, httpx.Client(base_url=server.url) as http:
