@@ -21,10 +21,11 @@ from openautoglm.app import AutoGLM
 from openautoglm.config import GatewaySettings, Settings
 from openautoglm.embeddings import HashingEmbedder, Kind
 from openautoglm.errors import TaskConflict
-from openautoglm.leases import Leases
+from openautoglm.leases import Leases, NewTask
 from openautoglm.models.scripted import ScriptedModel
 from openautoglm.planning import RulePlanner
 from openautoglm.store import Store
+from openautoglm.taskspec import TaskSpec
 from openautoglm.tools.base import tool
 
 
@@ -185,3 +186,27 @@ def test_a_resumed_session_task_answers_once_and_joins_its_session(tmp_path: Pat
             asyncio.run(glm.resume("t1"))
     finally:
         glm.store.close()
+
+
+def test_a_run_whose_lease_another_process_took_stops_with_task_conflict(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'lost.db'}")
+    stopped: list[BaseException] = []
+
+    async def scenario() -> None:
+        leases = Leases(store, ttl_s=0.2, holder="stalled")
+        try:
+            async with leases.holding("t1", NewTask(TaskSpec(kind="request", request="r"))):
+                store.expire_leases("stalled")  # as if this process had stalled past its ttl ...
+                assert store.take_lease("t1", "other", 30)  # ... and another process took the task over
+                await asyncio.sleep(5)  # the next heartbeat finds the lease gone and stops this body
+        except TaskConflict as exc:
+            stopped.append(exc)
+        finally:
+            await leases.aclose()
+
+    try:
+        asyncio.run(scenario())
+        assert len(stopped) == 1 and "was taken over by another process" in str(stopped[0])
+        assert store.get_task("t1").lease_owner == "other"  # the new holder keeps it
+    finally:
+        store.close()
