@@ -37,6 +37,7 @@ SECURITY_HEADERS = {
 # The only files served: a fixed list, so no path from the URL ever reaches the file system.
 FILES = {
     "console.js": "text/javascript; charset=utf-8",
+    "tab-kit.js": "text/javascript; charset=utf-8",
     "support-inbox.js": "text/javascript; charset=utf-8",
     "reports.js": "text/javascript; charset=utf-8",
     "policies.js": "text/javascript; charset=utf-8",

@@ -5,32 +5,8 @@
 "use strict";
 
 (() => {
-  const KEY_STORE = "autoglm.apiKey"; // console.js keeps the signed-in key there
-  const $ = (id) => document.getElementById(id);
-
-  function showError(text) {
-    $("policies-error").textContent = text;
-    $("policies-error").hidden = !text;
-  }
-
-  async function call(path, body) {
-    const headers = { Authorization: `Bearer ${sessionStorage.getItem(KEY_STORE)}`, Accept: "application/json" };
-    if (body) headers["Content-Type"] = "application/json";
-    const res = await fetch(path, { method: body ? "POST" : "GET", headers, body: body && JSON.stringify(body) });
-    const data = await res.json().catch(() => ({}));
-    if (!res.ok) throw new Error(`${(data.error && data.error.message) || res.statusText} (${res.status})`);
-    return data;
-  }
-
-  function row(cells) {
-    const tr = document.createElement("tr");
-    for (const cell of cells) {
-      const td = document.createElement("td");
-      td.textContent = cell == null ? "" : String(cell);
-      tr.append(td);
-    }
-    return tr;
-  }
+  const { $, call, row } = window.consoleTabKit;
+  const showError = window.consoleTabKit.errorLine("policies-error");
 
   const when = (ts) => new Date(ts * 1000).toLocaleString();
 

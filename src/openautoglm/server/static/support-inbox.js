@@ -5,26 +5,16 @@
 "use strict";
 
 (() => {
-  const KEY_STORE = "autoglm.apiKey"; // console.js keeps the signed-in key there
-  const $ = (id) => document.getElementById(id);
-
-  function showError(text) {
-    const error = $("inbox-error");
-    error.textContent = text;
-    error.hidden = !text;
-  }
+  const { $ } = window.consoleTabKit;
+  const showError = window.consoleTabKit.errorLine("inbox-error");
 
   async function call(path, body) {
-    const headers = { Authorization: `Bearer ${sessionStorage.getItem(KEY_STORE)}`, Accept: "application/json" };
-    if (body) headers["Content-Type"] = "application/json";
-    const res = await fetch(path, { method: body ? "POST" : "GET", headers, body: body && JSON.stringify(body) });
-    const data = await res.json().catch(() => ({}));
-    if (!res.ok) {
-      const message = (data.error && data.error.message) || res.statusText;
-      throw new Error(res.status === 403 ? `The inbox is for operators: your key's role cannot open it (403).`
-        : `${message} (${res.status})`);
+    try {
+      return await window.consoleTabKit.call(path, body);
+    } catch (err) {
+      if (err.status === 403) throw new Error("The inbox is for operators: your key's role cannot open it (403).");
+      throw err;
     }
-    return data;
   }
 
   function sourceText(s) {
