@@ -85,11 +85,12 @@ async def test_parallel_branches_run_on_both_nodes_and_the_trace_has_every_event
     app = make_app(cluster)
     branches = [f"b{i}" for i in range(4)]
     plan = {"steps": [
-        *({"id": b, "uses": "probe.where", "with": {"label": b, "seconds": 1.0}} for b in branches),
+        *({"id": b, "uses": "probe.where", "with": {"label": b, "seconds": 1.0}, "timeout_s": 10} for b in branches),
         {"id": "all", "uses": "probe.join", "with": {"parts": [f"${{{b}.output}}" for b in branches]}},
     ]}
     try:
-        await app.execute({"steps": [{"id": "warm", "uses": "probe.where", "with": {"label": "warm"}}]})
+        # The process's first plan, four steps at once: joining the cluster and starting its workers happen before
+        # the first step and out of its timeout (two first steps at once once left both waiting forever).
         result = await app.execute(plan)
         events = app.trace(result.task_id)
     finally:

@@ -101,7 +101,12 @@ class Executor:
             inputs or {}
         )
         validate_plan(plan, self.tools.schemas(), inputs)
+        await self.prepare()
         return await _Run(self, plan, emitter, inputs, role, session_id, dict(done or {})).go()
+
+    async def prepare(self) -> None:
+        """Ready whatever runs the steps before the first one starts, outside every step's timeout (an executor
+        that joins a cluster does it here). Called before each plan; after the first time it should cost nothing."""
 
     async def invoke(self, tool: Tool, args: dict[str, Any], ctx: ToolContext) -> Any:
         """One attempt of one step: call the tool here, in this process. Executors that run steps elsewhere (a

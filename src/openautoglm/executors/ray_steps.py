@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import os
 import pickle
+import threading
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,6 +72,60 @@ def _run_step(tool: Tool, args: dict[str, Any], call: _StepCall) -> _Outcome:
     except Exception as exc:  # the tool's own failure: carried back, so the driver's retry policy sees it
         outcome.error = _portable(exc)
     return outcome
+
+
+_remote: tuple[str, Any] | None = None  # (connection, the remote function made for it)
+_remote_lock = threading.Lock()
+
+
+def _connection() -> str:
+    import ray
+
+    context = ray.get_runtime_context()
+    return f"{context.get_node_id()}/{context.get_job_id()}"  # job ids start again in each new cluster
+
+
+def _remote_step() -> Any:
+    """The Ray remote function of :func:`_run_step`, made once per connection: two made at once by concurrent
+    first steps were seen to leave both steps' tasks waiting forever."""
+    global _remote
+    with _remote_lock:
+        connection = _connection()
+        if _remote is None or _remote[0] != connection:
+            import ray
+
+            _remote = (connection, ray.remote(_run_step))
+        return _remote[1]
+
+
+_warmed: str | None = None  # the connection (driver's node and job) whose workers were warmed
+
+
+def _import_tools() -> None:
+    """In a worker: what the first step would import (the package and its built-in tools), while it holds the
+    worker for a moment so that each warm-up call gets a worker of its own."""
+    import time
+
+    import openautoglm.tools.builtin  # noqa: F401
+
+    time.sleep(0.3)
+
+
+async def _warm(num_cpus: float) -> None:
+    """Start one worker per step slot of the cluster and import the package in each, once per process: a worker
+    starts on demand and importing ``openautoglm`` takes seconds on a busy machine, which would otherwise come out
+    of the first steps' timeouts."""
+    global _warmed
+    import ray
+
+    job = _connection()
+    if _warmed == job:
+        return
+
+    slots = max(1, int(ray.cluster_resources().get("CPU", 1) // num_cpus))
+    warm = ray.remote(_import_tools).options(num_cpus=num_cpus, scheduling_strategy="SPREAD", max_retries=0)
+    await asyncio.gather(*(warm.remote() for _ in range(slots)), return_exceptions=True)
+    _warmed = job
 
 
 _loop: asyncio.AbstractEventLoop | None = None
@@ -145,7 +200,7 @@ class RayExecutor(Executor):
                 why = f"{type(exc).__name__}: {_first_line(exc)}"
                 ctx.emit(EventKind.STEP_WORKER, executor=EXECUTOR, attempt=ctx.attempt, status="lost", error=why)
                 if lost > self.worker_retries:
-                    raise WorkerLost(f"step '{ctx.step_id}': its Ray worker died {lost} times "
+                    raise WorkerLost(f"step '{ctx.step_id}': its Ray worker died {lost} time{'s' if lost > 1 else ''} "
                                      f"(ray_worker_retries: {self.worker_retries}); last: {why}") from exc
                 # Not the tool's failure: the same attempt again, on whichever worker the cluster gives it.
                 ctx.emit(EventKind.STEP_RETRY, attempt=ctx.attempt, delay_s=0.0, error=why,
@@ -159,13 +214,15 @@ class RayExecutor(Executor):
                 raise outcome.error
             return outcome.value
 
+    async def prepare(self) -> None:
+        await self._ready()
+
     async def _ready(self) -> Any:
-        """The remote step function, once connected (the first step of a process waits for the connection)."""
+        """The remote step function, once connected and the cluster's workers warmed (once per process)."""
         if self._task is None:
             await connect(self.address, "executor: ray")
-            import ray
-
-            self._task = ray.remote(_run_step).options(max_retries=0, num_cpus=self.num_cpus, name="autoglm-step")
+            await _warm(self.num_cpus)
+            self._task = _remote_step().options(max_retries=0, num_cpus=self.num_cpus, name="autoglm-step")
         return self._task
 
     def _tool_ref(self, tool: Tool) -> Any:
