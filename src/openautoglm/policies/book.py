@@ -8,7 +8,6 @@ state's change counter with the one it applied last."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +19,7 @@ from ..models.pool import Router
 from ..models.pool.arms import Arm
 from ..store import PolicyLogEntry, PolicyRecord, PolicyState, Store
 from .document import Policy, diff_policies, parse_policy
+from .repeating import Repeating
 
 log = structlog.get_logger("openautoglm.policies")
 
@@ -35,7 +35,7 @@ class PolicyBook:
         self.poll_s = poll_s
         self.applied_serial = -1
         self._applied_to: Router | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._poller = Repeating(lambda: asyncio.to_thread(self.sync), log, "policy poll failed")
 
     @property
     def router(self) -> Router | None:
@@ -149,20 +149,8 @@ class PolicyBook:
 
     def start(self) -> None:
         """Poll the store in the background (every replica), so others' changes are applied within ``poll_s``."""
-        if self._task is None and self._router is not None:
-            self._task = asyncio.get_running_loop().create_task(self._poll())
-
-    async def _poll(self) -> None:
-        while True:
-            await asyncio.sleep(self.poll_s)
-            try:
-                await asyncio.to_thread(self.sync)
-            except AutoGLMError as exc:  # a database hiccup: try again next time
-                log.warning("policy poll failed", error=str(exc))
+        if self._router is not None:
+            self._poller.start(self.poll_s)
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, RuntimeError):
-                await self._task
-            self._task = None
+        await self._poller.aclose()

@@ -16,8 +16,6 @@ Every step is logged with its figures: ``policy.proposed``, ``policy.canary``, `
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +28,7 @@ from ..models.pool import Router
 from ..models.pool.signals import CallOutcome, Signals
 from .book import PolicyBook
 from .document import MAX_WEIGHT, Policy, RoutePolicy, diff_policies
+from .repeating import Repeating
 from .stats import mann_whitney_greater, two_proportions_greater
 
 log = structlog.get_logger("openautoglm.policies.loop")
@@ -70,7 +69,7 @@ class PolicyLoop:
         self.trial: Trial | None = None
         self.known_active: int | None = book.state().active
         self.feedback_seen = 0
-        self._task: asyncio.Task[None] | None = None
+        self._ticker = Repeating(self._tick, log, "policy loop tick failed")
 
     @property
     def signals(self) -> Signals:
@@ -254,23 +253,13 @@ class PolicyLoop:
     # -- running ----------------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run())
+        self._ticker.start(self.settings.interval_s)
 
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.interval_s)
-            try:
-                self.tick()  # on the event loop: the signals it reads are appended to there
-            except AutoGLMError as exc:  # a database hiccup: look again next time
-                log.warning("policy loop tick failed", error=str(exc))
+    async def _tick(self) -> None:
+        self.tick()  # on the event loop: the signals it reads are appended to there
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, RuntimeError):
-                await self._task
-            self._task = None
+        await self._ticker.aclose()
 
 
 def _moved(old: Policy, new: Policy) -> bool:
