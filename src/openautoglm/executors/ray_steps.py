@@ -15,6 +15,9 @@ on Ray has the same trace as a local one, plus one ``step.worker`` event per att
   retries are off (``max_retries=0``) so that none goes unrecorded. A tool's own exception comes back as itself
   and meets the step's retry policy as it would locally.
 - A step that times out (or a task stopped) has its Ray task cancelled, its worker killed.
+- Before the first step of the process's first plan (``prepare``), out of every step's timeout: join the cluster
+  and start one worker per step slot with the package imported (workers start on demand, and importing
+  ``openautoglm`` takes seconds on a busy machine).
 """
 
 from __future__ import annotations
