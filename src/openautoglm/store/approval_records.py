@@ -7,27 +7,16 @@ a decision racing the timeout, exactly one wins. The arguments are sealed when s
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy import insert, select, update
 
 from . import schema
+from .mixin import StoreMixin
 
 
-class ApprovalRecordsMixin:
-    engine: Engine
-
-    # Store's own, named here for the type checker.
-    def _write(self) -> AbstractContextManager[Connection]:
-        raise NotImplementedError
-
-    def seal_json(self, value: Any) -> Any:
-        raise NotImplementedError
-
-    def open_json(self, value: Any) -> Any:
-        raise NotImplementedError
+class ApprovalRecordsMixin(StoreMixin):
+    """The :class:`~openautoglm.tools.approval.ApprovalRecords` methods of :class:`~openautoglm.store.sql.Store`."""
 
     def add_approval(self, row: dict[str, Any]) -> None:
         values = {c.name: row.get(c.name) for c in schema.approvals.columns}

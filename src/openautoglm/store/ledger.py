@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import StoreError
 from . import schema
+from .mixin import StoreMixin
 
 
 @dataclass(frozen=True)
@@ -34,20 +33,8 @@ class KeyRecord:
     finished_at: float | None
 
 
-class IdempotencyLedgerMixin:
+class IdempotencyLedgerMixin(StoreMixin):
     """The :class:`~openautoglm.engine.IdempotencyLedger` methods of :class:`~openautoglm.store.sql.Store`."""
-
-    engine: Engine
-
-    # Store's own, named here for the type checker.
-    def _write(self) -> AbstractContextManager[Connection]:
-        raise NotImplementedError
-
-    def seal_json(self, value: Any) -> Any:
-        raise NotImplementedError
-
-    def open_json(self, value: Any) -> Any:
-        raise NotImplementedError
 
     def claim_key(self, key: str, tool: str, task_id: str, step_id: str) -> KeyRecord | None:
         t = schema.idempotency_keys

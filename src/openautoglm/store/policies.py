@@ -5,17 +5,17 @@ typed like events (events.py: ``policy.*`` kinds)."""
 from __future__ import annotations
 
 import time
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import NotFound, StoreError
 from ..events import check
 from . import schema
+from .mixin import StoreMixin
 
 VERSION_RETRIES = 5
 
@@ -54,13 +54,8 @@ class PolicyLogEntry:
 NO_POLICY = PolicyState(None, None, False, 0, 0.0)
 
 
-class PolicyTables:
+class PolicyTables(StoreMixin):
     """Mixed into :class:`~openautoglm.store.Store`, which provides the engine and ``_write``."""
-
-    engine: Engine
-
-    def _write(self) -> AbstractContextManager[Connection]:
-        raise NotImplementedError
 
     def add_policy(self, body: dict[str, Any], author: str, reason: str | None = None, origin: str = "operator",
                    parent: int | None = None) -> PolicyRecord:

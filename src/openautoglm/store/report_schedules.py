@@ -12,16 +12,15 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, insert, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import NotFound, StoreError
 from . import schema
+from .mixin import StoreMixin
 
 SCHEDULE_KINDS = ("report", "workflow")
 
@@ -63,13 +62,8 @@ class SlotRecord:
                 "finished_at": self.finished_at}
 
 
-class ReportScheduleMixin:
+class ReportScheduleMixin(StoreMixin):
     """The schedule methods of :class:`~openautoglm.store.sql.Store`."""
-
-    engine: Engine
-
-    def _write(self) -> AbstractContextManager[Connection]:
-        raise NotImplementedError
 
     def add_schedule(self, name: str, cron: str, emails: Sequence[str] = (), webhook: str | None = None,
                      period: str | None = None, owner: str | None = None, *, kind: str = "report",

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import secrets
 import time
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy import func, insert, select, update
 
 from ..errors import NotFound, TicketConflict
 from . import schema
+from .mixin import StoreMixin
 
 ACTIONS = ("approve", "edit", "reject", "reply")
 
@@ -51,20 +50,8 @@ class SupportCounts:
     decisions: dict[str, int]  # by action
 
 
-class SupportTicketsMixin:
+class SupportTicketsMixin(StoreMixin):
     """The ticket methods of :class:`~openautoglm.store.sql.Store`."""
-
-    engine: Engine
-
-    # Store's own, named here for the type checker.
-    def _write(self) -> AbstractContextManager[Connection]:
-        raise NotImplementedError
-
-    def seal_content(self, value: str | None) -> str | None:
-        raise NotImplementedError
-
-    def open_value(self, value: str | None) -> str | None:
-        raise NotImplementedError
 
     def add_ticket(self, *, route: str, message: str, draft: str | None, reply: str | None, confidence: float,
                    sources: list[dict[str, Any]], conversation_id: str | None, owner: str | None,
