@@ -6,6 +6,8 @@ loopback in the test's process, which count every call."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -128,3 +130,32 @@ def test_a_running_gateway_takes_over_a_killed_cli_run_once_its_lease_lapses(
     assert work.calls == Counter({"a1": 1, "a2": 1, "a3": 2, "a4": 1})
     print(f"\ncli takeover: the gateway ran the killed CLI's task again {taken['ts'] - killed_at:.2f}s after the "
           f"kill (lease ttl {ttl:g}s)")
+
+
+def test_ctrl_c_cancels_a_cli_run_so_no_gateway_takes_it_up_and_resume_continues_it(
+        tmp_path: Path, work: WorkService, model: PlanningModel) -> None:
+    db_url = f"sqlite:///{tmp_path / 'cli.db'}"
+    root = write_config(tmp_path, db_url, work, lease_ttl_s=60, model=model, **EMBEDDINGS)
+    work.hold("a3")
+    store = Store(db_url)
+    try:
+        with started(root, "run", "rest four times, one after the other") as cli:
+            work.wait_for_call("a3")
+            task = _only_task(store)
+            os.kill(cli.pid, signal.SIGINT)  # what Ctrl-C in the terminal sends
+            assert cli.wait(30) == 130
+        work.let_go("a3")
+        said = next(root.glob("run-*.out")).read_text()
+        assert f"task {task.id} is cancelled; `autoglm resume {task.id}` continues it" in said, said
+        assert "Traceback" not in said
+        stopped = store.get_task(task.id)
+        assert stopped.status == "cancelled" and stopped.lease_owner is None
+        # A person stopped it: a gateway polling this database finds nothing to take up.
+        assert store.claim_tasks("another-worker", 10, 5.0) == []
+
+        resumed = autoglm(root, "resume", task.id, "--json")
+        assert resumed.returncode == 0, resumed.stderr
+        assert store.get_task(task.id).status == "succeeded"
+    finally:
+        store.close()
+    assert work.calls == Counter({"a1": 1, "a2": 1, "a3": 2, "a4": 1})

@@ -339,7 +339,8 @@ class AutoGLM:
         if leased:
             yield
             return
-        leases = Leases(self.store, self.settings.gateway.lease_ttl_s)
+        # The caller holds the run (the CLI, user code): its stopping it is a decision, not a crash to recover.
+        leases = Leases(self.store, self.settings.gateway.lease_ttl_s, stopped="cancelled")
         try:
             async with leases.holding(task_id, new):
                 yield

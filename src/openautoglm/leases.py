@@ -20,6 +20,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Literal
 
 import structlog
 
@@ -63,10 +64,15 @@ class NewTask:
 
 
 class Leases:
-    def __init__(self, store: Store, ttl_s: float = 5.0, holder: str | None = None) -> None:
+    def __init__(self, store: Store, ttl_s: float = 5.0, holder: str | None = None, *,
+                 stopped: Literal["interrupted", "cancelled"] = "interrupted") -> None:
+        """``stopped``: what a body cancelled midway leaves its task as. A gateway's worker is stopped to drain
+        (``interrupted``: the next worker resumes it); a CLI or Python caller's run is stopped by that caller, a
+        person pressing Ctrl-C (``cancelled``: no gateway takes it up behind their back; ``resume`` still can)."""
         self.store = store
         self.ttl_s = ttl_s
         self.holder = holder or holder_name()
+        self.stopped = stopped
         self._held: dict[str, asyncio.Task[object] | None] = {}
         self._lost: set[str] = set()  # tasks whose lease another process took while this one ran them
         self._beat: asyncio.Task[None] | None = None
@@ -148,8 +154,8 @@ class Leases:
     @asynccontextmanager
     async def holding(self, task_id: str, new: NewTask | None = None) -> AsyncIterator[None]:
         """Run the body under ``task_id``'s lease, taken now (:class:`TaskConflict` if it cannot be; with ``new``,
-        the task's row is written under it) and given back after; a body stopped midway leaves the task
-        ``interrupted``, for the next worker. A body stopped because another process took the lease over raises
+        the task's row is written under it) and given back after; a body stopped midway leaves the task as
+        :attr:`stopped` says. A body stopped because another process took the lease over raises
         :class:`TaskConflict` rather than a bare cancellation."""
         await asyncio.to_thread(self.take, task_id, new)
         current = asyncio.current_task()
@@ -162,6 +168,7 @@ class Leases:
             if task_id in self._lost and current is not None and current.uncancel() == 0:
                 raise TaskConflict(f"task {task_id} was taken over by another process (this one's lease lapsed: "
                                    "it stalled past gateway.lease_ttl_s); it goes on there") from None
+            unfinished = self.stopped
             raise
         except Exception as exc:  # a bug, not a stop: marked failed, so no worker picks it up again and again
             unfinished, error = "failed", f"{type(exc).__name__}: {exc}"

@@ -23,6 +23,7 @@ from .common import (
     fail,
     make_app,
     run_async,
+    run_task,
     show_result,
 )
 from .kb import kb_app
@@ -61,8 +62,8 @@ def run(
     """Plan REQUEST, run the plan, print the answer."""
     glm = make_app(config, model_provider=model)
     on_event = None if (json_out or quiet) else progress_printer()
-    show_result(run_async(lambda: glm.run(request, session_id=session, on_event=on_event), glm), json_out,
-                glm if steps else None)
+    show_result(run_task(lambda task_id: glm.run(request, session_id=session, on_event=on_event, task_id=task_id),
+                         glm), json_out, glm if steps else None)
 
 
 @app.command()

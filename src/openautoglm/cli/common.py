@@ -12,7 +12,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from ..app import AutoGLM, RunResult
+from ..app import AutoGLM, RunResult, new_task_id
 from .render import print_steps, progress_printer
 
 T = TypeVar("T")
@@ -58,6 +58,18 @@ def run_async(factory: Callable[[], Coroutine[Any, Any, T]], glm: AutoGLM | None
     return asyncio.run(main())
 
 
+def run_task(factory: Callable[[str], Coroutine[Any, Any, RunResult]], glm: AutoGLM) -> RunResult:
+    """Run a task the CLI starts, under an id chosen here so that Ctrl-C can name it: the task is left
+    ``cancelled`` (no gateway takes it up behind the person's back) and the line says how to go on."""
+    task_id = new_task_id()
+    try:
+        return run_async(lambda: factory(task_id), glm)
+    except KeyboardInterrupt:
+        typer.echo(f"autoglm: interrupted: task {task_id} is cancelled; `autoglm resume {task_id}` continues it",
+                   err=True)
+        raise typer.Exit(130) from None
+
+
 def show_result(result: RunResult, json_out: bool, steps_of: AutoGLM | None = None) -> None:
     """A finished task: as JSON, or the answer on stdout and its id, status and confidence on stderr; exit 1 if
     it failed. With ``steps_of`` (the app, whose tools word each result) the step-by-step view follows."""
@@ -78,7 +90,8 @@ def show_result(result: RunResult, json_out: bool, steps_of: AutoGLM | None = No
 def execute_and_show(glm: AutoGLM, plan: Any, inputs: dict[str, Any], json_out: bool, quiet: bool) -> None:
     """Run a plan or workflow (a path, a dict or a Plan) with live progress unless asked not to, and show it."""
     on_event = None if (json_out or quiet) else progress_printer()
-    show_result(run_async(lambda: glm.execute(plan, inputs=inputs, on_event=on_event), glm), json_out)
+    show_result(run_task(lambda task_id: glm.execute(plan, inputs=inputs, on_event=on_event, task_id=task_id), glm),
+                json_out)
 
 
 def _json_object(text: str, option: str) -> dict[str, Any]:
