@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from .loopback import LoopbackRequest, LoopbackServer, Reply, json_reply
+from .loopback import LoopbackRequest, LoopbackService, Reply, json_reply
 
 CUSTOMERS: dict[str, dict[str, Any]] = {
     "C-100": {"id": "C-100", "name": "Acme Trading", "email": "buyer@acme.example", "tier": "gold",
@@ -81,7 +81,7 @@ def specs(base_url: str) -> dict[str, dict[str, Any]]:
     return {"crm": crm, "erp": erp, "logistics": logistics}
 
 
-class BusinessFakes:
+class BusinessFakes(LoopbackService):
     """The three systems; what they were asked is kept in ``orders``, ``cancelled`` and ``shipments``."""
 
     def __init__(self) -> None:
@@ -91,24 +91,7 @@ class BusinessFakes:
         self.fail_shipments = False
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self.server = LoopbackServer(self.handle)
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    def start(self) -> BusinessFakes:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def __enter__(self) -> BusinessFakes:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        super().__init__()
 
     def write_specs(self, folder: Path) -> dict[str, Path]:
         folder.mkdir(parents=True, exist_ok=True)

@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from .loopback import LoopbackRequest, LoopbackServer, Reply, json_reply
+from .loopback import LoopbackRequest, LoopbackService, Reply, json_reply
 
 # name variants -> (id, canonical name in zh, in en, lat, lon, country zh, country en, country code, timezone)
 _PLACES: list[tuple[tuple[str, ...], int, str, str, float, float, str, str, str, str]] = [
@@ -74,14 +74,10 @@ def _weather(lat: float, lon: float, day: date) -> dict[str, Any]:
     }
 
 
-class FakeOpenMeteo:
+class FakeOpenMeteo(LoopbackService):
     def __init__(self, today: date | None = None, port: int = 0) -> None:
         self._today = today
-        self.server = LoopbackServer(self.handle, port=port)
-
-    @property
-    def url(self) -> str:
-        return self.server.url
+        super().__init__(port)
 
     @property
     def geocoding_url(self) -> str:
@@ -90,23 +86,6 @@ class FakeOpenMeteo:
     @property
     def forecast_url(self) -> str:
         return f"{self.server.url}/v1/forecast"
-
-    @property
-    def requests(self) -> list[LoopbackRequest]:
-        return self.server.requests
-
-    def start(self) -> FakeOpenMeteo:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def __enter__(self) -> FakeOpenMeteo:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def handle(self, request: LoopbackRequest) -> Reply:
         started = time.perf_counter()

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from .loopback import LoopbackRequest, LoopbackServer, Reply, json_reply
+from .loopback import LoopbackRequest, LoopbackService, Reply, json_reply
 
 
 @cache
@@ -58,9 +58,9 @@ def _spec(base_url: str) -> dict[str, Any]:
     }
 
 
-class FakeOrderAPI:
+class FakeOrderAPI(LoopbackService):
     def __init__(self, port: int = 0) -> None:
-        self.server = LoopbackServer(self.handle, port=port)
+        super().__init__(port)
         self.orders = {o["order_id"]: o for o in shop()["orders"]}
 
     def handle(self, request: LoopbackRequest) -> Reply:
@@ -75,26 +75,6 @@ class FakeOrderAPI:
         return json_reply({"error": "not found"}, status=404)
 
     @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
     def spec_url(self) -> str:
         return f"{self.server.url}/openapi.json"
 
-    @property
-    def requests(self) -> list[LoopbackRequest]:
-        return self.server.requests
-
-    def start(self) -> FakeOrderAPI:
-        self.server.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def __enter__(self) -> FakeOrderAPI:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

@@ -5,6 +5,8 @@
         server.url                # http://127.0.0.1:PORT
         server.connections        # TCP connections accepted so far (what SSRF tests assert is 0)
         server.requests           # LoopbackRequest records, in order
+
+A fake service (Open-Meteo, the order API, ...) subclasses :class:`LoopbackService` and writes only its ``handle``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -141,6 +143,38 @@ class LoopbackServer:
             self._thread = None
 
     def __enter__(self) -> LoopbackServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class LoopbackService:
+    """A fake HTTP service on its own :class:`LoopbackServer`, answered by the subclass's :meth:`handle`:
+    ``with Fake() as fake: fake.url ...`` (or ``start()``/``stop()``); ``requests`` is what it was asked."""
+
+    def __init__(self, port: int = 0) -> None:
+        self.server = LoopbackServer(self.handle, port=port)
+
+    def handle(self, request: LoopbackRequest) -> Reply:
+        raise NotImplementedError
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def requests(self) -> list[LoopbackRequest]:
+        return self.server.requests
+
+    def start(self) -> Self:
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -20,29 +20,25 @@ from typing import Any
 
 import yaml
 
-from .loopback import LoopbackRequest, LoopbackServer, Reply, json_reply
+from .loopback import LoopbackRequest, LoopbackService, Reply, json_reply
 
 
-class WorkService:
+class WorkService(LoopbackService):
     """``work.nap`` (GET: sleep, then say so) and ``work.charge`` (POST: a side effect) for steps named in the
     call, as an OpenAPI service in the test's process. ``hold(step)`` makes that step's calls wait until
     ``let_go(step)``, so a test can kill a process while the call is in flight; ``calls`` counts what arrived."""
 
     def __init__(self) -> None:
-        self.server = LoopbackServer(self.handle)
+        super().__init__()
         self.calls: Counter[str] = Counter()  # step -> calls received (a call in flight at a kill counts)
         self.done: Counter[str] = Counter()  # step -> calls answered
         self.arrived = threading.Condition()
         self._gates: dict[str, threading.Event] = {}
 
-    def __enter__(self) -> WorkService:
-        self.server.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for gate in list(self._gates.values()):
+    def stop(self) -> None:
+        for gate in list(self._gates.values()):  # held calls answer now rather than wait out their gate
             gate.set()
-        self.server.stop()
+        super().stop()
 
     def hold(self, *steps: str) -> None:
         for step in steps:
