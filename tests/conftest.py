@@ -34,6 +34,7 @@ _MODULE_TIERS = {
     "test_durable_cli": "process",
     "test_durable_outcomes": "process",
     "test_durable_replicas": "process",
+    "test_replicas": "process",
     "test_gateway_tls": "process",
     "test_gateway_cli": "process",
     "test_support_cli": "process",

@@ -66,6 +66,9 @@ class RouterSettings(BaseModel):
     breaker_cooldown_s: float = Field(default=30.0, gt=0, description="before a half-open probe call")
     probe_interval_s: float | None = Field(default=30.0, gt=0, description="active health probes; null: off")
     node_ttl_s: float = Field(default=30.0, gt=0, description="a registered node silent this long leaves the pool")
+    node_sync_s: float = Field(default=1.0, gt=0, le=60, description="how often a gateway reads the registered "
+                               "nodes from the store, so a node registered or removed through another replica "
+                               "joins or leaves here within this")
     cache_ttl_s: float = Field(default=86400.0, gt=0)
     cache_nondeterministic: bool = Field(default=False, description="also cache temperature>0 calls without a seed")
 
@@ -112,6 +115,9 @@ class GatewaySettings(BaseModel):
     drain_timeout_s: float = Field(default=30.0, ge=0, description="on shutdown (SIGTERM), how long running tasks "
                                    "may take to reach a step boundary before they are stopped mid-step")
     request_timeout_s: float = Field(default=120.0, gt=0, description="until the response starts")
+    live_poll_s: float = Field(default=1.0, gt=0, le=60, description="a live event stream (SSE) reads the task's "
+                               "log again after this long without a live event: how a task running on another "
+                               "replica is followed when no redis_url carries its events")
     otlp_endpoint: str | None = Field(default=None, description="OTLP/HTTP traces endpoint, e.g. http://collector:4318")
     tls_cert: Path | None = Field(default=None, description="PEM certificate (chain): serve HTTPS (with tls_key)")
     tls_key: Path | None = Field(default=None, description="PEM private key of tls_cert")
@@ -122,11 +128,12 @@ class ApprovalSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    timeout_s: float = Field(default=300.0, gt=0, description="until the request escalates (or, without "
-                             "escalate_to, expires: denied)")
+    timeout_s: float | None = Field(default=300.0, gt=0, description="until the request escalates (or, without "
+                                    "escalate_to, expires: denied); null: it waits until someone decides")
     escalate_to: str | None = Field(default=None, description="a role (operator, admin) asked after timeout_s; "
                                     "once escalated only that role (or admin) may decide")
-    escalation_timeout_s: float = Field(default=3600.0, gt=0, description="after escalating, until it expires")
+    escalation_timeout_s: float | None = Field(default=3600.0, gt=0, description="after escalating, until it "
+                                               "expires; null: it waits until someone decides")
     poll_s: float = Field(default=1.0, gt=0, le=60, description="how often a waiting step reads decisions made "
                           "through another replica")
 
@@ -304,7 +311,10 @@ class Settings(BaseSettings):
     mcp_servers: list[MCPServerConfig] = Field(default_factory=list)
     workflows_dir: Path | None = Field(default=None, description="default: <data_dir>/workflows and ./workflows")
     auth: Literal["required", "disabled"] = Field(default="required", description="gateway credentials")
-    redis_url: str | None = Field(default=None, description="shared rate limits across gateway replicas")
+    redis_url: str | None = Field(default=None, description="what replicas and CLI runs share live: rate limits, "
+                                  "node breaker trips (cooldowns), task events for live streams")
+    redis_prefix: str = Field(default="autoglm:", max_length=100, description="prefix of every Redis key and "
+                              "channel of ours, so deployments can share one Redis")
     gateway: GatewaySettings = Field(default_factory=GatewaySettings)
     http_allow: list[str] = Field(default_factory=list, description="hosts/CIDRs outbound tools may reach though "
                                   "private or loopback")

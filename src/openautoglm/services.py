@@ -121,10 +121,12 @@ class Services:
         register at run time join it instead of replacing it; from then on every llm step goes through the pool."""
         from .models.factory import model_for_node
         from .models.pool import Router
+        from .models.pool.health import open_health
 
         model = self.model
         if not isinstance(model, Router):
-            model = Router([model], settings=self.settings.router, node_factory=model_for_node)
+            model = Router([model], settings=self.settings.router, node_factory=model_for_node,
+                           health=open_health(self.settings.redis_url, self.settings.redis_prefix))
             self._model = model
         return model
 

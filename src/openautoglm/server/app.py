@@ -19,10 +19,12 @@ from .deps import Gateway, role_by_method
 from .errors import install_error_handlers
 from .guard import Guard
 from .keys import KeyRing
+from .live import open_live_events
 from .metrics import Metrics
 from .ratelimit import LocalBuckets, RateLimiter, RedisBuckets
 from .routes import admin, chat, oauth, ops, policies, reports, support, tasks
 from .runner import TaskRunner
+from .shared_nodes import SharedNodes
 from .telemetry import make_tracer_provider
 from .textguard import TextGuard
 
@@ -50,7 +52,8 @@ def create_app(
     provider = make_tracer_provider(g.otlp_endpoint, span_exporter)
     rate = g.rate_limit_per_minute / 60.0
     if limiter is None:
-        limiter = (RedisBuckets(settings.redis_url, rate, g.rate_limit_burst) if settings.redis_url
+        limiter = (RedisBuckets(settings.redis_url, rate, g.rate_limit_burst, settings.redis_prefix + "rl:")
+                   if settings.redis_url
                    else LocalBuckets(rate, g.rate_limit_burst))
     keyring = KeyRing(glm.store)
     gw = Gateway(
@@ -58,7 +61,8 @@ def create_app(
         auth=Authenticator(keyring, g, required=settings.auth == "required"),
         limiter=limiter, metrics=metrics, tracer_provider=provider,
         runner=TaskRunner(glm, metrics, provider.get_tracer("openautoglm.gateway"), g.max_running_tasks,
-                          lease_ttl_s=g.lease_ttl_s),
+                          lease_ttl_s=g.lease_ttl_s,
+                          live=open_live_events(settings.redis_url, glm.store, settings.redis_prefix)),
     )
 
     @asynccontextmanager
@@ -69,6 +73,7 @@ def create_app(
         if schedule is not None:
             schedule.start()
         app.state.kb_sync = schedule
+        app.state.shared_nodes.start()  # nodes registered or removed through any replica, from the store
         glm.policies.start()  # applies the store's active routing policy, now and whenever it changes
         # Due schedules (reports, workflows), each slot run by one replica (schedules.py).
         scheduler = glm.scheduler(triggers.schedule_starter(gw))
@@ -84,6 +89,7 @@ def create_app(
         # Drain: running tasks stop at a step boundary, left interrupted for the next process to resume.
         await gw.runner.aclose(g.drain_timeout_s)
         await glm.policies.aclose()
+        await app.state.shared_nodes.aclose()
         await gw.limiter.aclose()
         provider.shutdown()
         if close_glm:
@@ -97,6 +103,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.gateway = gw
+    app.state.shared_nodes = SharedNodes(glm.router, glm.store, settings.router.node_sync_s)
     install_error_handlers(app)
     app.include_router(chat.router)
     app.include_router(tasks.router)

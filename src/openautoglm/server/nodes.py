@@ -9,13 +9,15 @@ Registering gives the node its **node token** (``node_token``): the coordinator 
 of every call to the node, and a :class:`~openautoglm.node.Node` serves nobody without it. The token is kept in
 the store, sealed (store/sealing.py), so a node registering again from the same address keeps it, across coordinator
 restarts too. Only operators see nodes' addresses.
+
+Registrations, heartbeats and removals go through :class:`~.shared_nodes.SharedNodes` to the store, so every
+replica on the same database serves the same nodes (``router.node_sync_s``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import secrets
-import time
 from typing import Any
 
 import httpx
@@ -25,8 +27,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from ..app import AutoGLM
 from ..config import NodeConfig
 from ..models.pool import Router
-from ..store import NodeRecord, Store
+from ..store import Store
 from .auth import Principal
+from .shared_nodes import SharedNodes
 
 NODE_TOKEN_BYTES = 32
 
@@ -76,10 +79,12 @@ def router_of(glm: AutoGLM) -> Router:
 
 
 def _pool(request: Request) -> Router:
-    override = getattr(request.app.state, "node_pool", None)
-    if isinstance(override, Router):
-        return override
     return router_of(request.app.state.gateway.glm)
+
+
+def _shared(request: Request) -> SharedNodes:
+    shared: SharedNodes = request.app.state.shared_nodes
+    return shared
 
 
 def _store(request: Request) -> Store:
@@ -105,9 +110,7 @@ async def register_node(body: NodeRegistration, request: Request) -> dict[str, A
     config = NodeConfig(name=body.name, base_url=body.base_url, model=body.model, api_key=token,
                         capabilities=body.capabilities, weight=body.weight, cost=body.cost,
                         context_window=body.context_window, timeout_s=body.timeout_s)
-    node = pool.register(config, ttl_s=body.ttl_s)
-    await asyncio.to_thread(store.save_node, NodeRecord(body.name, body.base_url, body.model, body.capabilities,
-                                                        body.weight, token, time.time()))
+    node = await _shared(request).register(config, ttl_s=body.ttl_s)
     ttl = node.ttl_s or pool.settings.node_ttl_s
     return {"id": node.name, "ttl_s": ttl, "heartbeat_s": round(ttl / 3, 3), "node": node.describe(pool.clock()),
             "node_token": token}
@@ -116,7 +119,7 @@ async def register_node(body: NodeRegistration, request: Request) -> dict[str, A
 @router.post("/v1/nodes/{node_id}/heartbeat", summary="A registered node is still there")
 async def heartbeat(node_id: str, request: Request, load: HeartbeatLoad | None = None) -> dict[str, Any]:
     pool = _pool(request)
-    node = pool.heartbeat(node_id)  # NotFound (404) tells the node to register again
+    node = await _shared(request).heartbeat(node_id)  # NotFound (404) tells the node to register again
     if load is not None:
         node.report_load(load.cpu_percent, load.memory_free_percent, load.queue_depth)
     return {"id": node.name, "state": node.state(pool.clock()), "ttl_s": node.ttl_s, "load": node.load}
@@ -133,6 +136,5 @@ async def list_nodes(request: Request) -> dict[str, Any]:
 
 @router.delete("/v1/nodes/{node_id}", summary="Remove a node from the pool")
 async def remove_node(node_id: str, request: Request) -> dict[str, Any]:
-    node = _pool(request).remove(node_id)
-    await asyncio.to_thread(_store(request).remove_node, node_id)
-    return {"id": node.name, "removed": True}
+    await _shared(request).remove(node_id)  # NotFound (404) when no replica knew it
+    return {"id": node_id, "removed": True}

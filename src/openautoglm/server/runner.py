@@ -7,8 +7,9 @@ holder died: their lease lapsed) up to ``max_running_tasks`` and runs each under
 A task that got as far as a plan resumes from its event log: finished steps keep their results. A chat is reserved
 for this process (queued under its lease) and runs here at once; if the process dies it is taken over the same way.
 
-Live events reach subscribers through in-process queues; a task running on another replica is followed by
-reading the store, so ``GET /v1/tasks/{id}/events`` works wherever the task runs.
+Live events go to followers through ``live.py``: this process's followers at once, and with Redis configured
+every replica's followers through pub/sub; without it a task running on another replica is followed by reading
+its log, so ``GET /v1/tasks/{id}/events`` works wherever the task runs.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from ..orchestrator import LEGACY_TASK_ROLE
 from ..plan import parse_plan
 from ..store import TERMINAL, TaskRecord
 from ..taskspec import TaskSpec
+from .live import LiveEvents
 from .metrics import Metrics
 from .telemetry import TaskObserver
 
@@ -42,8 +44,11 @@ Start = Callable[[str, EventSink], Awaitable[RunResult]]
 
 class TaskRunner:
     def __init__(self, glm: AutoGLM, metrics: Metrics, tracer: trace.Tracer, max_running: int,
-                 lease_ttl_s: float = 5.0) -> None:
+                 lease_ttl_s: float = 5.0, live: LiveEvents | None = None) -> None:
+        """``live``: where the events of the tasks run here go for live followers (live.py; default: this
+        process's followers only)."""
         self.glm = glm
+        self.live = live or LiveEvents()
         self.metrics = metrics
         self.tracer = tracer
         self.max_running = max_running
@@ -57,7 +62,6 @@ class TaskRunner:
         self._in_flight: dict[str, int] = {}  # task id -> its steps started and not yet over
         self._draining = False
         self._background: set[asyncio.Task[Any]] = set()
-        self._subscribers: dict[str, set[asyncio.Queue[Event]]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._dispatcher: asyncio.Task[None] | None = None
@@ -67,6 +71,7 @@ class TaskRunner:
     async def start(self) -> None:
         """Start claiming queued tasks: at once (what a dead process left behind), then on every submit and poll."""
         self._loop = asyncio.get_running_loop()
+        self.live.bind(self._loop)
         self._wake = asyncio.Event()
         try:
             await asyncio.to_thread(self.leases.expire_dead_holders)
@@ -176,6 +181,7 @@ class TaskRunner:
         renewed here, given back at the end); the sink feeds telemetry, live streams and ``on_event``."""
         task_id = task_id or new_task_id()
         self._loop = asyncio.get_running_loop()
+        self.live.bind(self._loop)
         job = asyncio.current_task()
         if job is not None:
             self._jobs[task_id] = job
@@ -195,6 +201,8 @@ class TaskRunner:
             self._jobs.pop(task_id, None)
             self._in_flight.pop(task_id, None)
             await asyncio.to_thread(self._finish, task_id, unfinished, failure, stopped)
+            # After the row says how it ended, so a follower that wakes on this finds the task over.
+            self.live.publish_end(task_id)
             self.wake()
 
     def _finish(self, task_id: str, unfinished: str, failure: str | None, stopped: bool) -> None:
@@ -228,7 +236,7 @@ class TaskRunner:
         def sink(ev: Event) -> None:
             self._count_steps(ev)
             observer(ev)
-            self._publish(ev)
+            self.live.publish(ev)
             if on_event is not None:
                 on_event(ev)
 
@@ -250,7 +258,6 @@ class TaskRunner:
             observer.close(status, error)
             log.info("task_finished", task_id=task_id, trace_id=observer.trace_id, type=task_type, status=status,
                      error=str(error) if error else None)
-            self._publish_end(task_id)
             bound.__exit__(None, None, None)
 
     def keep(self, task: asyncio.Task[Any]) -> None:
@@ -275,6 +282,7 @@ class TaskRunner:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
         await self.leases.aclose()
+        await self.live.aclose()
 
     def _count_steps(self, ev: Event) -> None:
         """Follow which steps are in flight; while draining, stop a task the moment none is. The stop lands
@@ -293,42 +301,8 @@ class TaskRunner:
             log.info("task_drained", task_id=task_id)
             job.cancel()
 
-    # -- live events ------------------------------------------------------------------------------------------
-
-    def subscribe(self, task_id: str) -> asyncio.Queue[Event]:
-        queue: asyncio.Queue[Event] = asyncio.Queue()
-        self._subscribers.setdefault(task_id, set()).add(queue)
-        return queue
-
-    def unsubscribe(self, task_id: str, queue: asyncio.Queue[Event]) -> None:
-        subs = self._subscribers.get(task_id)
-        if subs is not None:
-            subs.discard(queue)
-            if not subs:
-                self._subscribers.pop(task_id, None)
+    # -- live events (live.py) ----------------------------------------------------------------------------------
 
     def running_here(self, task_id: str) -> bool:
         return task_id in self._jobs
 
-    def _publish(self, ev: Event) -> None:
-        subs = self._subscribers.get(ev.task_id)
-        if not subs:
-            return
-        loop = self._loop
-        for queue in subs:
-            if loop is None or _in_loop(loop):
-                queue.put_nowait(ev)
-            else:  # a tool emitting from a worker thread: asyncio queues are not thread-safe
-                loop.call_soon_threadsafe(queue.put_nowait, ev)
-
-    def _publish_end(self, task_id: str) -> None:
-        # A sentinel event with seq 0 tells live readers the task is over on this replica.
-        for queue in self._subscribers.get(task_id, ()):
-            queue.put_nowait(Event(task_id, 0, "stream.end", 0.0))
-
-
-def _in_loop(loop: asyncio.AbstractEventLoop) -> bool:
-    try:
-        return asyncio.get_running_loop() is loop
-    except RuntimeError:
-        return False

@@ -149,6 +149,12 @@ registered_nodes = Table(
     Column("last_heartbeat", Float, nullable=True),
     # The token the coordinator and the node share (store/sealing.py: sealed, never plaintext).
     Column("api_key", Text, nullable=True),
+    # The rest of the registration, so every replica can serve the node (0015_replicas); wall-clock expiry.
+    Column("expires_at", Float, nullable=True),
+    Column("ttl_s", Float, nullable=True),
+    Column("timeout_s", Float, nullable=True),
+    Column("cost", Float, nullable=True),
+    Column("context_window", Integer, nullable=True),
 )
 
 # -- memory (memory/sessions.py): conversations by session id -----------------------------------------------------
@@ -211,7 +217,7 @@ approvals = Table(
     # pending -> escalated (nobody decided in time; now for escalate_to) -> approved | denied | expired | cancelled
     Column("status", String(16), nullable=False),
     Column("created_at", Float, nullable=False),
-    Column("expires_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=True),  # null: waits until someone decides (approvals.timeout_s: null)
     Column("escalate_to", String(128), nullable=True),
     Column("escalated_at", Float, nullable=True),
     Column("decided_by", String(128), nullable=True),

@@ -105,6 +105,11 @@ class NodeRecord:
     weight: float
     api_key: str | None
     registered_at: float
+    ttl_s: float | None = None
+    expires_at: float | None = None  # wall clock: the registration lapses then unless a heartbeat comes
+    timeout_s: float | None = None
+    cost: float = 0.0
+    context_window: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -609,7 +614,9 @@ class Store(IdempotencyLedgerMixin, ApprovalRecordsMixin, PolicyTables, SupportT
         n = schema.registered_nodes
         values = {"base_url": record.base_url, "model": record.model, "capabilities": record.capabilities,
                   "weight": record.weight, "state": "registered", "registered_at": record.registered_at,
-                  "last_heartbeat": record.registered_at, "api_key": self.sealer.seal_optional(record.api_key)}
+                  "last_heartbeat": record.registered_at, "api_key": self.sealer.seal_optional(record.api_key),
+                  "expires_at": record.expires_at, "ttl_s": record.ttl_s, "timeout_s": record.timeout_s,
+                  "cost": record.cost, "context_window": record.context_window}
         with self._write() as conn:
             if conn.execute(update(n).where(n.c.name == record.name).values(values)).rowcount == 0:
                 conn.execute(insert(n).values(name=record.name, **values))
@@ -624,6 +631,14 @@ class Store(IdempotencyLedgerMixin, ApprovalRecordsMixin, PolicyTables, SupportT
             rows = conn.execute(select(schema.registered_nodes).order_by(schema.registered_nodes.c.name)).all()
         return [self._node(r) for r in rows]
 
+    def node_heartbeat(self, name: str, at: float, expires_at: float) -> bool:
+        """A registered node is still there (through whichever replica): its registration lapses later. False
+        when no such node is registered (it must register again)."""
+        n = schema.registered_nodes
+        with self._write() as conn:
+            done = conn.execute(update(n).where(n.c.name == name).values(last_heartbeat=at, expires_at=expires_at))
+        return bool(done.rowcount)
+
     def remove_node(self, name: str) -> bool:
         with self._write() as conn:
             gone = conn.execute(delete(schema.registered_nodes).where(schema.registered_nodes.c.name == name))
@@ -631,7 +646,9 @@ class Store(IdempotencyLedgerMixin, ApprovalRecordsMixin, PolicyTables, SupportT
 
     def _node(self, row: Any) -> NodeRecord:
         return NodeRecord(row.name, row.base_url, row.model, list(row.capabilities or []), row.weight,
-                          self.open_value(row.api_key), row.registered_at)
+                          self.open_value(row.api_key), row.registered_at, ttl_s=row.ttl_s,
+                          expires_at=row.expires_at, timeout_s=row.timeout_s, cost=row.cost or 0.0,
+                          context_window=row.context_window)
 
     def add_feedback(self, task_id: str, rating: int, owner: str | None = None, comment: str | None = None,
                      nodes: list[str] | None = None, policy_version: int | None = None) -> FeedbackRecord:

@@ -4,7 +4,8 @@ The executor asks ``await approver(tool, args, ctx) -> bool`` before a tool with
 :class:`ApprovalBroker.approver` files a request (id, tool, arguments, task, step) in its records and waits for
 :meth:`ApprovalBroker.decide` — called by ``POST /v1/approvals/{id}`` — or for its time to run out. Then it
 escalates (``escalate_to``: a role asked next, with a time of its own) or, with nobody left to ask, expires, which
-denies. ``GET /v1/approvals`` lists :meth:`ApprovalBroker.pending`. Every request, escalation and decision is an
+denies. Either time may be None (``approvals: {timeout_s: null}``): then the request waits until someone decides.
+``GET /v1/approvals`` lists :meth:`ApprovalBroker.pending`. Every request, escalation and decision is an
 ``approval`` event in the task's trace (who decided, or that time ran out)::
 
     broker = ApprovalBroker(timeout_s=300, records=store, escalate_to="admin")
@@ -28,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import threading
 import time
 import uuid
@@ -60,7 +62,7 @@ class ApprovalRequest(BaseModel):
     step_id: str
     role: str
     created_at: float
-    expires_at: float
+    expires_at: float | None  # None: it waits until someone decides
     status: Status = "pending"
     escalate_to: str | None = None
     escalated_at: float | None = None
@@ -135,9 +137,9 @@ class MemoryApprovals:
 class ApprovalBroker:
     """Holds approval requests until someone decides or their time runs out (escalated, then denied)."""
 
-    def __init__(self, timeout_s: float = 300.0, clock: Callable[[], float] = time.time,
+    def __init__(self, timeout_s: float | None = 300.0, clock: Callable[[], float] = time.time,
                  keep_decided: int = 1000, *, records: ApprovalRecords | None = None,
-                 escalate_to: str | None = None, escalation_timeout_s: float = 3600.0, poll_s: float = 1.0,
+                 escalate_to: str | None = None, escalation_timeout_s: float | None = 3600.0, poll_s: float = 1.0,
                  grants: Grants | None = None) -> None:
         self.timeout_s = timeout_s
         self.clock = clock
@@ -184,8 +186,8 @@ class ApprovalBroker:
             now = self.clock()
             request = ApprovalRequest(
                 id=uuid.uuid4().hex[:12], tool=tool.name, args=_preview(args), task_id=ctx.task_id,
-                step_id=ctx.step_id, role=ctx.role, created_at=now, expires_at=now + self.timeout_s, kind=kind,
-                why=why)
+                step_id=ctx.step_id, role=ctx.role, created_at=now, expires_at=_after(now, self.timeout_s),
+                kind=kind, why=why)
             await asyncio.to_thread(self.records.add_approval, request.model_dump())
             ctx.emit(EventKind.APPROVAL, status="pending", request_id=request.id, tool=tool.name,
                      timeout_s=self.timeout_s, **({"reason": why} if why else {}), **asked)
@@ -193,7 +195,7 @@ class ApprovalBroker:
         else:
             request_id = row["id"]
             ctx.emit(EventKind.APPROVAL, status=row["status"], request_id=request_id, tool=tool.name,
-                     timeout_s=max(0.0, row["expires_at"] - self.clock()),
+                     timeout_s=None if row["expires_at"] is None else max(0.0, row["expires_at"] - self.clock()),
                      reason="the task was resumed; its request is still open", **asked)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
@@ -225,22 +227,22 @@ class ApprovalBroker:
                          approved=status == "approved", by=row.get("decided_by"), reason=row.get("reason"), **asked)
                 return row
             now = self.clock()
-            remaining = row["expires_at"] - now
+            remaining = math.inf if row["expires_at"] is None else row["expires_at"] - now
             if remaining <= 0:
                 if status == "pending" and self.escalate_to:
                     escalated = await asyncio.to_thread(self.records.change_approval, request_id, ("pending",), {
                         "status": "escalated", "escalate_to": self.escalate_to, "escalated_at": now,
-                        "expires_at": now + self.escalation_timeout_s})
+                        "expires_at": _after(now, self.escalation_timeout_s)})
                     if escalated:
                         ctx.emit(EventKind.APPROVAL, status="escalated", request_id=request_id, tool=tool.name,
                                  by="timeout", timeout_s=self.escalation_timeout_s,
-                                 reason=f"no decision within {self.timeout_s:g}s; now for role {self.escalate_to}",
-                                 **asked)
+                                 reason=f"no decision within {_seconds(self.timeout_s)}; now for role "
+                                        f"{self.escalate_to}", **asked)
                     continue
-                waited = self.timeout_s + (self.escalation_timeout_s if status == "escalated" else 0)
+                waited = now - row["created_at"]
                 await asyncio.to_thread(self.records.change_approval, request_id, OPEN, {
                     "status": "expired", "decided_by": "timeout", "decided_at": now,
-                    "reason": f"no decision within {waited:g}s"})
+                    "reason": f"no decision within {waited:.0f}s"})
                 continue  # read it again: expired, or a decision that came first
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(future), timeout=min(remaining, self.poll_s))
@@ -286,6 +288,15 @@ class ApprovalBroker:
         if row is None:
             raise NotFound(f"no approval request {request_id}")
         return ApprovalRequest.model_validate(row)
+
+
+def _after(now: float, timeout_s: float | None) -> float | None:
+    """When a wait of ``timeout_s`` ends (None: never, someone must decide)."""
+    return None if timeout_s is None else now + timeout_s
+
+
+def _seconds(timeout_s: float | None) -> str:
+    return "no time limit" if timeout_s is None else f"{timeout_s:g}s"
 
 
 def _preview(args: dict[str, Any]) -> dict[str, Any]:

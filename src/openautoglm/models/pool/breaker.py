@@ -45,6 +45,16 @@ class Breaker:
             self.opened_at = now
         self.probing = False
 
+    def hold_open(self, now: float, remaining_s: float) -> None:
+        """Open for ``remaining_s`` more (a cooldown found in another process, or one their failures set), unless
+        it is open longer already."""
+        opened_at = now + remaining_s - self.cooldown_s
+        if self.state == OPEN and self.opened_at >= opened_at:
+            return
+        self.state = OPEN
+        self.opened_at = opened_at
+        self.probing = False
+
     def cooled(self, now: float) -> bool:
         """Open (or half-open) long enough that a successful health probe may close it."""
         return self.state != CLOSED and now - self.opened_at >= self.cooldown_s

@@ -8,17 +8,16 @@ answers are sealed like the store's (store/sealing.py); one sealed under a key n
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from ... import sqlite_driver
 from ...errors import ConfigError, StoreError
+from ...redis_client import LoopRedis
 from ...store.sealing import Sealer, is_sealed
 from ..base import ChatRequest, ChatResponse
 
@@ -117,37 +116,20 @@ class RedisCache(ResponseCache):
     name = "redis"
 
     def __init__(self, url: str, ttl_s: float = 86400.0, prefix: str = "autoglm:cache:") -> None:
-        try:
-            import redis.asyncio as aioredis
-        except ImportError as exc:
-            raise ConfigError("cache_url is a Redis URL but redis is not installed: "
-                              "pip install 'openautoglm[redis]'") from exc
         self.url = url
         self.ttl_s = ttl_s
         self.prefix = prefix
-        self._client: Any = aioredis.from_url(url)
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def _redis(self) -> Any:
-        # A redis.asyncio connection pool belongs to one event loop; a new loop (a new CLI run) gets a new pool.
-        loop = asyncio.get_running_loop()
-        if self._loop is not loop:
-            if self._loop is not None:
-                import redis.asyncio as aioredis
-
-                self._client = aioredis.from_url(self.url)
-            self._loop = loop
-        return self._client
+        self._redis = LoopRedis(url, "cache_url")
 
     async def get(self, key: str) -> ChatResponse | None:
-        value = await self._redis().get(self.prefix + key)
+        value = await self._redis.get().get(self.prefix + key)
         return None if value is None else self.decode(value)
 
     async def set(self, key: str, response: ChatResponse) -> None:
-        await self._redis().set(self.prefix + key, self.encode(response), ex=max(1, int(self.ttl_s)))
+        await self._redis.get().set(self.prefix + key, self.encode(response), ex=max(1, int(self.ttl_s)))
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._redis.aclose()
 
 
 def open_cache(url: str | None, data_dir: Path, ttl_s: float = 86400.0,

@@ -7,7 +7,8 @@
 3. a retryable failure (connection refused, timeout, 5xx, malformed answer) moves to the next attempt; a
    non-retryable one (400, 401, schema) ends the call at once.
 
-Members come and go through ``membership.py``; active health probes run in the background while calls are made.
+Members come and go through ``membership.py``; active health probes run in the background while calls are made;
+breaker trips are shared with other processes through ``health.py`` when Redis is configured.
 Every attempt, fallback and cache hit is reported to the sink in :data:`models.base.model_events` (the step's trace).
 """
 
@@ -26,6 +27,7 @@ from ...store.sealing import load_sealer
 from ..base import ChatModel, ChatRequest, ChatResponse, ModelEventSink, model_events
 from .arms import Arms
 from .cache import ResponseCache, cacheable, open_cache
+from .health import NodeHealth, open_health
 from .membership import Membership, NodeFactory
 from .node import PLANNING, PoolNode
 from .signals import Signals
@@ -46,12 +48,15 @@ class Router(ChatModel):
         cache: ResponseCache | None = None,
         clock: Callable[[], float] = time.monotonic,
         node_factory: NodeFactory | None = None,
+        health: NodeHealth | None = None,
     ) -> None:
         """``node_factory`` makes the client of a node from its :class:`NodeConfig` (configured or registered);
-        without one, only ready-made models can join (:meth:`add`)."""
+        without one, only ready-made models can join (:meth:`add`). ``health``: where breaker trips are shared
+        with other processes (``health.py``; default: not shared)."""
         self.settings = settings or RouterSettings()
         self.cache = cache
         self.clock = clock
+        self.health = health or NodeHealth()
         self.members = Membership(self.settings, clock, node_factory, on_change=self._members_changed)
         self.slots = Slots(self.members)
         self.arms = Arms()  # the routing policy applied (policies/book.py) and a canary being tried
@@ -66,7 +71,8 @@ class Router(ChatModel):
                   if settings.encrypt_content else None)
         cache = (open_cache(settings.cache_url, settings.data_dir, settings.router.cache_ttl_s, sealer)
                  if settings.enable_caching else None)
-        router = cls(settings=settings.router, cache=cache, node_factory=node_factory)
+        router = cls(settings=settings.router, cache=cache, node_factory=node_factory,
+                     health=open_health(settings.redis_url, settings.redis_prefix))
         for config in settings.nodes:
             router.add_config(config)
         return router
@@ -139,11 +145,13 @@ class Router(ChatModel):
             try:
                 async with asyncio.timeout(min(node.timeout_s or 5.0, 5.0)):
                     await node.model.probe()
-            except (ModelError, TimeoutError, OSError):
+            except (ModelError, TimeoutError, OSError) as exc:
                 node.failed(self.clock())
+                await self.health.failed(node, f"health probe: {exc}", self.clock())
                 return False
             if node.breaker.cooled(self.clock()):
                 node.breaker.success()
+            await self.health.succeeded(node)
             return True
 
         results = await asyncio.gather(*(check(n) for n in nodes))
@@ -176,7 +184,7 @@ class Router(ChatModel):
         key, hit = await self._cached(request, emit)
         if hit is not None:
             return hit
-        walk = self._walk(target, request, emit)
+        walk = await self._walk(target, request, emit)
         while (node := await walk.next_node()) is not None:
             try:
                 if node.timeout_s:
@@ -195,9 +203,11 @@ class Router(ChatModel):
                     walk.refused(node, error)
                     raise error from exc
                 walk.failed(node, error)
+                await self.health.failed(node, str(error), self.clock())
                 continue
             self.slots.release(node)
             walk.succeeded(node, tokens=response.prompt_tokens + response.completion_tokens)
+            await self.health.succeeded(node)
             if response.node is None:
                 response.node = node.name
             if key is not None and self.cache is not None:
@@ -217,7 +227,7 @@ class Router(ChatModel):
         if hit is not None:
             yield hit.text
             return
-        walk = self._walk(target, request, emit)
+        walk = await self._walk(target, request, emit)
         while (node := await walk.next_node()) is not None:
             pieces: list[str] = []
             released = False
@@ -237,6 +247,7 @@ class Router(ChatModel):
                 error = as_model_error(node, exc)
                 if pieces:
                     node.failed(self.clock())
+                    await self.health.failed(node, str(error), self.clock())
                     broke = ModelUnavailable(f"stream broke after {len(pieces)} chunks from node "
                                              f"'{node.name}': {error}")
                     broke.retryable = False  # the caller holds a partial answer: no silent restart
@@ -246,12 +257,14 @@ class Router(ChatModel):
                     walk.refused(node, error)
                     raise error from exc
                 walk.failed(node, error)
+                await self.health.failed(node, str(error), self.clock())
                 continue
             finally:
                 if not released:  # success, or the consumer stopped early / was cancelled
                     self.slots.release(node)
                     node.breaker.probing = False
             walk.succeeded(node, tokens=len(pieces), chunks=len(pieces), stream=True)
+            await self.health.succeeded(node)
             if key is not None and self.cache is not None:
                 await self.cache.set(key, ChatResponse(text="".join(pieces), model=node.name, node=node.name,
                                                        completion_tokens=len(pieces)))
@@ -271,9 +284,10 @@ class Router(ChatModel):
             emit(EventKind.CACHE_HIT, node=hit.node, cache=self.cache.name, key=key[:19], **extra)
         return key, hit
 
-    def _walk(self, target: str, request: ChatRequest, emit: ModelEventSink | None) -> Walk:
+    async def _walk(self, target: str, request: ChatRequest, emit: ModelEventSink | None) -> Walk:
         if self._probe_task is None:
             self._ensure_probing()
+        await self.health.refresh(self.members.nodes.values(), self.clock())  # others' trips (health.py)
         return Walk(self.members, self.slots, target, request, emit, self.arms.choose(), self.signals)
 
     # -- reporting and lifecycle --------------------------------------------------------------------------------
@@ -296,6 +310,7 @@ class Router(ChatModel):
             await asyncio.gather(*self.members.closing, return_exceptions=True)
         if self.cache is not None:
             await self.cache.aclose()
+        await self.health.aclose()
 
 
 class PinnedModel(ChatModel):

@@ -129,12 +129,14 @@ def _sse(ev: Event) -> bytes:
     return f"id: {ev.seq}\nevent: {ev.kind}\ndata: {data}\n\n".encode()
 
 
-async def _follow(gw: Gateway, task_id: str, after: int, poll_s: float = 1.0) -> AsyncIterator[bytes]:
-    """Replay what is stored after ``after``, then follow live events until the task is over."""
+async def _follow(gw: Gateway, task_id: str, after: int) -> AsyncIterator[bytes]:
+    """Replay what is stored after ``after``, then follow live events (server/live.py) until the task is over;
+    every ``live_poll_s`` without one, the log is read again (a task on another replica without Redis)."""
     store, runner = gw.glm.store, gw.runner
-    queue = runner.subscribe(task_id)  # before reading the store, so nothing falls between the two
-    last = after
-    try:
+    poll_s = gw.settings.gateway.live_poll_s
+    # Subscribed before the store is read, so nothing falls between the two.
+    async with runner.live.follow(task_id) as queue:
+        last = after
         while True:
             for ev in await asyncio.to_thread(store.events, task_id, last):
                 yield _sse(ev)
@@ -151,14 +153,12 @@ async def _follow(gw: Gateway, task_id: str, after: int, poll_s: float = 1.0) ->
                 yield b": keep-alive\n\n"
                 continue
             while True:
-                if ev.seq > last:
+                if ev.seq == last + 1:  # live, in order; a gap (or the end sentinel) is filled from the log
                     yield _sse(ev)
                     last = ev.seq
                 if queue.empty():
                     break
                 ev = queue.get_nowait()
-    finally:
-        runner.unsubscribe(task_id, queue)
 
 
 async def _finished(gw: Gateway, task_id: str) -> bool:

@@ -603,7 +603,8 @@
         list.append(item);
       }
       const left = Math.max(0, Math.round(r.expires_at - Date.now() / 1000));
-      item.querySelector(".a-expires").textContent = `expires in ${left} s`;
+      item.querySelector(".a-expires").textContent = r.expires_at == null ? "waits for a decision"
+        : `expires in ${left} s`;
     }
     show($("approvals-empty"), pending.length === 0);
   }
