@@ -77,7 +77,9 @@ def replica(tmp_path: Path, name: str, config: dict[str, Any]) -> Path:
 def base_config(db_url: str, prefix: str | None, **extra: Any) -> dict[str, Any]:
     config: dict[str, Any] = {
         "database_url": db_url, "auth": "disabled", "tools": ["llm"], "planner": "rules",
-        "gateway": {"rate_limit_per_minute": 60_000, "rate_limit_burst": 1000, "lease_ttl_s": 2.0},
+        # The default lease (10 s): on busy shared cores a shorter one can lapse under a live task, and the other
+        # replica would take it over (tests/test_durable.py is about that).
+        "gateway": {"rate_limit_per_minute": 60_000, "rate_limit_burst": 1000},
     }
     if prefix is not None:
         config |= {"redis_url": REDIS_URL, "redis_prefix": prefix}
@@ -108,9 +110,9 @@ def test_a_node_registered_through_a_serves_through_b_and_both_see_it_lapse_and_
     a_root, b_root = replica(tmp_path, "a", config), replica(tmp_path, "b", config)
     with FakeOpenAI("text", text="answered by the node") as fake, \
             served(a_root) as (_, a), served(b_root) as (_, b):
-        joined = a.post("/v1/nodes", json={"name": "n1", "base_url": fake.base_url, "ttl_s": 3})
+        joined = a.post("/v1/nodes", json={"name": "n1", "base_url": fake.base_url, "ttl_s": 5})
         assert joined.status_code == 201, joined.text
-        wait(lambda: node_row(b, "n1"), 5, "B to list the node A registered")
+        wait(lambda: (r := node_row(b, "n1")) and r["state"] == "ready", 4, "B to serve the node A registered")
 
         answer = chat(b, "n1")
         assert answer.status_code == 200, answer.text
@@ -118,7 +120,7 @@ def test_a_node_registered_through_a_serves_through_b_and_both_see_it_lapse_and_
         assert fake.requests == 1
 
         # Heartbeats through B keep it in both pools past its first TTL.
-        for _ in range(4):
+        for _ in range(6):
             assert b.post("/v1/nodes/n1/heartbeat").status_code == 200
             time.sleep(1.0)
         for client in (a, b):
@@ -132,7 +134,8 @@ def test_a_node_registered_through_a_serves_through_b_and_both_see_it_lapse_and_
         # Back again through B; removed through A: gone from both.
         assert b.post("/v1/nodes", json={"name": "n1", "base_url": fake.base_url, "ttl_s": 30}).status_code == 201
         wait(lambda: (r := node_row(a, "n1")) and r["state"] == "ready", 5, "A to see it registered again")
-        assert chat(a, "n1").status_code == 200
+        answer = chat(a, "n1")
+        assert answer.status_code == 200, (answer.text, node_row(a, "n1"), node_row(b, "n1"))
         assert a.delete("/v1/nodes/n1").status_code == 200
         wait(lambda: node_row(b, "n1") is None, 5, "B to drop the node A removed")
         assert chat(b, "n1").status_code == 404
@@ -260,10 +263,11 @@ def test_an_sse_client_on_b_follows_a_task_on_a_live_through_redis(tmp_path: Pat
     seqs = [e["seq"] for _, e in got]
     assert seqs == [e["seq"] for e in stored] == list(range(1, len(stored) + 1))  # all, in order, once
     assert [e["kind"] for _, e in got] == [e["kind"] for e in stored]
-    # Live: every step after the gate reached B's client within a moment of A emitting it.
+    # Live: every step after the gate reached B's client soon after A emitted it, never waiting for a read of the
+    # log (a minute away). The bound is loose: two shared cores, other suites running.
     delays = [arrived - e["ts"] for arrived, e in got if e["kind"] == "step.finished" and e["step_id"] != "s1"]
     print(f"\nstep.finished on A -> its SSE line on B (Redis pub/sub): {[round(d * 1000) for d in delays]} ms")
-    assert len(delays) == 5 and max(delays) < 0.9, delays
+    assert len(delays) == 5 and max(delays) < 10, delays
     assert (a_root / "calls.txt").read_text().split() == [f"s{i}" for i in range(1, 7)]  # it ran on A
     assert not (b_root / "calls.txt").exists()
 

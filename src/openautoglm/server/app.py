@@ -103,7 +103,8 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.gateway = gw
-    app.state.shared_nodes = SharedNodes(glm.router, glm.store, settings.router.node_sync_s)
+    app.state.shared_nodes = SharedNodes(lambda: glm.router, glm.store, settings.router.node_sync_s,
+                                         built=lambda: glm.services.loaded_router)
     install_error_handlers(app)
     app.include_router(chat.router)
     app.include_router(tasks.router)

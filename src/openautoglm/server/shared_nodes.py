@@ -30,8 +30,12 @@ REGISTERED = "registered"
 class SharedNodes:
     """The gateway's registered nodes: written through to the store, read back from it by every replica."""
 
-    def __init__(self, pool: Router, store: Store, sync_s: float, wall: Callable[[], float] = time.time) -> None:
-        self.pool = pool
+    def __init__(self, pool: Callable[[], Router], store: Store, sync_s: float,
+                 built: Callable[[], Router | None] = lambda: None, wall: Callable[[], float] = time.time) -> None:
+        """``pool`` gives the app's pool (building it); ``built`` the pool if something built it already, so a
+        store without registered nodes never turns the app's single model into a pool."""
+        self._pool = pool
+        self._built = built
         self.store = store
         self.sync_s = sync_s
         self.wall = wall
@@ -39,6 +43,10 @@ class SharedNodes:
         # When each node was last registered or removed here: a sync that read the store before that leaves it
         # alone (it would undo the change it has not seen).
         self._changed: dict[str, float] = {}
+
+    @property
+    def pool(self) -> Router:
+        return self._pool()
 
     def _ttl(self, ttl_s: float | None) -> float:
         return ttl_s or self.pool.settings.node_ttl_s
@@ -57,9 +65,13 @@ class SharedNodes:
 
     async def heartbeat(self, name: str) -> PoolNode:
         """The node stays, in the store (so every replica sees it) and here; one registered through another
-        replica and not synced yet joins here now. NotFound when the store has no such node."""
+        replica and not synced yet joins here now. A node added to this pool in code (not registered) beats
+        here only. NotFound when neither has it (a registered node removed through any replica included)."""
         record = await asyncio.to_thread(self.store.node, name)
         if record is None:
+            local = self.pool.members.nodes.get(name)
+            if local is not None and local.source != REGISTERED:
+                return self.pool.heartbeat(name)
             raise NotFound(f"no node named '{name}' in the pool; register it again (POST /v1/nodes)")
         now = self.wall()
         expires_at = now + self._ttl(record.ttl_s)
@@ -83,6 +95,8 @@ class SharedNodes:
         """Make this pool's registered nodes what the store says: join, refresh expiry, leave."""
         began = time.monotonic()
         records = await asyncio.to_thread(self.store.nodes)
+        if not records and self._built() is None:
+            return  # nothing registered anywhere, and no pool here to empty
         now = self.wall()
         listed = {name for name, at in self._changed.items() if at >= began}  # changed here meanwhile: as is
         for record in records:

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ... import sqlite_driver
 from ...errors import ConfigError, StoreError
@@ -119,17 +120,20 @@ class RedisCache(ResponseCache):
         self.url = url
         self.ttl_s = ttl_s
         self.prefix = prefix
-        self._redis = LoopRedis(url, "cache_url")
+        self._conn = LoopRedis(url, "cache_url")
+
+    def _redis(self) -> Any:
+        return self._conn.get()
 
     async def get(self, key: str) -> ChatResponse | None:
-        value = await self._redis.get().get(self.prefix + key)
+        value = await self._redis().get(self.prefix + key)
         return None if value is None else self.decode(value)
 
     async def set(self, key: str, response: ChatResponse) -> None:
-        await self._redis.get().set(self.prefix + key, self.encode(response), ex=max(1, int(self.ttl_s)))
+        await self._redis().set(self.prefix + key, self.encode(response), ex=max(1, int(self.ttl_s)))
 
     async def aclose(self) -> None:
-        await self._redis.aclose()
+        await self._conn.aclose()
 
 
 def open_cache(url: str | None, data_dir: Path, ttl_s: float = 86400.0,

@@ -145,7 +145,8 @@ class Walk:
             self.signals.call(self.version, self.request.capability, self.last_node,
                               time.perf_counter() - self.began, False)
         if not self.attempt:
-            names = [n.name for n in self.members.candidates(self.target)]
+            now = self.members.clock()
+            names = [f"{n.name}: {n.state(now)}" for n in self.members.candidates(self.target)]
             error: ModelError = NoNodeAvailable(
                 f"no node can serve '{self.target}' now: " + (
                     f"every one ({', '.join(names)}) has its circuit open or its heartbeat lapsed; "
