@@ -77,7 +77,7 @@ def replica(tmp_path: Path, name: str, config: dict[str, Any]) -> Path:
 def base_config(db_url: str, prefix: str | None, **extra: Any) -> dict[str, Any]:
     config: dict[str, Any] = {
         "database_url": db_url, "auth": "disabled", "tools": ["llm"], "planner": "rules",
-        # The default lease (10 s): on busy shared cores a shorter one can lapse under a live task, and the other
+        # The default lease: on busy shared cores a much shorter one can lapse under a live task, and the other
         # replica would take it over (tests/test_durable.py is about that).
         "gateway": {"rate_limit_per_minute": 60_000, "rate_limit_burst": 1000},
     }
