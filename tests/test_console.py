@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
 import subprocess
-import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
+from console_support import browser, browser_problems, by_id, css, sign_in, sign_out, tab, visible_text, wait_for
 from gateway_support import bearer, gateway, new_key
 from openautoglm import AutoGLM, ScriptedModel, Settings, tool
 from openautoglm.cli.trace_page import trace_page
@@ -38,8 +37,8 @@ from openautoglm.server.ratelimit import LocalBuckets
 from openautoglm.store import Store
 from openautoglm.tools.approval import ApprovalBroker
 
-INSTALL_HINT = ("the console tests need Chromium and its driver: "
-                "apt-get update && apt-get install -y chromium chromium-driver (scripts/test.sh does this)")
+__all__ = ["browser"]  # fixture
+
 CJK_HINT = ("the console screenshot needs a CJK font to show Chinese as glyphs, not boxes: "
             "apt-get install -y fonts-noto-cjk (scripts/test.sh does this)")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"  # kept after the run; .gitignore leaves it out
@@ -176,31 +175,6 @@ class ThrottledKeys(LocalBuckets):
         return await super().take(key)
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
-    if not (chromium and driver_path):
-        pytest.fail(INSTALL_HINT)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="console-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", f"--user-data-dir={profile}", "--window-size=1280,1000"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(driver_path), options=options)
-    driver.implicitly_wait(0)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
-
-
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[tuple[AutoGLM, Any, ThrottledKeys]]:
     db_url = f"sqlite:///{tmp_path / 'console.db'}"
@@ -211,45 +185,6 @@ def app(tmp_path: Path) -> Iterator[tuple[AutoGLM, Any, ThrottledKeys]]:
     limiter = ThrottledKeys()
     with gateway(glm, limiter=limiter, access_log=False, approvals=broker) as server:
         yield glm, server, limiter
-
-
-def wait_for(driver: Any, condition: Any, what: str, timeout: float = 10) -> Any:
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(driver, timeout, poll_frequency=0.05).until(lambda d: condition(d), message=what)
-
-
-def by_id(driver: Any, element_id: str) -> Any:
-    from selenium.webdriver.common.by import By
-
-    return driver.find_element(By.ID, element_id)
-
-
-def css(driver: Any, selector: str) -> list[Any]:
-    from selenium.webdriver.common.by import By
-
-    return driver.find_elements(By.CSS_SELECTOR, selector)
-
-
-def sign_in(driver: Any, key: str) -> None:
-    field = by_id(driver, "api-key")
-    field.clear()
-    field.send_keys(key)
-    by_id(driver, "signin-button").click()
-
-
-def sign_out(driver: Any) -> None:
-    by_id(driver, "sign-out").click()
-    wait_for(driver, lambda d: by_id(d, "signin").is_displayed(), "the sign-in form is back")
-
-
-def tab(driver: Any, name: str) -> None:
-    css(driver, f'button.tab[data-tab="{name}"]')[0].click()
-
-
-def visible_text(driver: Any, element_id: str) -> str:
-    element = by_id(driver, element_id)
-    return str(element.text) if element.is_displayed() else ""
 
 
 def test_console_headers_are_strict(app: tuple[AutoGLM, Any, ThrottledKeys]) -> None:
@@ -374,9 +309,7 @@ def test_console_in_chromium(browser: Any, app: tuple[AutoGLM, Any, ThrottledKey
 
     # Nothing rendered as markup, nothing blocked by the CSP, no script error.
     assert driver.execute_script("return window.__pwned") is None
-    problems = [e["message"] for e in driver.get_log("browser")
-                if re.search(r"Content Security Policy|Trusted|Uncaught|TypeError|ReferenceError", e["message"])]
-    assert problems == []
+    assert browser_problems(driver) == []
 
     # A viewer: no approvals (403 explained), no running tasks (403 explained).
     sign_out(driver)
@@ -444,11 +377,6 @@ def assert_branches_drawn(shown: dict[str, Any]) -> None:
     # The longest chain of dependent steps: fetch then broken (other took as long as fetch, alone).
     assert {s for s, b in bars.items() if b["critical"]} == {"fetch", "broken"}
     assert set(shown["critical"]) == {"fetch", "broken"}
-
-
-def browser_problems(driver: Any) -> list[str]:
-    return [e["message"] for e in driver.get_log("browser")
-            if re.search(r"Content Security Policy|Trusted|Uncaught|TypeError|ReferenceError", e["message"])]
 
 
 def test_the_plan_drawn_as_a_graph_and_a_timeline(browser: Any, branches_app: tuple[AutoGLM, Any],

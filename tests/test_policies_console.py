@@ -8,20 +8,16 @@ from typing import Any
 
 import pytest
 
+from console_support import browser, browser_problems, by_id, console_glm, css, open_tab, wait_for
 from gateway_support import gateway, new_key
-from openautoglm import AutoGLM, ScriptedModel, Settings
 from openautoglm.events import EventKind
-from openautoglm.store import Store
-from test_console import browser, browser_problems, by_id, css, sign_in, tab, wait_for
 
 __all__ = ["browser"]  # fixture
 pytestmark = pytest.mark.chromium
 
 
 def test_the_policies_tab_lists_history_with_figures_and_rolls_back(browser: Any, tmp_path: Path) -> None:
-    db_url = f"sqlite:///{tmp_path / 'console.db'}"
-    glm = AutoGLM(settings=Settings(home=tmp_path, database_url=db_url), model=ScriptedModel(["unused"]),
-                  store=Store(db_url))
+    glm = console_glm(tmp_path)
     operator = new_key(glm, "operator", "op")
     book = glm.policies
     first = book.create({"routes": {"text-generation": {"weights": {"a": 1}}}}, "ops@x", "baseline")
@@ -33,11 +29,7 @@ def test_the_policies_tab_lists_history_with_figures_and_rolls_back(browser: Any
                                                                       "latency": {"p": 0.31}, "ratings": {"p": 0.9}}})
     with gateway(glm, access_log=False) as server:
         driver = browser
-        driver.get(f"{server.url}/console")
-        driver.get_log("browser")
-        sign_in(driver, operator)
-        wait_for(driver, lambda d: by_id(d, "tabs").is_displayed(), "the tabs after signing in")
-        tab(driver, "policies")
+        open_tab(driver, server.url, operator, "policies")
         wait_for(driver, lambda d: css(d, '#policy-history tr[data-kind="policy.promoted"]'), "the history")
         assert by_id(driver, "policy-state").text.startswith("Active: v2; before it: v1")
         promoted = css(driver, '#policy-history tr[data-kind="policy.promoted"]')[0].text

@@ -12,19 +12,15 @@ from typing import Any
 import httpx
 import pytest
 
+from console_support import browser, browser_problems, by_id, console_glm, css, open_tab, wait_for
 from gateway_support import bearer, gateway, new_key
-from openautoglm import AutoGLM, ScriptedModel, Settings
-from openautoglm.store import Store
-from test_console import browser, browser_problems, by_id, css, sign_in, tab, wait_for
 
 __all__ = ["browser"]  # fixture
 pytestmark = pytest.mark.chromium
 
 
 def test_an_operator_runs_a_report_and_its_charts_are_drawn(browser: Any, tmp_path: Path) -> None:
-    db_url = f"sqlite:///{tmp_path / 'console.db'}"
-    glm = AutoGLM(settings=Settings(home=tmp_path, database_url=db_url), model=ScriptedModel(["unused"]),
-                  store=Store(db_url))
+    glm = console_glm(tmp_path)
     operator, viewer = new_key(glm, "operator", "op"), new_key(glm, "viewer", "vi")
     glm.store.add_schedule("sales-monthly", "0 1 2 * *", ["boss@example.com"])
     with gateway(glm, access_log=False) as server, httpx.Client(base_url=server.url, timeout=120) as client:
@@ -39,11 +35,7 @@ def test_an_operator_runs_a_report_and_its_charts_are_drawn(browser: Any, tmp_pa
         assert client.get("/v1/reports/view?t=agsealed:nope:AAAA").status_code == 401
 
         driver = browser
-        driver.get(f"{server.url}/console")
-        driver.get_log("browser")
-        sign_in(driver, operator)
-        wait_for(driver, lambda d: by_id(d, "tabs").is_displayed(), "the tabs after signing in")
-        tab(driver, "reports")
+        open_tab(driver, server.url, operator, "reports")
         wait_for(driver, lambda d: css(d, '#reports tr[data-report="sales-weekly"] button'), "the report list")
         assert "boss@example.com" in by_id(driver, "report-schedules").text
         css(driver, '#reports tr[data-report="sales-weekly"] button')[0].click()

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from console_support import browser, browser_problems, by_id, css, open_tab, wait_for
 from gateway_support import bearer, gateway, new_key
 from openautoglm import AutoGLM
 from openautoglm.config import SupportSettings
@@ -16,7 +17,6 @@ from openautoglm.models.scripted import ScriptedModel
 from openautoglm.store import Store
 from openautoglm.testing.fake_orders import FakeOrderAPI
 from support_shop import order_api, shop_kb, shop_settings
-from test_console import browser, browser_problems, by_id, css, sign_in, tab, wait_for
 
 __all__ = ["browser", "order_api", "shop_kb"]  # fixtures
 
@@ -35,11 +35,7 @@ def test_an_operator_edits_and_sends_a_suggested_reply_from_the_inbox(
         assert asked["route"] == "suggest", asked
 
         driver = browser
-        driver.get(f"{server.url}/console")
-        driver.get_log("browser")
-        sign_in(driver, agent)
-        wait_for(driver, lambda d: by_id(d, "tabs").is_displayed(), "the tabs after signing in")
-        tab(driver, "inbox")
+        open_tab(driver, server.url, agent, "inbox")
         wait_for(driver, lambda d: css(d, f'#inbox li[data-id="{asked["ticket_id"]}"]'), "the ticket in the inbox")
         item = css(driver, f'#inbox li[data-id="{asked["ticket_id"]}"]')[0]
         assert hostile in item.find_element("css selector", ".t-message").text  # shown as text, not markup
