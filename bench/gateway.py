@@ -62,6 +62,35 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 120, he
     raise RuntimeError(f"{url} was not ready within {timeout:g}s")
 
 
+# -- another version of the code, for a before/after in one run ----------------------------------------------
+
+
+def source_at(ref: str, into: Path) -> Path:
+    """The package's source as it was at git ``ref`` (``git archive``), unpacked under ``into``: a child process
+    run with :func:`env_for` on it imports that version, so one run can put two versions side by side."""
+    repo = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(["git", "-C", str(repo), "archive", "--format=tar", ref, "src"], check=True,
+                             capture_output=True).stdout
+    into.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into / "src"
+
+
+def env_for(src: Path | None) -> dict[str, str]:
+    """The environment of a child that imports the package from ``src`` (None: this process's own)."""
+    env = dict(os.environ)
+    if src is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(src), *filter(None, [env.get("PYTHONPATH")])])
+    return env
+
+
+def current_src() -> Path:
+    """Where this process imports the package from (the working tree when run with PYTHONPATH=src)."""
+    import openautoglm
+
+    return Path(openautoglm.__file__).resolve().parent.parent
+
+
 # -- the gateway, in its own process ------------------------------------------------------------------------
 
 

@@ -4,7 +4,10 @@
 ``--chats`` distinct orchestrated chats at ``--concurrency``; meanwhile one client asks ``/healthz`` every 20 ms.
 The same probe runs against the idle gateway first, side by side in the table. Distinct texts: no cache helps.
 
-    .venv/bin/python bench/healthz_load.py [--chats 300] [--concurrency 50]
+    .venv/bin/python bench/healthz_load.py [--chats 300] [--concurrency 50] [--against REF] [--rounds N]
+
+``--against REF`` runs the same load against the gateway as it was at a git ref too (its ``src`` unpacked from
+``git archive``), alternating with this tree's, and prints both side by side with the ratio (this tree / REF).
 
 Target (issue 13): ``/healthz`` p99 under 100 ms under full load (the planner's embedding ran on the event loop
 before: p99 927 ms, max 14 s).
@@ -25,7 +28,7 @@ from pathlib import Path
 
 import httpx
 
-from gateway import free_port, wait_ready  # bench/gateway.py
+from gateway import cpu_seconds, current_src, env_for, free_port, source_at, wait_ready  # bench/gateway.py
 
 
 def pct(values: list[float], q: float) -> float:
@@ -78,11 +81,8 @@ async def load(url: str, chats: int, concurrency: int) -> dict[str, float]:
             "loaded healthz max ms": max(busy) * 1000, "healthz probes": len(busy)}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--chats", type=int, default=300)
-    parser.add_argument("--concurrency", type=int, default=50)
-    args = parser.parse_args()
+def measure(args: argparse.Namespace, src: Path | None) -> dict[str, float]:
+    """One gateway (the package from ``src``; None: this process's own) under the load, its figures."""
     autoglm = str(Path(sys.executable).with_name("autoglm"))
     with tempfile.TemporaryDirectory(prefix="autoglm-bench-") as folder:
         root = Path(folder)
@@ -97,7 +97,7 @@ def main() -> None:
                         "max_running_tasks": args.concurrency},
         }), encoding="utf-8")
         gateway = subprocess.Popen([autoglm, "serve", "--port", str(port), "--log-level", "warning"], cwd=root,
-                                   env={**os.environ, "AUTOGLM_HOME": str(root)}, stdout=subprocess.DEVNULL,
+                                   env={**env_for(src), "AUTOGLM_HOME": str(root)}, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)
         try:
             url = f"http://127.0.0.1:{port}"
@@ -105,16 +105,48 @@ def main() -> None:
             # One chat first: the embedder loads once, outside the measurement.
             httpx.post(f"{url}/v1/chat/completions", timeout=300,
                        json={"model": "autoglm", "messages": [{"role": "user", "content": "计算 2 乘以 3"}]})
+            cpu_before = cpu_seconds(gateway.pid)
             figures = asyncio.run(load(url, args.chats, args.concurrency))
+            # The gateway's own CPU per chat (its idle probe phase included): the figure least moved by other work.
+            figures["gateway CPU ms/chat"] = 1000 * (cpu_seconds(gateway.pid) - cpu_before) / args.chats
         finally:
             gateway.terminate()
             node.terminate()
             gateway.wait(30)
             node.wait(30)
-    print(f"{args.chats} distinct orchestrated chats at concurrency {args.concurrency}")
-    print(f"{'figure':<24} {'value':>10}")
-    for name, value in figures.items():
-        print(f"{name:<24} {value:>10.1f}")
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--chats", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--against", metavar="REF",
+                        help="also run the gateway as it was at this git ref (e.g. a commit before a change), "
+                             "alternating with this tree's, and print both side by side")
+    parser.add_argument("--rounds", type=int, default=1, help="runs of each version (alternating); medians shown")
+    args = parser.parse_args()
+    versions: dict[str, Path | None] = {"this tree": None}
+    with tempfile.TemporaryDirectory(prefix="autoglm-bench-src-") as folder:
+        if args.against:
+            versions = {args.against: source_at(args.against, Path(folder)), "this tree": current_src()}
+        runs: dict[str, list[dict[str, float]]] = {name: [] for name in versions}
+        for _ in range(args.rounds):
+            for name, src in versions.items():
+                runs[name].append(measure(args, src))
+    print(f"{args.chats} distinct orchestrated chats at concurrency {args.concurrency}, "
+          f"median of {args.rounds} run(s) per version, load average {os.getloadavg()[0]:.1f}")
+    names = list(runs)
+    header = f"{'figure':<24}" + "".join(f"{n[:14]:>16}" for n in names)
+    if len(names) == 2:
+        header += f"{'ratio':>9}"
+    print(header)
+    for figure in runs[names[0]][0]:
+        values = [statistics.median(r[figure] for r in runs[n]) for n in names]
+        line = f"{figure:<24}" + "".join(f"{v:>16.1f}" for v in values)
+        if len(names) == 2:
+            line += f"{values[1] / values[0]:>8.2f}x" if values[0] else f"{'':>9}"
+        print(line)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -60,6 +61,60 @@ def test_e5_batches_match_single_calls(e5: E5Embedder) -> None:
     singles = [e5.embed([t])[0] for t in texts]
     for a, b in zip(batched, singles, strict=True):
         assert _dot(a, b) > 0.999
+
+
+class SlowCountingEmbedder(HashingEmbedder):
+    """Hashing vectors from an engine that takes 50 ms a batch and fails on the text "boom"."""
+
+    def __init__(self) -> None:
+        super().__init__(dim=64)
+        self.batches: list[list[str]] = []
+
+    def _embed_batch(self, texts: list[str], kind: Any) -> list[list[float]]:
+        self.batches.append(list(texts))
+        time.sleep(0.05)
+        if "boom" in texts:
+            raise ModelUnavailable("the engine choked on boom")
+        return super()._embed_batch(texts, kind)
+
+
+def embed_at_once(embedder: SlowCountingEmbedder, texts: list[str]) -> tuple[dict[str, list[float]],
+                                                                               dict[str, Exception]]:
+    """Each text embedded by a thread of its own, all started together."""
+    results: dict[str, list[float]] = {}
+    errors: dict[str, Exception] = {}
+
+    def work(text: str) -> None:
+        try:
+            results[text] = embedder.embed([text], kind="query")[0]
+        except ModelUnavailable as exc:
+            errors[text] = exc
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in texts]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results, errors
+
+
+def test_callers_waiting_for_a_busy_engine_share_its_next_batch() -> None:
+    embedder = SlowCountingEmbedder()
+    texts = [f"request {i}" for i in range(12)]
+    results, errors = embed_at_once(embedder, texts)
+    # Each caller got the vector of its own text, and the engine ran fewer batches than there were callers.
+    assert not errors and sorted(results) == sorted(texts)
+    alone = HashingEmbedder(dim=64)
+    assert all(_dot(results[t], alone.embed([t], kind="query")[0]) > 0.999 for t in texts)
+    assert len(embedder.batches) < len(texts) and max(len(b) for b in embedder.batches) > 1, embedder.batches
+
+
+def test_a_text_that_breaks_the_engine_fails_only_its_own_caller() -> None:
+    embedder = SlowCountingEmbedder()
+    texts = [f"request {i}" for i in range(6)]
+    results, errors = embed_at_once(embedder, [*texts, "boom"])
+    assert sorted(results) == sorted(texts)
+    assert list(errors) == ["boom"] and "choked" in str(errors["boom"])
 
 
 def test_one_embedder_is_safe_to_share_between_threads(e5: E5Embedder) -> None:

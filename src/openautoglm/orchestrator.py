@@ -7,6 +7,7 @@ its context. Which concrete parts fill them is the services container's business
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -143,13 +144,16 @@ class Orchestrator:
         task_id = task_id or new_task_id()
         language = language or requested_language(instructions)
         # A task claimed from the queue may have a log already (its process died while planning): go on after it.
-        seq = self.log.open_task(task_id, request, owner=owner, session_id=session_id, role=role)
+        seq = await asyncio.to_thread(self.log.open_task, task_id, request, owner=owner, session_id=session_id,
+                                      role=role)
         emitter = self._emitter(task_id, on_event, seq=seq)
         emitter.emit(EventKind.TASK_STARTED, request=request, session_id=session_id,
                      **({"instructions": instructions, "language": language} if instructions or language else {}))
-        context = replace(context, emit=lambda kind, **data: emitter.emit(kind, **data),
-                          history=history if history is not None else self.memory.history(session_id, owner),
-                          summary=self.memory.summary(session_id) if session_id else None)
+        turns: list[Turn] = history if history is not None else (  # the session's (none without one)
+            await asyncio.to_thread(self.memory.history, session_id, owner) if session_id else [])
+        summary = await asyncio.to_thread(self.memory.summary, session_id) if session_id else None
+        context = replace(context, emit=lambda kind, **data: emitter.emit(kind, **data), history=turns,
+                          summary=summary)
         try:
             if context.model is not None:
                 # A request no model here can read fails now, with the numbers, instead of after planning its
@@ -159,12 +163,12 @@ class Orchestrator:
                 plan = await planner.plan(request, context)
         except ClarificationNeeded as need:
             emitter.emit(EventKind.CLARIFICATION, question=need.question, missing=need.missing)
-            self.log.update_task(task_id, status="needs_input", answer=need.question)
+            await self._record(task_id, status="needs_input", answer=need.question)
             result = RunResult(task_id, "needs_input", need.question, question=need.question)
             await self._remember(session_id, owner, request, result, emitter, missing=need.missing)
             return result
         except AutoGLMError as exc:
-            result = self._failed(task_id, emitter, exc)
+            result = await self._failed(task_id, emitter, exc)
             await self._remember(session_id, owner, request, result, emitter)
             return result
         plan = with_instructions(plan, instructions, context.tools)
@@ -187,7 +191,8 @@ class Orchestrator:
         given = dict(inputs or {})
         self.check(plan, given)
         task_id = task_id or new_task_id()
-        seq = self.log.open_task(task_id, plan.description or plan.name, owner=owner, role=role)
+        seq = await asyncio.to_thread(self.log.open_task, task_id, plan.description or plan.name, owner=owner,
+                                      role=role)
         emitter = self._emitter(task_id, on_event, seq=seq)
         emitter.emit(EventKind.TASK_STARTED, request=plan.name or "plan", inputs=given)
         emitter.emit(EventKind.PLAN_MADE, plan=plan.dump(), planner="given")
@@ -202,11 +207,11 @@ class Orchestrator:
 
     async def resume(self, task_id: str, on_event: EventSink | None = None) -> RunResult:
         """Continue an interrupted task from its log: finished steps keep their results, the rest run."""
-        task = self.log.get_task(task_id)
+        task = await asyncio.to_thread(self.log.get_task, task_id)
         if task.status in FINISHED:
             raise TaskConflict(f"task {task_id} already finished ({task.status}); nothing to resume "
                                f"(`autoglm trace {task_id}` shows it)")
-        events = self.log.events(task_id)
+        events = await asyncio.to_thread(self.log.events, task_id)
         plans = [p for e in events if (p := e.payload_as(PlanMade)) is not None]
         if not plans:
             raise PlanValidationError([f"task {task_id} never got a plan; run it again instead"])
@@ -220,7 +225,7 @@ class Orchestrator:
                                              attempts=finished.attempts, node=finished.node, finished_at=e.ts)
         emitter = self._emitter(task_id, on_event, seq=events[-1].seq if events else 0)
         emitter.emit(EventKind.TASK_STARTED, resumed=True, steps_done=sorted(done))
-        self.log.update_task(task_id, status="running")
+        await self._record(task_id, status="running")
         # The role the task was started with, whoever resumes it (a replica taking over its lease, an operator).
         role = task.role or LEGACY_TASK_ROLE
         # A chat's standing instructions and reply language still hold for its answer.
@@ -256,7 +261,7 @@ class Orchestrator:
     ) -> RunResult:
         """Run ``plan``; when a step fails for good and ``replan`` offers a replacement, run that once, keeping the
         results of the steps that succeeded."""
-        self.log.update_task(task_id, plan=plan.dump())
+        await self._record(task_id, plan=plan.dump())
         executor = self.new_executor()
         try:
             # A deadline for the whole execution: whatever a plan does, its task ends and frees its slot.
@@ -272,11 +277,11 @@ class Orchestrator:
                                     if r.status == StepStatus.FAILED and replacement.step(r.id).uses != r.uses]
                         plan = replacement
                         emitter.emit(EventKind.PLAN_MADE, plan=plan.dump(), planner="replan")
-                        self.log.update_task(task_id, plan=plan.dump())
+                        await self._record(task_id, plan=plan.dump())
                         results = await executor.run(plan, emitter, inputs, role=role, session_id=session_id,
                                                      done=done_results(results))
         except AutoGLMError as exc:
-            result = self._failed(task_id, emitter, exc)
+            result = await self._failed(task_id, emitter, exc)
             result.plan = plan
             return result
         steps = [results[s.id] for s in plan.steps]
@@ -287,8 +292,7 @@ class Orchestrator:
         status, answer, confidence = composed.status, composed.answer, composed.confidence
         emitter.emit(EventKind.ANSWER, answer=answer, status=status, confidence=confidence, writer=composed.writer)
         emitter.emit(EventKind.TASK_FINISHED, status=status)
-        self.log.update_task(task_id, status=status, answer=answer, confidence=confidence)
-        self.log.flush()
+        await self._record(task_id, flush=True, status=status, answer=answer, confidence=confidence)
         return RunResult(task_id, status, answer, plan, steps, confidence=confidence)
 
     async def _remember(self, session_id: str | None, owner: str | None, request: str, result: RunResult,
@@ -299,15 +303,26 @@ class Orchestrator:
         turn = SessionTurn(request=request, answer=result.answer, status=result.status, question=result.question,
                            missing=list(missing or []), plan=result.plan.dump() if result.plan else None,
                            task_id=result.task_id)
-        self.memory.append(session_id, turn, owner=owner)
+        await asyncio.to_thread(self.memory.append, session_id, turn, owner=owner)
         summarizer = self.summarizer(lambda kind, **data: emitter.emit(kind, **data))
         if await self.memory.compact(session_id, summarizer):
             emitter.emit(EventKind.SESSION_COMPACTED, session_id=session_id,
                          summarizer="model" if summarizer else "truncate")
-        self.log.flush()
+        await asyncio.to_thread(self.log.flush)
 
-    def _failed(self, task_id: str, emitter: EventEmitter, exc: AutoGLMError) -> RunResult:
+    async def _failed(self, task_id: str, emitter: EventEmitter, exc: AutoGLMError) -> RunResult:
         emitter.emit(EventKind.TASK_FAILED, error=str(exc), error_type=type(exc).__name__)
-        self.log.update_task(task_id, status="failed", error=str(exc))
-        self.log.flush()
+        await self._record(task_id, flush=True, status="failed", error=str(exc))
         return RunResult(task_id, "failed", f"failed: {exc}")
+
+    async def _record(self, task_id: str, *, flush: bool = False, **fields: Any) -> None:
+        """Update the task's row (then, with ``flush``, wait until its events are written) in a worker thread:
+        a database write may wait for a lock or the disk, and the event loop serves every other request
+        meanwhile."""
+
+        def write() -> None:
+            self.log.update_task(task_id, **fields)
+            if flush:
+                self.log.flush()
+
+        await asyncio.to_thread(write)

@@ -5,6 +5,7 @@ passes the checks on generated text and every number, date and name in it is fou
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from pathlib import Path
 
 from ..models.base import ChatModel, ChatRequest, reporting_model_events
@@ -21,6 +22,12 @@ RESULT_CHARS = 1500
 CAPABLE = "planning"
 
 
+@cache
+def _prompt(name: str) -> str:
+    """A prompt template, read once (not a file read on the event loop for every reply)."""
+    return (PROMPTS / name).read_text(encoding="utf-8")
+
+
 class ModelWriter:
     name = "model"
 
@@ -29,13 +36,13 @@ class ModelWriter:
         self.max_tokens = max_tokens
 
     def request(self, inp: ComposeInput, parts: Sequence[Outcome], lang: Lang, draft: str) -> ChatRequest:
-        system = (PROMPTS / "write_system.txt").read_text(encoding="utf-8").format(
+        system = _prompt("write_system.txt").format(
             language=LANGUAGE_NAMES[lang],
             instructions=f"The operator's instructions for every reply:\n{inp.instructions}" if inp.instructions
             else "")
         results = "\n".join(
             f"- {p.part}: {p.source.value}\n{fence_data(p.sentence + _data(p))}" for p in parts)
-        user = (PROMPTS / "write_user.txt").read_text(encoding="utf-8").format(
+        user = _prompt("write_user.txt").format(
             request=inp.request, results=results, draft=fence_data(draft))
         # Asked of the capable nodes: in a pool the capability that reaches them is "planning" (a small node would
         # only have its reply rejected).

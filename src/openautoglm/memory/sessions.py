@@ -8,6 +8,7 @@ a bounded prompt. Folding is deterministic truncation by default; a capable mode
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import time
 from collections.abc import Callable, Iterator
@@ -182,16 +183,20 @@ class Sessions:
 
     async def compact(self, session_id: str, summarizer: Summarizer | None = None) -> bool:
         """Fold all but the last ``window`` turns into the summary once more than ``2 * window`` are unfolded."""
-        info = self._row(session_id)
-        pending = self._turns(session_id, after=info.summary_upto)
+        # The reads and the write go to a worker thread: the gateway's event loop serves other requests meanwhile.
+        info = await asyncio.to_thread(self._row, session_id)
+        pending = await asyncio.to_thread(self._turns, session_id, after=info.summary_upto)
         if len(pending) <= 2 * self.window:
             return False
         fold = pending[: len(pending) - self.window]
         summary = await (summarizer or self.summarizer).summarize(info.summary, fold)
+        await asyncio.to_thread(self._save_summary, session_id, summary, fold[-1].seq)
+        return True
+
+    def _save_summary(self, session_id: str, summary: str, upto: int) -> None:
         with self._write() as conn:
             conn.execute(update(schema.sessions).where(schema.sessions.c.id == session_id)
-                         .values(summary=self.store.seal_content(summary), summary_upto=fold[-1].seq))
-        return True
+                         .values(summary=self.store.seal_content(summary), summary_upto=upto))
 
     def delete(self, session_id: str, owner: str | None = None) -> int:
         """Forget a session and its turns; returns how many turns went."""

@@ -70,22 +70,31 @@ class OpenAICompatibleModel(ChatModel):
         return args
 
     async def complete(self, request: ChatRequest) -> ChatResponse:
+        # The SDK's own request (auth, base URL, timeouts, its errors for every non-2xx), with the body as we built
+        # it and the JSON read here as plain data: its parameter transform and response models cost more CPU than
+        # the HTTP call (2.8 vs 1.7 ms a call at concurrency 50), on the gateway's event loop.
         try:
-            out = await self.client.chat.completions.create(**self._arguments(request))
+            out = await self.client.post("/chat/completions", cast_to=object, body=self._arguments(request))
+            if not isinstance(out, dict):
+                raise ModelUnavailable(f"node '{self.name}' sent a malformed response: not a JSON object")
+            choices = out.get("choices")
+            choice = choices[0] if isinstance(choices, list) and choices else None
+            message = choice.get("message") if isinstance(choice, dict) else None
+            if choice is None or not isinstance(message, dict):
+                raise ModelUnavailable(f"node '{self.name}' answered without a choice")
+            usage = out.get("usage") or {}
+            return ChatResponse(
+                text=message.get("content") or "",
+                model=out.get("model") or self.model,
+                prompt_tokens=int(usage.get("prompt_tokens") or 0),
+                completion_tokens=int(usage.get("completion_tokens") or 0),
+                finish_reason=choice.get("finish_reason") or "stop",
+                node=self.name,
+            )
+        except ModelUnavailable:
+            raise
         except Exception as exc:
             raise translate_error(self.name, exc) from exc
-        choices = getattr(out, "choices", None)
-        if not choices or choices[0].message is None:
-            raise ModelUnavailable(f"node '{self.name}' answered without a choice")
-        usage = out.usage
-        return ChatResponse(
-            text=choices[0].message.content or "",
-            model=out.model or self.model,
-            prompt_tokens=usage.prompt_tokens if usage else 0,
-            completion_tokens=usage.completion_tokens if usage else 0,
-            finish_reason=choices[0].finish_reason or "stop",
-            node=self.name,
-        )
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[str]:
         received = 0
@@ -135,7 +144,7 @@ def translate_error(node: str, exc: Exception, after_chunks: int = 0) -> Excepti
         error = ModelResponseError(f"{where} refused the request ({status}): {exc.message}")
         error.http_status = 502
         return error
-    if isinstance(exc, (ValueError, KeyError, TypeError, openai.APIResponseValidationError)):
+    if isinstance(exc, (ValueError, LookupError, TypeError, AttributeError, openai.APIResponseValidationError)):
         return ModelUnavailable(f"{where} sent a malformed response: {exc}")
     if isinstance(exc, httpx.HTTPError):  # raised from inside a stream, which the SDK does not wrap
         return ModelUnavailable(f"{where} failed: {exc}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from functools import cache
 from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
@@ -91,7 +92,9 @@ def describe_tools(tools: ToolRegistry) -> str:
     return "\n".join(lines)
 
 
+@cache
 def _prompt(name: str) -> str:
+    """A prompt template, read once (not a file read on the event loop for every plan)."""
     return (PROMPTS / name).read_text(encoding="utf-8")
 
 

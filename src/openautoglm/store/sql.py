@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import Engine, Table, and_, create_engine, delete, event, insert, or_, select, text, update
+from sqlalchemy import Engine, Table, and_, create_engine, delete, event, func, insert, or_, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
@@ -372,8 +372,10 @@ class Store(IdempotencyLedgerMixin, ApprovalRecordsMixin, PolicyTables, SupportT
         return [Event(r.task_id, r.seq, r.kind, r.ts, r.step_id, self.open_json(r.data) or {}) for r in rows]
 
     def last_seq(self, task_id: str) -> int:
-        evs = self.events(task_id)
-        return evs[-1].seq if evs else 0
+        self.flush()
+        with self.engine.connect() as conn:  # one number, not every event read and unsealed
+            seq = conn.execute(select(func.max(schema.events.c.seq)).where(schema.events.c.task_id == task_id))
+            return int(seq.scalar() or 0)
 
     # -- tasks ------------------------------------------------------------------------------------------------
 
