@@ -13,6 +13,7 @@ process sends the same chat completion to each:
 
     .venv/bin/python bench/gateway.py [--requests 1000] [--concurrency 32] [--throughput-requests 4000]
         [--litellm PATH]   # the `litellm` executable; default: a venv of its own (see below)
+        [--against REF]    # the gateway as it was at a git ref too, as one more row (a before/after in one run)
 
 LiteLLM's proxy extra pins older `rich` and `websockets` than this project uses, so it is installed in a venv of
 its own rather than in .venv:  python -m venv ~/.cache/openautoglm-bench/litellm-venv &&
@@ -27,6 +28,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -37,6 +39,7 @@ from pathlib import Path
 
 import httpx
 
+OURS = "openautoglm gateway"
 DEFAULT_LITELLM = Path.home() / ".cache" / "openautoglm-bench" / "litellm-venv" / "bin" / "litellm"
 PROMPT = [{"role": "user", "content": "Say ok."}]
 
@@ -237,12 +240,22 @@ async def run(args: argparse.Namespace) -> int:
         key, _ = KeyRing(store).create("user", "bench")
         store.close()
         procs.append(subprocess.Popen([sys.executable, __file__, "--serve-gateway", "--port", str(gw_port),
-                                       "--backend", backend, "--db", db_url]))
+                                       "--backend", backend, "--db", db_url], env=env_for(current_src())))
         wait_ready(f"http://127.0.0.1:{gw_port}/healthz", procs[-1])
 
         targets = [Target("backend (direct)", f"{backend}/chat/completions", "fake-model", "sk-fake", procs[0].pid),
-                   Target("openautoglm gateway", f"http://127.0.0.1:{gw_port}/v1/chat/completions", "fake", key,
-                          procs[1].pid)]
+                   Target(OURS, f"http://127.0.0.1:{gw_port}/v1/chat/completions", "fake", key, procs[1].pid)]
+        if args.against:
+            # The gateway as it was at another git ref, on its own copy of the database (same key), in its own
+            # process: the same requests interleaved with the others', so drift hits both versions alike.
+            old_port, old_db = free_port(), f"sqlite:///{workdir / 'gateway-before.db'}"
+            shutil.copy(workdir / "gateway.db", workdir / "gateway-before.db")
+            old_src = source_at(args.against, workdir / "before")
+            procs.append(subprocess.Popen([sys.executable, __file__, "--serve-gateway", "--port", str(old_port),
+                                           "--backend", backend, "--db", old_db], env=env_for(old_src)))
+            wait_ready(f"http://127.0.0.1:{old_port}/healthz", procs[-1])
+            targets.append(Target(f"gateway @{args.against}"[:22], f"http://127.0.0.1:{old_port}/v1/chat/completions",
+                                  "fake", key, procs[-1].pid))
         litellm_note = ""
         executable = Path(args.litellm)
         if executable.exists():
@@ -286,14 +299,15 @@ async def run(args: argparse.Namespace) -> int:
             shown = f"{rps:.0f}" if errors == 0 else "n/a"
             print(f"{target.name:<22}{p50 * 1000:>9.2f}{p99 * 1000:>9.2f}{added50:>11}{added99:>11}"
                   f"{shown:>9}{errors:>8}{cpu_ms[target.name]:>12.3f}")
-        ours = rates["openautoglm gateway"]
-        if "litellm proxy" in rates:
-            theirs = rates["litellm proxy"]
+        gw = targets[1]
+        print()
+        for other in targets[2:]:
+            ours, theirs = rates[OURS], rates[other.name]
             if ours[1] == 0 and theirs[1] == 0:
-                print(f"\nrequests/s, gateway / litellm proxy: {ours[0] / theirs[0]:.2f}x")
-            gw, ll = targets[1], targets[2]
-            print(f"added p50, gateway vs litellm proxy: {(pct(gw.latencies, .5) - b50) * 1000:.2f} ms vs "
-                  f"{(pct(ll.latencies, .5) - b50) * 1000:.2f} ms")
+                print(f"requests/s, {OURS} / {other.name}: {ours[0] / theirs[0]:.2f}x")
+            print(f"added p50, {OURS} vs {other.name}: {(pct(gw.latencies, .5) - b50) * 1000:.2f} ms vs "
+                  f"{(pct(other.latencies, .5) - b50) * 1000:.2f} ms; CPU ms/req "
+                  f"{cpu_ms[OURS]:.3f} vs {cpu_ms[other.name]:.3f} ({cpu_ms[OURS] / cpu_ms[other.name]:.2f}x)")
         for target in targets:
             if target.first_error:
                 print(f"first error, {target.first_error}")
@@ -320,6 +334,8 @@ def main() -> None:
     parser.add_argument("--throughput-requests", type=int, default=4000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--litellm", default=str(DEFAULT_LITELLM))
+    parser.add_argument("--against", metavar="REF",
+                        help="also run the gateway as it was at this git ref (its src from git archive), side by side")
     parser.add_argument("--serve-gateway", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--backend", help=argparse.SUPPRESS)
