@@ -5,11 +5,12 @@ gateway (``autoglm serve`` as configured here: API-key auth, rate limits, metric
 no response cache) and LiteLLM's proxy each run in their own process in front of it. A load generator in this
 process sends the same chat completion to each:
 
-- latency: sequential requests, interleaved round-robin across the three targets so drift hits all alike; the
-  added latency of a proxy is its p50 (p99) minus the backend's p50 (p99);
-- throughput: a fixed number of requests at a fixed concurrency per target; requests per second counts only when
-  the run had 0 errors; CPU ms/req is the process's own CPU time (with its workers) per request in that phase,
-  the figure least disturbed by other work on a shared machine.
+- latency: sequential requests, interleaved round-robin across the targets so drift hits all alike; the added
+  latency of a proxy is its p50 (p99) minus the backend's p50 (p99);
+- throughput: a fixed number of requests at a fixed concurrency per target, in ``--rounds`` rounds with the targets
+  in turn (drift again hits all alike); requests per second counts only when the run had 0 errors; CPU ms/req is
+  the process's own CPU time (with its workers) per request in those phases, the figure least disturbed by other
+  work on a shared machine (though a slower phase adds more of the process's time-driven background work).
 
     .venv/bin/python bench/gateway.py [--requests 1000] [--concurrency 32] [--throughput-requests 4000]
         [--litellm PATH]   # the `litellm` executable; default: a venv of its own (see below)
@@ -18,6 +19,8 @@ process sends the same chat completion to each:
 LiteLLM's proxy extra pins older `rich` and `websockets` than this project uses, so it is installed in a venv of
 its own rather than in .venv:  python -m venv ~/.cache/openautoglm-bench/litellm-venv &&
 ~/.cache/openautoglm-bench/litellm-venv/bin/pip install 'litellm[proxy]'
+(Where the registry lacks the ``litellm-proxy`` package that extra names for litellm 1.110, install ``litellm==1.110.2``
+with the extra's other requirements listed by hand instead; ``litellm-enterprise==0.1.83`` for its ``.post1``.)
 
 Target (issue 7): under 2 ms added at p50, and more requests per second than LiteLLM's proxy.
 """
@@ -275,16 +278,24 @@ async def run(args: argparse.Namespace) -> int:
         print(f"latency: {args.requests} sequential requests per target, interleaved; "
               f"throughput: {args.throughput_requests} requests at concurrency {args.concurrency}", flush=True)
         await latency(targets, args.requests)
-        rates: dict[str, tuple[float, int]] = {}
-        cpu_ms: dict[str, float] = {}
-        backend_pid = procs[0].pid
         for target in targets:
             await throughput(target, min(200, args.throughput_requests), args.concurrency)  # warm the pools
-            before = cpu_seconds(target.pid), cpu_seconds(backend_pid)
-            rates[target.name] = await throughput(target, args.throughput_requests, args.concurrency)
-            own = cpu_seconds(target.pid) - before[0]
-            # A proxy's own CPU per request, without the backend's (which every row shares).
-            cpu_ms[target.name] = 1000 * own / args.throughput_requests
+        # In rounds, each target in turn, so that other work on the machine hits every target alike.
+        seconds = dict.fromkeys((t.name for t in targets), 0.0)
+        cpu = dict.fromkeys(seconds, 0.0)
+        errors = dict.fromkeys(seconds, 0)
+        share = max(1, args.throughput_requests // args.rounds)
+        for _ in range(args.rounds):
+            for target in targets:
+                before = cpu_seconds(target.pid)
+                rate, failed = await throughput(target, share, args.concurrency)
+                # A proxy's own CPU, without the backend's (which every row shares).
+                cpu[target.name] += cpu_seconds(target.pid) - before
+                seconds[target.name] += share / rate
+                errors[target.name] += failed
+        done = share * args.rounds
+        rates = {name: (done / seconds[name], errors[name]) for name in seconds}
+        cpu_ms = {name: 1000 * cpu[name] / done for name in seconds}
 
         base = targets[0]
         b50, b99 = pct(base.latencies, 0.5), pct(base.latencies, 0.99)
@@ -333,6 +344,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--throughput-requests", type=int, default=4000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=4, help="throughput runs in this many rounds, targets in turn")
     parser.add_argument("--litellm", default=str(DEFAULT_LITELLM))
     parser.add_argument("--against", metavar="REF",
                         help="also run the gateway as it was at this git ref (its src from git archive), side by side")

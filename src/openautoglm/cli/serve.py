@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ..errors import AutoGLMError, ConfigError
+from ..errors import ConfigError
 
 
 def serve(
@@ -55,11 +54,6 @@ def serve(
                        err=True)
     else:
         typer.echo("autoglm: WARNING: auth is disabled: anyone who can reach this port acts as admin", err=True)
-    # Built before the port opens: the first chat would build them on the event loop (importing the node client
-    # took 3 s on 2 busy cores, every other request and /healthz waiting). One that cannot be built yet is left to
-    # the first request that needs it, which says why.
-    with contextlib.suppress(AutoGLMError):
-        glm.planner  # noqa: B018 - the property builds the model and the planner
     app = create_app(glm, close_glm=True, approvals=broker)
     scheme = "https" if cert else "http"
     typer.echo(f"autoglm: gateway on {scheme}://{host}:{port} (OpenAI base_url {scheme}://{host}:{port}/v1)",

@@ -68,6 +68,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await glm.load_tools()  # MCP servers connect now: a broken one stops the start, not a user's request
+        await asyncio.to_thread(_build_model_and_planner, glm)
         await gw.runner.start()  # claims what a dead process left in the queue, then whatever is submitted
         schedule = glm.knowledge_sync_schedule()  # knowledge.sources every knowledge.sync_interval_s, if set
         if schedule is not None:
@@ -122,6 +123,16 @@ def create_app(
                        max_concurrent=g.max_concurrent_requests, timeout_s=g.request_timeout_s,
                        access_log=access_log)
     return app
+
+
+def _build_model_and_planner(glm: AutoGLM) -> None:
+    """Built at start, in a thread: the first request would build them on the event loop (importing the node
+    client took 3 s on 2 busy cores, every other request and /healthz waiting). One that cannot be built yet is left
+    to the first request that needs it, which says why."""
+    try:
+        glm.planner  # noqa: B018 - the property builds the model, then the planner for it
+    except Exception as exc:
+        log.warning("model_not_built_at_start", error=f"{type(exc).__name__}: {exc}")
 
 
 def _mount_parts(app: FastAPI, approvals: ApprovalBroker | None) -> None:
