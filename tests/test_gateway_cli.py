@@ -94,4 +94,4 @@ def test_side_effect_tools_wait_for_an_operators_approval(tmp_path: Path) -> Non
             done = wait_for_status(http, task_id, user)
             assert done["status"] == "succeeded" and "sent to bo@example.com" in done["answer"]
             again = http.post(f"/v1/approvals/{pending[0]['id']}", json={"approved": False}, headers=operator)
-            assert again.status_code == 404
+            assert again.status_code == 409 and again.json()["error"]["type"] == "approval_conflict"

@@ -10,7 +10,7 @@ import pytest
 
 from openautoglm import AutoGLM
 from openautoglm.config import Settings
-from openautoglm.errors import NotFound
+from openautoglm.errors import ApprovalConflict, NotFound
 from openautoglm.events import Event, EventKind
 from openautoglm.models.scripted import ScriptedModel
 from openautoglm.tools.approval import ApprovalBroker
@@ -61,7 +61,7 @@ async def test_deny_and_unknown_or_repeated_decisions() -> None:
     request_id = broker.pending()[0].id
     broker.decide(request_id, approved=False, by="bob", reason="not today")
     assert await waiter is False
-    with pytest.raises(NotFound, match="already denied"):
+    with pytest.raises(ApprovalConflict, match="already denied"):
         broker.decide(request_id, approved=True, by="mallory")
     with pytest.raises(NotFound, match="no approval request"):
         broker.decide("nope", approved=True, by="x")

@@ -162,7 +162,7 @@ def test_an_approval_waits_in_the_store_and_survives_a_restart(
         assert done["status"] == "succeeded", done
         assert len(fakes.orders) == 1 and len(fakes.shipments) == 1
         again = client.post(f"/v1/approvals/{pending[0]['id']}", json={"approved": False}, headers=operator)
-        assert again.status_code == 404 and "already approved" in again.json()["error"]["message"]
+        assert again.status_code == 409 and "already approved" in again.json()["error"]["message"]
     glm.store.close()
     glm2.store.close()
 

@@ -29,7 +29,8 @@ can, what to do about it. The CLI prints ``str(error)`` on one line; the gateway
     │   ├── NotFound                 no such task / session / node / key
     │   ├── TaskConflict             the task is held by another process's lease, or already finished (409)
     │   ├── PolicyConflict           a routing-policy change a pin or the history forbids (409)
-    │   └── TicketConflict           a support ticket already decided, or with no draft to approve (409)
+    │   ├── TicketConflict           a support ticket already decided, or with no draft to approve (409)
+    │   └── ApprovalConflict         an approval request already decided, expired or cancelled (409)
     ├── AuthError                    missing or bad credentials (401)
     │   ├── ForbiddenError           authenticated but not allowed (403)
     │   └── InvalidClient            OAuth 2: unknown client or wrong secret at the token endpoint (401)
@@ -183,6 +184,13 @@ class TicketConflict(StoreError):
 
     http_status = 409
     error_type = "ticket_conflict"
+
+
+class ApprovalConflict(StoreError):
+    """An approval request that is closed already: decided (by someone else, or twice), expired or cancelled."""
+
+    http_status = 409
+    error_type = "approval_conflict"
 
 
 class AuthError(AutoGLMError):

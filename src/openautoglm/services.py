@@ -228,9 +228,7 @@ class Services:
 
     def stored_approvals(self) -> ApprovalBroker:
         """A broker over the approval requests in the store, with the settings' timeouts (no advance grants)."""
-        a = self.settings.approvals
-        return ApprovalBroker(timeout_s=a.timeout_s, records=self.store, escalate_to=a.escalate_to,
-                              escalation_timeout_s=a.escalation_timeout_s, poll_s=a.poll_s)
+        return stored_broker(self.settings, self.store)
 
     @property
     def reports(self) -> Reports:
@@ -324,6 +322,14 @@ class Services:
             await self._model.aclose()
         if self._store is not None:
             self._store.close()
+
+
+def stored_broker(settings: Settings, store: Store) -> ApprovalBroker:
+    """A broker over the approval requests in ``store`` with the settings' timeouts: what a gateway, a CLI run
+    waiting for a decision made elsewhere, and ``autoglm approvals`` share."""
+    a = settings.approvals
+    return ApprovalBroker(timeout_s=a.timeout_s, records=store, escalate_to=a.escalate_to,
+                          escalation_timeout_s=a.escalation_timeout_s, poll_s=a.poll_s)
 
 
 def open_store(settings: Settings) -> Store:

@@ -15,9 +15,11 @@ import typer
 from ..encodable import is_encodable
 from ..errors import AutoGLMError
 from ..events import Event
+from .approvals import approvals_app
 from .common import (
     ConfigOption,
     JsonFlag,
+    WaitForApprovalFlag,
     _json_object,
     execute_and_show,
     fail,
@@ -57,10 +59,11 @@ def run(
     session: Annotated[str | None, typer.Option("--session", "-s", help="session id, for follow-ups")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no live progress on stderr")] = False,
     steps: Annotated[bool, typer.Option("--steps", help="after the answer, each step's result")] = False,
+    wait_for_approval: WaitForApprovalFlag = False,
     config: ConfigOption = None,
 ) -> None:
     """Plan REQUEST, run the plan, print the answer."""
-    glm = make_app(config, model_provider=model)
+    glm = make_app(config, wait_for_approval=wait_for_approval, model_provider=model)
     on_event = None if (json_out or quiet) else progress_printer()
     show_result(run_task(lambda task_id: glm.run(request, session_id=session, on_event=on_event, task_id=task_id),
                          glm), json_out, glm if steps else None)
@@ -98,11 +101,12 @@ def exec_(
     inputs: Annotated[str | None, typer.Option("--inputs", help="workflow inputs as a JSON object")] = None,
     json_out: JsonFlag = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    wait_for_approval: WaitForApprovalFlag = False,
     config: ConfigOption = None,
 ) -> None:
     """Run a plan or workflow file."""
     values = _json_object(inputs, "--inputs") if inputs else {}
-    execute_and_show(make_app(config), file, values, json_out, quiet)
+    execute_and_show(make_app(config, wait_for_approval=wait_for_approval), file, values, json_out, quiet)
 
 
 @app.command()
@@ -134,9 +138,10 @@ def trace(
 
 
 @app.command()
-def resume(task_id: Annotated[str, typer.Argument()], json_out: JsonFlag = False, config: ConfigOption = None) -> None:
+def resume(task_id: Annotated[str, typer.Argument()], json_out: JsonFlag = False,
+           wait_for_approval: WaitForApprovalFlag = False, config: ConfigOption = None) -> None:
     """Continue an interrupted task: finished steps keep their results, the rest run."""
-    glm = make_app(config)
+    glm = make_app(config, wait_for_approval=wait_for_approval)
     show_result(run_async(lambda: glm.resume(task_id, on_event=None if json_out else progress_printer()), glm),
                 json_out)
 
@@ -201,6 +206,7 @@ app.add_typer(kb_app, name="kb")
 app.add_typer(secrets_app, name="secrets")
 app.add_typer(support_app, name="support")
 app.add_typer(report_app, name="report")
+app.add_typer(approvals_app, name="approvals")
 # --- end sub-commands ---
 
 

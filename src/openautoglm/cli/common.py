@@ -18,6 +18,10 @@ from .render import print_steps, progress_printer
 T = TypeVar("T")
 ConfigOption = Annotated[Path | None, typer.Option("--config", "-c", help="autoglm.yaml to read")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="print machine-readable JSON")]
+WaitForApprovalFlag = Annotated[bool, typer.Option(
+    "--wait-for-approval", help="a tool with side effects files an approval request in the store and waits "
+    "(approvals.timeout_s) for `autoglm approvals approve ID` in another terminal or POST /v1/approvals/ID, "
+    "instead of asking at this terminal")]
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -25,11 +29,13 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def make_app(config: Path | None, **overrides: Any) -> AutoGLM:
+def make_app(config: Path | None, *, wait_for_approval: bool = False, **overrides: Any) -> AutoGLM:
     from ..config import load_settings
 
     settings = load_settings(config, **{k: v for k, v in overrides.items() if v is not None})
-    glm = AutoGLM(settings=settings, approver=_interactive_approver())
+    glm = AutoGLM(settings=settings, approver=None if wait_for_approval else _interactive_approver())
+    if wait_for_approval:  # decided by whoever reaches the store: `autoglm approvals`, any gateway
+        glm.approver = glm.services.stored_approvals().approver
     for problem in glm.workflows.skipped:  # the command goes on without the broken file
         typer.echo(f"autoglm: warning: {problem}", err=True)
     return glm

@@ -108,6 +108,9 @@ def describe_event(event: Event) -> str:
         return f"{step}call {d.get('tool')} {preview(d.get('args'), 160)}"
     if kind == EventKind.TOOL_RESULT:
         return f"{step}result {preview(d.get('result'), 160)}"
+    if kind == EventKind.APPROVAL and d.get("status") in ("pending", "escalated") and d.get("request_id"):
+        return (f"{step}{d.get('tool')} waits for approval {d['request_id']} ({d['status']}): "
+                f"`autoglm approvals approve {d['request_id']}` or `... deny {d['request_id']} --reason TEXT`")
     if kind == EventKind.ANSWER:
         return f"answer ({d.get('status')}): {preview(d.get('answer'), 300)}"
     fields = ", ".join(f"{k}={preview(v, 120)}" for k, v in d.items())

@@ -38,7 +38,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from ..errors import NotFound, ToolPermissionError
+from ..errors import ApprovalConflict, NotFound, ToolPermissionError
 from ..events import EventKind
 from .base import Tool, ToolContext
 
@@ -253,11 +253,14 @@ class ApprovalBroker:
 
     def decide(self, request_id: str, approved: bool, by: str, reason: str | None = None,
                role: str | None = None) -> ApprovalRequest:
-        """Approve or deny an open request. Raises :class:`NotFound` for an unknown or already closed one, and
-        :class:`ToolPermissionError` when it was escalated to a role ``role`` is not (admins may always)."""
+        """Approve or deny an open request (the gateway's ``POST /v1/approvals/{id}`` and ``autoglm approvals``).
+        Raises :class:`NotFound` for an unknown one, :class:`ApprovalConflict` for one closed already (one
+        decision wins), and :class:`ToolPermissionError` when it was escalated to a role ``role`` is not (admins
+        may always; ``None``: a local operator at the database, not checked)."""
         row = self.records.get_approval(request_id)
         if row is None:
-            raise NotFound(f"no approval request {request_id}; GET /v1/approvals lists the pending ones")
+            raise NotFound(f"no approval request {request_id}; `autoglm approvals list` or GET /v1/approvals "
+                           "lists the open ones")
         if row["status"] == "escalated" and role is not None and role not in (row.get("escalate_to"), "admin"):
             raise ToolPermissionError(f"approval {request_id} was escalated to role {row.get('escalate_to')}; "
                                       f"role {role} may no longer decide it")
@@ -266,7 +269,8 @@ class ApprovalBroker:
             "status": status, "decided_by": by, "decided_at": self.clock(), "reason": reason})
         if not changed:
             closed = self.records.get_approval(request_id) or row
-            raise NotFound(f"approval {request_id} is already {closed['status']} (by {closed.get('decided_by')})")
+            raise ApprovalConflict(f"approval {request_id} is already {closed['status']} "
+                                   f"(by {closed.get('decided_by')})")
         with self._lock:
             local = self._local.get(request_id)
         if local is not None:
@@ -279,8 +283,9 @@ class ApprovalBroker:
             loop.call_soon_threadsafe(settle)
         return self.get(request_id)
 
-    def pending(self, task_id: str | None = None) -> list[ApprovalRequest]:
-        rows = self.records.list_approvals(OPEN, task_id)
+    def pending(self, task_id: str | None = None, statuses: tuple[str, ...] = OPEN) -> list[ApprovalRequest]:
+        """The open requests, oldest first (``statuses``: those in these states instead)."""
+        rows = self.records.list_approvals(statuses, task_id)
         return [ApprovalRequest.model_validate(r) for r in sorted(rows, key=lambda r: r["created_at"])]
 
     def get(self, request_id: str) -> ApprovalRequest:
