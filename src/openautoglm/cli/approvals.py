@@ -94,7 +94,8 @@ def show(request_id: RequestId, json_out: JsonFlag = False, config: ConfigOption
     lines = [f"approval {request.id}: {request.status}  ({asks})",
              f"  tool     {request.tool}",
              f"  task     {request.task_id}  step {request.step_id}  role {request.role}",
-             f"  asked    {_when(request.created_at)}  expires {_when(request.expires_at)}"]
+             f"  asked    {_when(request.created_at)}  expires "
+             + (_when(request.expires_at) if request.expires_at is not None else "never (waits until decided)")]
     if request.why:
         lines.append(f"  why      {request.why}")
     if request.escalate_to:
