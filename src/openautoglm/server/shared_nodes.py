@@ -21,6 +21,7 @@ from ..config import NodeConfig
 from ..errors import AutoGLMError, NotFound
 from ..models.pool import PoolNode, Router
 from ..models.pool.membership import LAPSED_TTLS_KEPT
+from ..policies.repeating import Repeating
 from ..store import NodeRecord, Store
 
 log = structlog.get_logger("openautoglm.gateway")
@@ -39,7 +40,7 @@ class SharedNodes:
         self.store = store
         self.sync_s = sync_s
         self.wall = wall
-        self._task: asyncio.Task[None] | None = None
+        self._repeating = Repeating(self.sync, log, "shared_nodes_sync_failed")
         # When each node was last registered or removed here: a sync that read the store before that leaves it
         # alone (it would undo the change it has not seen).
         self._changed: dict[str, float] = {}
@@ -127,23 +128,11 @@ class SharedNodes:
         return node
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._loop(), name="shared-nodes")
-
-    async def _loop(self) -> None:
-        while True:
-            try:
-                await self.sync()
-            except Exception as exc:  # the database is away: the pool keeps what it had; try again next round
-                log.warning("shared_nodes_sync_failed", error=str(exc))
-            await asyncio.sleep(self.sync_s)
+        """Sync every ``sync_s`` in the background (a failed sync is logged; the pool keeps what it had)."""
+        self._repeating.start(self.sync_s)
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await self._repeating.aclose()
 
 
 def _changed(node: PoolNode, record: NodeRecord) -> bool:
