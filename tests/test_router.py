@@ -574,3 +574,57 @@ async def test_a_node_asked_for_by_name_is_served_by_that_node_or_fails_clearly(
     with pytest.raises(NoNodeAvailable, match="heartbeat lapsed"):
         await pinned.complete(ChatRequest.of("x"))
     assert other.requests == 0
+
+
+# -- breaker trips shared through Redis (models/pool/health.py) ---------------------------------------------------
+
+
+async def test_a_trip_in_one_router_is_honoured_by_another_through_redis_until_a_success_clears_it(
+        fakes: Any, routers: list[Router]) -> None:
+    import uuid
+
+    from openautoglm.models.pool.health import RedisHealth
+
+    dead = fakes("error", status=503)
+    prefix = f"autoglm:test:{uuid.uuid4().hex}:"
+
+    def make() -> Router:
+        router = Router([client(dead.base_url, "n")], settings=settings(breaker_failures=3, breaker_cooldown_s=60),
+                        health=RedisHealth(REDIS_URL, prefix, refresh_s=0.0))
+        routers.append(router)
+        return router
+
+    first, second = make(), make()
+    for router in (first, second, first):  # the count is shared: the third failure trips it, wherever it was
+        with pytest.raises(ModelUnavailable):
+            await router.complete(ChatRequest.of("q"))
+    assert dead.requests == 3 and first.get("n").breaker.state == OPEN
+    third = make()  # a process that never called it (a CLI run)
+    for router in (second, third):
+        with pytest.raises(NoNodeAvailable):
+            await router.complete(ChatRequest.of("q"))
+    assert dead.requests == 3
+
+    # The cooldown runs out (its key expires); a success anywhere then clears the shared count.
+    import redis.asyncio as aioredis
+
+    check = aioredis.from_url(REDIS_URL)
+    await check.delete(prefix + "node:n:cooldown")
+    assert await check.exists(prefix + "node:n:failures") == 1
+    dead.set(mode="text", text="back")
+    assert (await make().complete(ChatRequest.of("q"))).text == "back"
+    assert await check.exists(prefix + "node:n:failures") == 0
+    await check.aclose()
+
+
+async def test_without_redis_each_router_keeps_its_own_breaker(fakes: Any, routers: list[Router]) -> None:
+    dead = fakes("error", status=503)
+    first = Router([client(dead.base_url, "n")], settings=settings(breaker_failures=3, breaker_cooldown_s=60))
+    second = Router([client(dead.base_url, "n")], settings=settings(breaker_failures=3, breaker_cooldown_s=60))
+    routers.extend([first, second])
+    for _ in range(3):
+        with pytest.raises(ModelUnavailable):
+            await first.complete(ChatRequest.of("q"))
+    with pytest.raises(ModelUnavailable):
+        await second.complete(ChatRequest.of("q"))  # it never heard of the trip
+    assert dead.requests == 4
