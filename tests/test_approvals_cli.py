@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from durable_support import AUTOGLM, autoglm, chain, env, wait, write_config
+from durable_support import AUTOGLM, autoglm, chain, env, started, wait, write_config
 from openautoglm.store import Store
 from openautoglm.testing.work import WorkService
 
@@ -118,3 +118,40 @@ def test_a_cli_run_waits_for_a_decision_made_by_autoglm_approvals_in_another_pro
             assert decided[0]["reason"] == ("expected order" if status == "approved" else "not this customer")
     finally:
         store.close()
+
+
+def test_a_rerun_question_left_by_a_killed_cli_run_is_decided_with_autoglm_approvals(
+        tmp_path: Path, work: WorkService) -> None:
+    """`autoglm exec` killed (``kill -9``) while its approved charge is in flight; `autoglm resume` asks whether to
+    charge again (a ``rerun`` request saying why) and waits; `autoglm approvals approve` says yes: charged once
+    more, the task succeeds."""
+    db_url = f"sqlite:///{tmp_path / 'rerun.db'}"
+    root = write_config(tmp_path, db_url, work, approvals={"timeout_s": 600, "poll_s": 0.2})
+    plan = chain("r", 3, r2={"uses": "work.charge", "with": {"body": {"step": "r2"}}, "idempotency_key": "charge-r2"})
+    (root / "r.json").write_text(json.dumps(plan))
+    work.hold("r2")
+    with started(root, "exec", "r.json", "--wait-for-approval", "--json"):
+        asked = _open_requests(root, 1)["r2"]
+        assert autoglm(root, "approvals", "approve", asked["id"]).returncode == 0
+        work.wait_for_call("r2")
+    # started() killed it (kill -9) with the charge in flight: key claimed, no outcome recorded.
+    work.let_go("r2")
+    task_id = asked["task_id"]
+    resumed = subprocess.Popen([AUTOGLM, "resume", task_id, "--json"], cwd=root, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(root),
+                               start_new_session=True)
+    try:
+        rerun = _open_requests(root, 1)["r2"]
+        assert rerun["kind"] == "rerun" and rerun["task_id"] == task_id
+        shown = autoglm(root, "approvals", "show", rerun["id"])
+        assert shown.returncode == 0, shown.stderr
+        assert "run this call again?" in shown.stdout and "idempotency key 'charge-r2'" in shown.stdout
+        assert autoglm(root, "approvals", "approve", rerun["id"], "--reason", "the bank has no such charge"
+                       ).returncode == 0
+        code, result, _ = _finished(resumed)
+        assert code == 0 and result["status"] == "succeeded", result
+    finally:
+        if resumed.poll() is None:
+            resumed.kill()
+            resumed.communicate()
+    assert work.calls == Counter({"r1": 1, "r2": 2, "r3": 1})
