@@ -17,9 +17,9 @@ from ..errors import AutoGLMError, NotFound, PolicyConflict
 from ..events import EventKind
 from ..models.pool import Router
 from ..models.pool.arms import Arm
+from ..repeating import Repeating
 from ..store import PolicyLogEntry, PolicyRecord, PolicyState, Store
 from .document import Policy, diff_policies, parse_policy
-from .repeating import Repeating
 
 log = structlog.get_logger("openautoglm.policies")
 

@@ -26,9 +26,9 @@ from ..errors import AutoGLMError
 from ..events import EventKind
 from ..models.pool import Router
 from ..models.pool.signals import CallOutcome, Signals
+from ..repeating import Repeating
 from .book import PolicyBook
 from .document import MAX_WEIGHT, Policy, RoutePolicy, diff_policies
-from .repeating import Repeating
 from .stats import mann_whitney_greater, two_proportions_greater
 
 log = structlog.get_logger("openautoglm.policies.loop")

@@ -21,7 +21,7 @@ from ..config import NodeConfig
 from ..errors import AutoGLMError, NotFound
 from ..models.pool import PoolNode, Router
 from ..models.pool.membership import LAPSED_TTLS_KEPT
-from ..policies.repeating import Repeating
+from ..repeating import Repeating
 from ..store import NodeRecord, Store
 
 log = structlog.get_logger("openautoglm.gateway")
