@@ -15,7 +15,6 @@ import json
 import re
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -152,11 +151,7 @@ def main(argv: list[str]) -> None:  # pragma: no cover - the README's demo
         config = {"openapi": fakes.openapi_config(folder)}
         (folder / "autoglm.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
         print(json.dumps({"url": fakes.url, "config": str(folder / "autoglm.yaml")}), flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+        fakes.serve_until_interrupted()
 
 
 if __name__ == "__main__":  # pragma: no cover

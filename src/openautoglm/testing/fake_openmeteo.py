@@ -168,11 +168,7 @@ def main() -> None:  # pragma: no cover - a demo entry point
     args = parser.parse_args()
     with FakeOpenMeteo(port=args.port) as fake:
         print(f"fake Open-Meteo at {fake.url} (geocoding {fake.geocoding_url}, forecast {fake.forecast_url})")
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+        fake.serve_until_interrupted()
 
 
 if __name__ == "__main__":  # pragma: no cover

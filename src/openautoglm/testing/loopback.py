@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -179,3 +180,11 @@ class LoopbackService:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def serve_until_interrupted(self) -> None:  # pragma: no cover - the demo entry points'
+        """Keep the (started) service up until Ctrl-C."""
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
