@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from console_support import browser, browser_problems, by_id, css, open_tab, wait_for
+from console_support import browser, browser_problems, by_id, css, open_tab, sign_out, visible_text, wait_for
 from gateway_support import bearer, gateway, new_key
 from openautoglm import AutoGLM
 from openautoglm.config import SupportSettings
@@ -47,6 +47,11 @@ def test_an_operator_edits_and_sends_a_suggested_reply_from_the_inbox(
         wait_for(driver, lambda d: by_id(d, "inbox-empty").is_displayed(), "the inbox empties after sending")
         assert driver.execute_script("return window.__pwned === undefined")
         assert browser_problems(driver) == []
+
+        # A customer's key opens no inbox: the tab says why instead of the bare 403.
+        sign_out(driver)
+        open_tab(driver, server.url, customer, "inbox")
+        wait_for(driver, lambda d: "for operators" in visible_text(d, "inbox-error"), "the inbox refused")
 
         said = client.get("/v1/support/conversations/web-1", headers=bearer(customer)).json()["messages"]
         answered = client.get("/v1/support/inbox?status=answered", headers=bearer(agent)).json()["data"]
