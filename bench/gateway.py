@@ -31,8 +31,8 @@ import argparse
 import asyncio
 import contextlib
 import os
-import shutil
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -88,6 +88,14 @@ def env_for(src: Path | None) -> dict[str, str]:
     if src is not None:
         env["PYTHONPATH"] = os.pathsep.join([str(src), *filter(None, [env.get("PYTHONPATH")])])
     return env
+
+
+def copy_keys(source: Path, target: Path) -> None:
+    """The API keys of one SQLite database into another (whose version made its own schema: keys look alike)."""
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        columns = "id, key_hash, role, owner, name, created_at, revoked_at"
+        rows = src.execute(f"SELECT {columns} FROM api_keys").fetchall()
+        dst.executemany(f"INSERT INTO api_keys ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
 
 
 def current_src() -> Path:
@@ -252,11 +260,11 @@ async def run(args: argparse.Namespace) -> int:
             # The gateway as it was at another git ref, on its own copy of the database (same key), in its own
             # process: the same requests interleaved with the others', so drift hits both versions alike.
             old_port, old_db = free_port(), f"sqlite:///{workdir / 'gateway-before.db'}"
-            shutil.copy(workdir / "gateway.db", workdir / "gateway-before.db")
             old_src = source_at(args.against, workdir / "before")
             procs.append(subprocess.Popen([sys.executable, __file__, "--serve-gateway", "--port", str(old_port),
                                            "--backend", backend, "--db", old_db], env=env_for(old_src)))
             wait_ready(f"http://127.0.0.1:{old_port}/healthz", procs[-1])
+            copy_keys(workdir / "gateway.db", workdir / "gateway-before.db")  # its own schema, our key
             targets.append(Target(f"gateway @{args.against}"[:22], f"http://127.0.0.1:{old_port}/v1/chat/completions",
                                   "fake", key, procs[-1].pid))
         litellm_note = ""

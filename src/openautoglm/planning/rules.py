@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -97,6 +98,10 @@ class RuleOutcome:
     plan: Plan
     intent: Intent
     explanation: list[dict[str, Any]] = field(default_factory=list)
+
+
+# The threads tool ranking runs in (one embeds at a time; the others wait for its batch or share the next).
+RANKING = ThreadPoolExecutor(max_workers=4, thread_name_prefix="autoglm-rank")
 
 
 def planning_embedder(settings: Settings) -> Any:
@@ -242,9 +247,11 @@ class RulePlanner(Planner):
                 verb, context = ask_words(part.text)
                 matched_part = replace(part, text=f"{verb} {context}", dates=[], numbers=[], places=[], quoted=[],
                                        urls=[], files=[], arithmetic=None)
-            # Ranking embeds the text (CPU-bound): in a thread, so the gateway's event loop keeps answering.
-            ranked = fit_entities(await asyncio.to_thread(index.rank, words_besides_dates(matched_part), exclude,
-                                                          context), matched_part, ctx.tools)
+            # Ranking embeds the text (CPU-bound): in a thread, so the gateway's event loop keeps answering; threads
+            # of its own, so that requests waiting for the embedder do not hold the loop's default pool, where
+            # every store read and write of every task goes.
+            ranked = fit_entities(await asyncio.get_running_loop().run_in_executor(
+                RANKING, index.rank, words_besides_dates(matched_part), exclude, context), matched_part, ctx.tools)
             candidates = [c for c in ranked if c.score >= self.min_score]
             if kind == Kind.TRANSLATION:
                 # Only a tool that says it translates does it; "translate" is also a weak writing word many share.
