@@ -79,8 +79,9 @@ def _numeric_field(fields: Mapping[str, Any], part: Part) -> str | None:
     if not numeric:
         return None
     wanted = concepts(terms(part.text))
+    amounts = wanted & {"quantity", "money", "price"}
     for name in numeric:
-        if concepts(terms(name + " " + str(fields[name].get("description") or ""))) & wanted & {"quantity", "money"}:
+        if concepts(terms(name + " " + str(fields[name].get("description") or ""))) & amounts:
             return name
     return numeric[0]
 
