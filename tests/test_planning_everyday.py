@@ -282,3 +282,21 @@ async def test_an_action_on_data_is_no_read_of_the_data(tools: ToolRegistry, req
 async def test_listing_data_with_ba_stays_a_data_request(tools: ToolRegistry) -> None:
     plan = await plan_of(tools, "把上周的销量按地区列出来")
     assert not plan.unsupported and plan.steps and plan.steps[0].uses.startswith("sales.")
+
+
+@pytest.mark.parametrize("request_text", ["How much does the premium plan cost?",
+                                          "How much is the price of a yearly pass?"])
+async def test_a_price_question_is_not_a_sales_question(tools: ToolRegistry, request_text: str) -> None:
+    # What a thing costs the buyer is not what the shop earned: answering it with this month's revenue (the sales
+    # tools take nothing from the question) would report an unrelated figure as the answer.
+    plan = await plan_of(tools, request_text)
+    assert not any(s.uses.startswith("sales.") for s in plan.steps), plan.dump()
+
+
+@pytest.mark.parametrize("request_text", ["How many days do new hires have to finish onboarding?",
+                                          "How many days of sick leave can I take?"])
+async def test_a_tool_sharing_only_time_words_does_not_ask_for_a_city(tools: ToolRegistry, request_text: str) -> None:
+    # "days" is all such a question shares with the forecast: asking "which city?" would be answering another
+    # question. No tool fits, so the part is unsupported (the knowledge base, when it knows, answers it).
+    plan = await plan_of(tools, request_text)
+    assert plan.steps == [] and len(plan.unsupported) == 1

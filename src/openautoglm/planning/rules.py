@@ -58,7 +58,7 @@ from .select import (
     words_besides_dates,
 )
 from .slots import text_with_data
-from .text import features
+from .text import concepts, features, terms
 from .workflow_match import match_workflow, workflow_plan
 
 if TYPE_CHECKING:
@@ -147,6 +147,13 @@ def ask_for(kinds: list[str], request: str, names: list[str] | None = None) -> s
     if any(k in kinds for k in ("date", "start", "end")):
         return "请问是哪一天（或哪段时间）？" if chinese else "For which date (or period)?"
     return ("请补充：" if chinese else "Please tell me: ") + ", ".join(kinds)
+
+
+def _matched_only_time_words(candidate: Candidate) -> bool:
+    """Whether every word the candidate matched is a word of time (day, 明天, 星期): what any dated request shares
+    with any tool that takes a date, not what it asks."""
+    words = [m.split("~")[0] for m in candidate.matched if not m.startswith("<")]
+    return bool(words) and all(concepts(terms(w)) == {"date"} for w in words)
 
 
 def _in_domain(tool: Tool, named: set[str]) -> bool:
@@ -298,6 +305,11 @@ class RulePlanner(Planner):
                     chosen = (cand, filled)
                     break
                 kinds = set(filled.missing_kinds.values())
+                if kinds == {"place"} and _matched_only_time_words(cand):
+                    # "how many days of annual leave do employees get?" shares only "days" with the forecast: a
+                    # tool matched on time words alone is no reason to ask the user for a city.
+                    note.setdefault("rejected", []).append({"tool": cand.tool, "missing": filled.missing})
+                    continue
                 if kinds == {"place"} or (kinds <= ASK_USER_KINDS and cand.score >= self.min_score * MODEL_FILL_MARGIN
                                           and all(d.step.uses != cand.tool for d in drafted)):
                     # The right tool, short of something only the user knows (a place, an identifier): ask, rather
