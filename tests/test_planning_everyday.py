@@ -300,3 +300,18 @@ async def test_a_tool_sharing_only_time_words_does_not_ask_for_a_city(tools: Too
     # question. No tool fits, so the part is unsupported (the knowledge base, when it knows, answers it).
     plan = await plan_of(tools, request_text)
     assert plan.steps == [] and len(plan.unsupported) == 1
+
+
+@pytest.mark.parametrize("request_text", ["What is the lowest grade that still passes?", "一次最多能带几位访客？",
+                                          "What is the most a manager can approve?"])
+async def test_a_superlative_alone_is_no_sales_ranking(tools: ToolRegistry, request_text: str) -> None:
+    # 最多 / lowest ask a limit of some rule here; a sales ranking would answer with a product or a region.
+    plan = await plan_of(tools, request_text)
+    assert not any(s.uses.startswith("sales.") for s in plan.steps), plan.dump()
+
+
+@pytest.mark.parametrize("request_text", ["上个月最畅销的是哪个？", "上周谁卖得最差？",
+                                          "Which region did best last month?"])
+async def test_selling_superlatives_still_rank_sales(tools: ToolRegistry, request_text: str) -> None:
+    plan = await plan_of(tools, request_text)
+    assert [s.uses for s in plan.steps] == ["sales.rank"], plan.dump()

@@ -116,8 +116,9 @@ class SalesData:
 
 class _SalesTool(FunctionTool):
     # A sales question names sales, units, money or products: "How many annual leave days…" shares only
-    # "many days" with the per-day figures of sales.summary.
-    domain = frozenset({"sales", "quantity", "money", "product", "top", "bottom"})
+    # "many days" with the per-day figures of sales.summary. A superlative alone is no sales word: "病假最多可以请几天"
+    # asks a policy's limit, not a ranking.
+    domain = frozenset({"sales", "quantity", "money", "product", "region"})
 
     def summarize(self, output: Any) -> str:
         if isinstance(output, dict) and "products" in output:
