@@ -118,6 +118,12 @@ async def test_a_negative_quantity_keeps_its_sign(tools: ToolRegistry, request_t
     ("I deposit $5,000 at 3.2% interest compounded monthly. How much will I have after 7 years?",
      {"principal": 5000, "rate": 3.2, "years": 7, "compounding": "monthly"}),
     ("Compound interest on 1200 dollars at 6 percent for 15 years", {"principal": 1200, "rate": 6, "years": 15}),
+    # The sum needs no mark when the rate and the years are marked and one number is left; "simple interest"
+    # outweighs "yearly" (a rate is always per year); "存 3 年" is how long, not how much.
+    ("What simple interest do 7,500 bring in at 2.4% yearly over 6 years?",
+     {"principal": 7500, "rate": 2.4, "years": 6, "compounding": "simple"}),
+    ("年利率 2%，单利，存 3 年，本金 9000，利息多少？",
+     {"principal": 9000, "rate": 2, "years": 3, "compounding": "simple"}),
 ])
 async def test_interest(tools: ToolRegistry, request_text: str, expected: dict[str, Any]) -> None:
     args = await one_step(tools, request_text, "finance.interest")

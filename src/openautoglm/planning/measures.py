@@ -74,7 +74,8 @@ def years(text: str) -> float | None:
 
 _MONEY = (rf"[$¥￥€£]\s*({NUM})|({NUM})\s*(?:dollars?|bucks|yuan|rmb|euros?|元|块|美元|人民币)"
           rf"|(?:本金|principal\s+of|deposit(?:s|ed)?|invest(?:s|ed)?|put|borrow(?:s|ed)?|loan\s+of|存入?|借|贷款)\s*"
-          rf"(?:of\s+)?({NUM})"
+          # "存 2 年" is how long, not how much: a number followed by a span of time is no sum.
+          rf"(?:of\s+)?({NUM})(?![\d.]|\s*(?:个)?(?:年|月|天|周|years?\b|months?\b|days?\b|weeks?\b))"
           # The sum that grows: "how much will 1500 grow to", "what will 800 be worth", "1 万变成多少".
           rf"|({NUM})\s*(?:grows?\b|becomes?\b|be\s+worth\b|turns?\s+into\b|(?:会)?(?:变成|涨到|增长到|增加到|滚到))")
 

@@ -294,6 +294,21 @@ class MeasureFiller(SlotFiller):
                 break
         return Found(value, rule)
 
+    def fill_leftover(self, slot: Slot, job: FillJob) -> Found | None:
+        # A sum of money needs no marker when nothing else is left to be it: "how much does 1200 earn at 3.5% over
+        # 4 years" reads the rate and the years by their marks, and the one number left over is the sum. A rate or
+        # a span is never taken this way: a bare number says nothing of being a percent or a count of years.
+        if not slot.required or measures.kind_of(slot.name, slot.spec) != "money":
+            return None
+        open_numeric = sum(1 for name, owner in job.owners.items() if isinstance(owner, MeasureFiller | NumberFiller)
+                           and name not in job.args and name in job.required)
+        tied = number_ties(slot.name, job.part, job.used_numbers, open_numeric)
+        if tied is None:
+            return None
+        index, rule = tied
+        job.used_numbers.add(index)
+        return Found(coerce_number(job.part.numbers[index].value, slot.spec), rule)
+
 
 class UrlFiller(SlotFiller):
     kind = "url"

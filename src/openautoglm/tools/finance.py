@@ -38,7 +38,7 @@ def interest(principal: float, rate: float, years: float, compounding: Compoundi
         years: how many years (存期, 年数), e.g. 10
         compounding: how often interest is added: yearly (每年, 按年, annually), half-yearly (每半年, 半年),
             quarterly (每季度, 按季, 季度), monthly (每月, 按月, 月复利), daily (每天, 按日, 每日),
-            continuous (连续复利, continuously) or simple (单利, simple interest: on the principal only)
+            continuous (连续复利, continuously) or simple (单利, simple interest; on the principal only)
     """
     name = "finance.interest"
     if principal < 0 or years < 0:
