@@ -161,3 +161,6 @@ def test_the_answer_sentence_states_the_expression_and_result() -> None:
     assert tool.answer(calculate("544868.26 / 2458015.97 * 100"), "en") == "544868.26 ÷ 2458015.97 × 100 = 22.17%."
     assert tool.answer(calculate("(15 / 100 * 860)"), "en") == "(15% × 860) = 129."
     assert tool.answer(calculate("150 * (1 - 20 / 100)"), "zh") == "计算结果：150 × (1 - 20%) = 120。"
+    # The planner's percent()/pct_change() are said as the sums they stand for, not as function calls.
+    assert tool.answer(calculate("percent(36, 240)"), "en") == "36 ÷ 240 × 100 = 15%."
+    assert tool.answer(calculate("pct_change(50, 60)"), "zh") == "计算结果：(60 - 50) ÷ 50 × 100 = 20%。"

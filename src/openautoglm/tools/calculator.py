@@ -223,6 +223,9 @@ class CalculatorTool(FunctionTool):
         if not (isinstance(output, dict) and "result" in output):
             return None
         shown = " ".join(str(output.get("expression", "")).split())
+        # percent(45, 180) is the planner's spelling, not a reader's: said as the sum it stands for.
+        shown = re.sub(r"\bpercent\(\s*([^(),]+?)\s*,\s*([^(),]+?)\s*\)", r"\1 / \2 * 100", shown)
+        shown = re.sub(r"\bpct_change\(\s*([^(),]+?)\s*,\s*([^(),]+?)\s*\)", r"(\2 - \1) / \1 * 100", shown)
         # "15 / 100 * 860" is how a percentage is computed; people write it "15% × 860"
         shown = re.sub(r"(?<![\d.])(\d+(?:\.\d+)?)\s*/\s*100(?![\d.])(?!\s*\*\s*100)", r"\1%", shown)
         shown = shown.replace("**", "^").replace("*", "×").replace("/", "÷")
