@@ -142,12 +142,19 @@ def _outcome(step: Step, result: StepResult, part: str, tool: Tool | None, lang:
         problems += ungrounded(text, Known.of(given))
         if small_talk and small_talk_act(part) != "greeting" and _bare(text) == _bare(part):
             problems.append("repeats the request")  # "最近怎么样？" asked back is no answer ("你好" back is)
+        if small_talk and not capable:
+            # A small model's small talk passes checks yet misreads the moment ("Thanks!" → "I'm sorry for your
+            # loss."): the courtesy reply for the act is what it gets; a capable model's line is used, checked.
+            problems.append("small talk is worded by a capable model only")
         if problems and small_talk:
             # A greeting answered in the wrong language or in a loop still deserves a greeting back: the courtesy
             # reply for its act, which states nothing (the model's text and why it failed are in the trace).
             return made(Source.COURTESY, phrases.courtesy(small_talk_act(part), lang), output=output, score=0.6)
         if problems:
             return made(Source.FAILED, phrases.failed(part, phrases.unchecked_text(problems, lang, capable), lang))
+        if small_talk:
+            # Checked whole, said in one sentence: what a small model adds after it is filler or a loop of itself.
+            text = _first_sentence(text)
         return made(Source.GENERATED, text, output=output, score=0.6 if capable else 0.45)
     sentence = _sentence(tool, output, lang)
     expression = step.with_.get("expression")
@@ -164,6 +171,15 @@ def _outcome(step: Step, result: StepResult, part: str, tool: Tool | None, lang:
     if stood_in_for is not None:  # another tool doing the same job answered: say so, never pass it off
         sentence = phrases.instead(stood_in_for.uses, step.uses, lang) + sentence
     return made(Source.FACT, sentence, output=output, score=0.95)
+
+
+# A sentence and its end mark(s); the whole text when it has no end mark.
+_FIRST_SENTENCE = re.compile(r"[^.!?。！？]*[.!?。！？]*")
+
+
+def _first_sentence(line: str) -> str:
+    found = _FIRST_SENTENCE.match(line)
+    return found.group(0).strip() if found else line
 
 
 def _bare(text: str) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 from ..timeparse import PeriodMatch, find_periods
 from . import entities as ent
 from . import mathwords
+from .kinds import Kind, classify
 from .text import features
 
 # Connectives that start a new part. Order matters: longer ones first.
@@ -202,6 +203,10 @@ def _only_a_date(text: str) -> bool:
     return bool(found) and not rest.strip(" ,，、:：")
 
 
+def _small_talk(text: str) -> bool:
+    return classify(text) == Kind.CONVERSATION
+
+
 def split_parts(request: str) -> list[tuple[str, str]]:
     pieces: list[tuple[str, str]] = []
     for i, sentence in enumerate(_split_sentences(request)):
@@ -214,6 +219,11 @@ def split_parts(request: str) -> list[tuple[str, str]]:
             # "(45+55)*12 然后除以 8", "480 元，先打七折再减 20 元，最后多少钱": one computation, in the order said.
             prev_conn, prev = merged[-1]
             merged[-1] = (prev_conn, f"{prev}，{conn} {text}".replace("， ", "，"))
+            continue
+        if merged and _small_talk(text) and _small_talk(merged[-1][1]):
+            # "嗨，今天过得好吗？", "Thanks! You were a big help": one exchange of courtesies, answered once.
+            prev_conn, prev = merged[-1]
+            merged[-1] = (prev_conn, f"{prev}, {text}" if prev.isascii() else f"{prev}，{text}")
             continue
         if merged and (not _content(text) or len(text) <= 1):
             prev_conn, prev = merged[-1]

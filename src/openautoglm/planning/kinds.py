@@ -65,18 +65,29 @@ _LANGUAGES = re.compile(r"(?:英|中|汉|日|法|德|韩|俄|西班牙|葡萄牙
 _REMIND = re.compile(r"提醒|叫我|\bremind", re.I)
 _CLOCK_TIME = re.compile(r"\d{1,2}\s*[点:：]|[一二三四五六七八九十两]+点|分钟后|小时后|\b\d{1,2}\s*(?:am|pm|o'clock)\b|"
                          r"\bin \d+ (?:minutes?|hours?)\b|\bat (?:noon|midnight)\b", re.I)
-# Small talk: greetings, thanks, farewells, "how are you" — a whole part made of them, with a few fillers.
+# Small talk: greetings, thanks and praise, farewells, "how are you" (and how one's day was) — a whole part made of
+# them, with a few fillers. Praise is thanks in other words ("you were a big help", "你真棒"): it asks for nothing.
 _ZH_SMALL_TALK = (r"你好|您好|嗨|哈喽|哈啰|早上好|早安|上午好|中午好|下午好|晚上好|晚安|谢谢|多谢|感谢|辛苦了|"
-                  r"再见|拜拜|回头见|你好吗|您好吗|最近怎么样|最近好吗|最近如何|在吗|在不在|很高兴认识你|认识你很高兴")
+                  r"再见|拜拜|回头见|明天见|下次见|你好吗|您好吗|最近怎么样|最近好吗|最近如何|在吗|在不在|很高兴认识你|认识你很高兴|"
+                  r"(?:今天|最近|这几天|这阵子)?(?:过得|一切)(?:好吗|怎么样|还好吗|如何|顺利吗)|"
+                  r"(?:你|您)?(?:真|太)(?:棒|好|厉害|给力)了?|(?:你|您)?帮了(?:我)?(?:大忙|很多|不少|很大的忙)")
 _EN_SMALL_TALK = (r"hi|hello|hey|hiya|howdy|greetings|yo|thanks|thank you|thx|cheers|bye|goodbye|bye-bye|"
-                  r"see you(?: later| soon)?|good (?:morning|afternoon|evening|night|day)|"
+                  r"see you(?: later| soon| tomorrow| then| next time| around)?|"
+                  r"good (?:morning|afternoon|evening|night|day)|"
                   r"how are you(?: doing| today)?|how's it going|how are things|what's up|nice to meet you|"
-                  r"pleased to meet you|are you there")
+                  r"pleased to meet you|are you there|how (?:was|is) your day(?: going)?|how's your day(?: going)?|"
+                  r"how have you been|"
+                  r"you(?:'re| are| were|'ve been| have been) (?:so |very |really |such |truly )?(?:a )?"
+                  r"(?:big |great |huge |real )?(?:help|helpful|great|awesome|amazing|the best|a lifesaver|lifesaver)|"
+                  r"(?:great|awesome|amazing|nice) (?:job|work)")
 _GREETING = re.compile(rf"^(?:(?:{_ZH_SMALL_TALK}|{_EN_SMALL_TALK})(?:[\s,，]*(?:you|啊|呀|哦|喔|啦|哈|呢|你|您|"
-                       rf"there|so much|a lot|friend|buddy|all|everyone|大家|朋友))*[\s!！。.,，~～?？]*)+$", re.I)
-_THANKS = re.compile(r"谢|感谢|辛苦|\bthank|\bthx\b|\bcheers\b", re.I)
-_FAREWELL = re.compile(r"再见|拜拜|回头见|晚安|\bbye\b|goodbye|see you|good night", re.I)
-_HOW_ARE_YOU = re.compile(r"好吗|怎么样|如何|\bhow are you|how's it going|how are things|what's up", re.I)
+                       rf"there|so much|a lot|friend|buddy|all|everyone|today|大家|朋友|今天))*[\s!！。.,，~～?？]*)+$",
+                       re.I)
+_THANKS = re.compile(r"谢|感谢|辛苦|帮了|真棒|太棒|厉害|给力|\bthank|\bthx\b|\bcheers\b|\bhelp(?:ful)?\b|awesome|"
+                     r"amazing|the best|lifesaver|\b(?:great|nice) (?:job|work)\b", re.I)
+_FAREWELL = re.compile(r"再见|拜拜|回头见|明天见|下次见|晚安|\bbye\b|goodbye|see you|good night", re.I)
+_HOW_ARE_YOU = re.compile(r"好吗|怎么样|如何|顺利吗|\bhow are you|how's it going|how are things|what's up|"
+                          r"how (?:was|is|'s) your day|how's your day|how have you been", re.I)
 
 
 # What the model is told for small talk: a reply, short, with nothing to state. The composer keeps its first line and
