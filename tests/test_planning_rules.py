@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,8 @@ from openautoglm.planning import RulePlanner
 from openautoglm.planning.entities import arithmetic, ordinals, places, top_n
 from openautoglm.planning.intent import parse_intent
 from openautoglm.store import Store
+from openautoglm.tools.base import ToolRegistry
+from openautoglm.tools.builtin import builtin_tools
 from planning_support import NOW, context, registry
 
 
@@ -38,6 +41,20 @@ async def test_sales_then_percentage_reads_the_first_steps_output() -> None:
     assert f"${{{top.id}.output.products.0.units}}" in expr and f"${{{top.id}.output.products.1.units}}" in expr
     assert "100" in expr
     assert deps(plan)[calc.id] == {top.id}
+
+
+@pytest.mark.parametrize("request_text", [
+    "Which product sold best last week? And how many percent more did it sell than the second one?",
+    "上周哪个产品卖得最好？它领先第二名百分之多少？",
+])
+async def test_a_comparison_naming_no_measure_computes_with_the_ranked_figure_never_the_rank(
+        request_text: str, tmp_path: Path) -> None:
+    # The built-in sales tool, whose records list their rank first.
+    tools = ToolRegistry(builtin_tools(ScriptedModel(["unused"]), Settings(home=tmp_path)))
+    plan = await plan_of(request_text, tools=tools)
+    top, calc = plan.steps
+    expr = calc.with_["expression"]
+    assert ".rank}" not in expr and f"${{{top.id}.output.products.0.units}}" in expr, expr
 
 
 async def test_weather_then_reminder() -> None:

@@ -193,7 +193,9 @@ async def test_the_composite_sales_question_as_a_plan() -> None:
     first, second = top["products"][0]["units"], top["products"][1]["units"]
     assert first >= second > 0
     assert pct["result"] == pytest.approx((first - second) / second * 100)
-    assert top["products"][0]["product"] in result.answer and "=" in result.answer  # the plan's words are Chinese
+    # Said as the comparison it is, in the plan's language (Chinese): the two products and the percentage.
+    assert f"{top['products'][0]['product']}的销量比{top['products'][1]['product']}高" in result.answer
+    assert f"{pct['result']:.2f}".rstrip("0").rstrip(".") + "%" in result.answer
     await app.aclose()
 
 

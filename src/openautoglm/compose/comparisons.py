@@ -41,7 +41,8 @@ def _number(value: float) -> str:
 def comparison(expression: str, result: Any, outputs: Mapping[str, Any], lang: Lang) -> str | None:
     """The sentence for ``expression`` (as planned, with references) evaluated to ``result``, or None when it is not
     a comparison of two items of one ranking."""
-    refs = list(_REF.finditer(expression))
+    # Two distinct figures, each as often as the formula needs it: "(A - B) / B * 100" names B twice.
+    refs = list({m.group(0): m for m in _REF.finditer(expression)}.values())
     if len(refs) != 2 or not isinstance(result, int | float) or isinstance(result, bool):
         return None
     (step_a, list_a, i_a, measure), (step_b, list_b, i_b, measure_b) = (m.groups() for m in refs)

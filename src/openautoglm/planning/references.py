@@ -74,8 +74,13 @@ def list_fields(returns: Mapping[str, Any] | None) -> list[tuple[tuple[str, ...]
     return out
 
 
+# A record's place in its list: never a figure to compute with ("比第二名多卖了百分之几" compares units, not ranks 1 and 2).
+_ORDINAL_FIELDS = frozenset({"rank", "position", "index", "ordinal", "place"})
+
+
 def _numeric_field(fields: Mapping[str, Any], part: Part) -> str | None:
-    numeric = [k for k, v in fields.items() if v.get("type") in ("integer", "number")]
+    numeric = [k for k, v in fields.items()
+               if v.get("type") in ("integer", "number") and k.lower() not in _ORDINAL_FIELDS]
     if not numeric:
         return None
     wanted = concepts(terms(part.text))
