@@ -46,6 +46,7 @@ async def test_sales_then_percentage_reads_the_first_steps_output() -> None:
 @pytest.mark.parametrize("request_text", [
     "Which product sold best last week? And how many percent more did it sell than the second one?",
     "上周哪个产品卖得最好？它领先第二名百分之多少？",
+    "Which product sold best last week, and by what percent did it beat the runner-up?",
 ])
 async def test_a_comparison_naming_no_measure_computes_with_the_ranked_figure_never_the_rank(
         request_text: str, tmp_path: Path) -> None:
@@ -55,6 +56,7 @@ async def test_a_comparison_naming_no_measure_computes_with_the_ranked_figure_ne
     top, calc = plan.steps
     expr = calc.with_["expression"]
     assert ".rank}" not in expr and f"${{{top.id}.output.products.0.units}}" in expr, expr
+    assert " - " in expr and "* 100" in expr, expr  # how much more, in percent: not one as a percentage of the other
 
 
 async def test_weather_then_reminder() -> None:

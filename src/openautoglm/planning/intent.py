@@ -25,7 +25,8 @@ _ZH_CONNECTIVES = ["并且", "然后", "接着", "之后", "随后", "同时", "
 _EN_CONNECTIVES = ["and then", "after that", "afterwards", "then", "and also", "also", "additionally", "as well as",
                    "plus", "and"]
 # A new English part after a bare "and" must start like a request of its own.
-_EN_CLAUSE_START = (r"(?:what|what's|whats|how|when|where|who|which|why|is|are|tell|give|show|find|get|calculate|"
+_EN_CLAUSE_START = (r"(?:(?:by|in|to|for|from|at|on|of|with) (?:what|which|how|whom)\b|"  # "…, and by what percent…"
+                    r"what|what's|whats|how|when|where|who|which|why|is|are|tell|give|show|find|get|calculate|"
                     r"compute|work out|write|generate|send|check|look|search|book|play|translate|convert|create|"
                     r"make|draft|summari[sz]e|remind|list|fetch|download|read|open|call|email|text|set|schedule|"
                     r"add|remove|delete|then|i want|i need|i'd like|please|can you|could you|let me know|describe|"

@@ -13,8 +13,11 @@ from .intent import Part
 from .text import concepts, terms
 
 _PERCENT = re.compile(r"百分之几|百分之多少|百分比|几成|多少%|几%|percent|percentage|%", re.I)
-_MORE = re.compile(r"多|少|高|低|超过|差|more|less|fewer|higher|lower|exceed|differ|difference|bigger|smaller|ahead",
-                   re.I)
+# Words of a difference between two items, said as more/less or as one beating the other ("by what percent did it
+# beat the runner-up", "领先第二名百分之多少").
+_MORE = re.compile(r"多|少|高|低|超过|超出|领先|胜过|落后|差|more|less|fewer|higher|lower|exceed|differ|difference|"
+                   r"bigger|smaller|ahead|behind|\b(?:beat|beats|beaten|lead|leads|led|trail|trails|trailed)\b|"
+                   r"\bout(?:sold|sell|sells|did|do|does|performed|perform|performs|paced|pace|paces)\b", re.I)
 _RATIO = re.compile(r"几倍|倍数|倍|times as|ratio|how many times", re.I)
 # A share of the whole: "what share of the week's revenue was it", "它占总销量的百分之几".
 _SHARE = re.compile(r"占比|所占|占.{0,8}(?:百分之几|百分之多少|多少|比例|比重)|比重|份额|"
@@ -74,7 +77,8 @@ def list_fields(returns: Mapping[str, Any] | None) -> list[tuple[tuple[str, ...]
     return out
 
 
-# A record's place in its list: never a figure to compute with ("比第二名多卖了百分之几" compares units, not ranks 1 and 2).
+# A record's place in its list: never a figure to compute with ("比第二名多卖了百分之几" compares units, not the
+# ranks 1 and 2).
 _ORDINAL_FIELDS = frozenset({"rank", "position", "index", "ordinal", "place"})
 
 
