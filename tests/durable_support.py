@@ -20,11 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import create_engine, text
 
 from openautoglm.testing.fake_openai import FakeOpenAI
 from openautoglm.testing.work import WorkService
-from service_urls import pg_url
+from service_urls import fresh_pg_database
 
 AUTOGLM = str(Path(sys.executable).with_name("autoglm"))
 
@@ -197,13 +196,5 @@ def write_config(root: Path, db_url: str, work: WorkService, *, lease_ttl_s: flo
 @contextmanager
 def pg_database() -> Iterator[str]:
     """A PostgreSQL database of its own (a unique name; other suites run on the same server), dropped after."""
-    name = f"durable_{secrets.token_hex(6)}"
-    admin = create_engine(pg_url(), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield pg_url(name)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_pg_database("durable") as url:
+        yield url

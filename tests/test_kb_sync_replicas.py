@@ -9,32 +9,22 @@ import asyncio
 import json
 import sqlite3
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from openautoglm.memory.kb import IngestReport
 from openautoglm.memory.kb.sources import SyncSchedule
 from openautoglm.store import Store
-from service_urls import pg_url
+from service_urls import fresh_pg_database
 
 
 @pytest.fixture
 def database_url() -> Iterator[str]:
-    name = f"autoglm_kbsync_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(pg_url("postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield pg_url(name)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_pg_database("autoglm_kbsync") as url:
+        yield url
 
 
 async def test_two_replicas_on_one_postgresql_sync_each_slot_once(database_url: str) -> None:

@@ -22,11 +22,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
 
 from durable_support import AUTOGLM, served, wait
 from openautoglm.testing.fake_openai import FakeOpenAI
-from service_urls import REDIS_URL, pg_url
+from service_urls import REDIS_URL, fresh_pg_database
 
 SLOW = Path(__file__).with_name("slow_mcp_server.py")
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -41,16 +40,8 @@ def shared_secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def db_url() -> Iterator[str]:
     """A PostgreSQL database of this test's own, dropped afterwards."""
-    name = f"replicas_{secrets.token_hex(6)}"
-    admin = create_engine(pg_url("postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield pg_url(name)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_pg_database("replicas") as url:
+        yield url
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import math
 import socket
 import sqlite3
 import time
-import uuid
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -19,7 +18,6 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import create_engine, text
 
 from openautoglm.config import Settings
 from openautoglm.errors import ConfigError
@@ -28,7 +26,7 @@ from openautoglm.reports.schedules import ReportJob
 from openautoglm.reports.service import Reports
 from openautoglm.schedules import Scheduler, check_cron, latest_slot
 from openautoglm.store import Store
-from service_urls import pg_url
+from service_urls import fresh_pg_database
 
 
 class Inbox:
@@ -61,16 +59,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'autoglm.db'}"
         return
-    name = f"autoglm_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(pg_url("postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield pg_url(name)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_pg_database("autoglm_test") as url:
+        yield url
 
 
 def settings_for(tmp_path: Path, database_url: str, port: int) -> Settings:

@@ -14,7 +14,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
@@ -24,11 +23,10 @@ from typing import Any
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy import create_engine, text
 
 from openautoglm.store import Store
 from openautoglm.testing.business import BusinessFakes
-from service_urls import pg_url
+from service_urls import fresh_pg_database
 from test_reports_schedules import Inbox, free_port
 
 pytestmark = [pytest.mark.process, pytest.mark.postgres]
@@ -59,16 +57,8 @@ steps:
 
 @contextmanager
 def postgres_database() -> Iterator[str]:
-    name = f"autoglm_sched_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(pg_url("postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield pg_url(name)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_pg_database("autoglm_sched") as url:
+        yield url
 
 
 def _config(root: Path, db_url: str, smtp_port: int, fakes: BusinessFakes) -> None:
